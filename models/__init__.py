@@ -1,0 +1,1 @@
+"""Bundled model files (TOML), installed as ``sbp_brian.models``; see ``sbp_brian.model_files``."""

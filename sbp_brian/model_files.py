@@ -1,0 +1,310 @@
+"""Model files: one TOML file per published model/task in ``models/``.
+
+A model file holds sizes, time step, sample duration and every parameter
+with its unit and provenance::
+
+    name = "sbp_digits"
+    description = "..."
+
+    [simulation]
+    dt = { value = "0.1*ms", source = "SBP code: dt = 0.1 (dimensionless), read as ms" }
+
+    [neurons.hidden]
+    model = "conductance_lif"
+    tau_m = { value = "20*ms", source = "physiological; Table S1 unavailable" }
+
+    [synapses.input_hidden.stp]
+    model = "tm_stp"
+    U = { value = 0.2, source = "..." }
+
+Every value is a table ``{ value = ..., source = ... }``: a number, or a
+string such as ``"20*ms"`` parsed with Brian2's units (see
+:func:`sbp_brian.parameters.parse_quantity`).  ``model`` keys and component
+options (``mode = "accumulate"``) are plain strings.  The loader checks
+names, units and ranges against the tables declared beside each factory, and
+raises :class:`ModelFileError` naming the file, the key and what was
+expected.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from brian2 import Hz, ms
+
+from . import equations as eq
+from .parameters import Param, ParameterError, parse_quantity
+
+__all__ = ["ModelFile", "ModelFileError", "Component", "load_model", "bundled_models",
+           "register_section", "SECTIONS", "models_dir"]
+
+
+class ModelFileError(ParameterError):
+    """A model file is malformed: unknown key, missing/wrong unit, out-of-range value."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """Schema of a fixed section: its parameters and its string options."""
+
+    params: Mapping[str, Param]
+    options: Mapping[str, tuple] = field(default_factory=dict)
+
+
+SECTIONS: dict[str, Section] = {
+    "simulation": Section({
+        "dt": Param(ms, 0.1 * ms, low=0, strict_low=True, doc="integration time step"),
+        "sample_duration": Param(ms, 50 * ms, low=0, strict_low=True,
+                                 doc="presentation time of one sample"),
+        "seed": Param(1, 0, low=0, integer=True, doc="random seed"),
+    }),
+    "sizes": Section({
+        "input": Param(1, None, low=1, integer=True, doc="number of input neurons"),
+        "hidden": Param(1, None, low=1, integer=True, doc="number of hidden neurons"),
+        "output": Param(1, None, low=1, integer=True, doc="number of output neurons"),
+        "inhibitory_fraction": Param(1, 0.0, low=0, high=1,
+                                     doc="fraction of inhibitory hidden neurons (Dale's law)"),
+    }),
+    "input": Section({
+        "max_rate": Param(Hz, 200 * Hz, low=0, doc="firing rate of a pixel of intensity 1 (Eq. 2)"),
+    }, {"encoding": ("bernoulli", "poisson")}),
+}
+
+
+def register_section(name: str, params: Mapping[str, Param],
+                     options: Mapping[str, tuple] | None = None) -> None:
+    """Let an algorithm module declare the schema of its own section (e.g. ``[sbp]``)."""
+    SECTIONS[name] = Section(params, options or {})
+
+
+@dataclass(frozen=True)
+class ComponentKind:
+    factory: Callable
+    params: Mapping[str, Param]
+    options: Mapping[str, tuple]
+
+
+NEURON_COMPONENTS = {
+    name: ComponentKind(factory, params, {}) for name, (factory, params) in eq.NEURON_MODELS.items()
+}
+SYNAPSE_COMPONENTS = {
+    "tm_stp": ComponentKind(eq.tm_stp, eq.STP_PARAMS, {}),
+    "pair_stdp": ComponentKind(eq.pair_stdp, eq.STDP_PARAMS, {
+        "mode": eq.STDP_MODES, "pairing": eq.STDP_PAIRINGS, "bounds": eq.STDP_BOUNDS}),
+    "conductance_transmission": ComponentKind(eq.conductance_transmission,
+                                              eq.TRANSMISSION_PARAMS, {"signed": (True, False)}),
+    "voltage_transmission": ComponentKind(eq.voltage_transmission,
+                                          eq.VOLTAGE_TRANSMISSION_PARAMS, {}),
+}
+HOMEOSTASIS = ComponentKind(eq.with_homeostasis, eq.HOMEOSTASIS_PARAMS, {})
+SYNAPSE_ROLES = ("stp", "transmission", "stdp")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One model component read from a file: its factory name, parameters and options."""
+
+    model: str
+    params: Mapping[str, Any]
+    options: Mapping[str, Any]
+
+
+@dataclass
+class ModelFile:
+    """A validated model file."""
+
+    path: Path
+    name: str
+    description: str
+    sections: dict[str, dict[str, Any]]
+    options: dict[str, dict[str, Any]]
+    neurons: dict[str, Component]
+    homeostasis: dict[str, Component]
+    synapses: dict[str, dict[str, Component]]
+    sources: dict[str, str]
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.sections[section]
+
+    def neuron_model(self, population: str, dale: bool = False) -> eq.NeuronModel:
+        """The :class:`~sbp_brian.equations.NeuronModel` of a population, with homeostasis
+        if the file sets it, and with the ``dale_sign`` variable if ``dale``."""
+        comp = self._get(self.neurons, population, "neurons")
+        model = NEURON_COMPONENTS[comp.model].factory(**comp.params)
+        if population in self.homeostasis:
+            model = eq.with_homeostasis(model, **self.homeostasis[population].params)
+        return eq.with_dale_sign(model) if dale else model
+
+    def synapse_model(self, projection: str) -> eq.SynapseModel:
+        """The combined :class:`~sbp_brian.equations.SynapseModel` of a projection.
+
+        Components are combined as STP, then transmission (scaled by the STP
+        efficacy when STP is present), then STDP.
+        """
+        parts = self._get(self.synapses, projection, "synapses")
+        built = []
+        for role in SYNAPSE_ROLES:
+            if role not in parts:
+                continue
+            comp = parts[role]
+            kwargs = {**comp.options, **comp.params}
+            if role == "transmission" and "stp" in parts:
+                kwargs["factor"] = "efficacy"
+            built.append(SYNAPSE_COMPONENTS[comp.model].factory(**kwargs))
+        return eq.combine(*built)
+
+    def _get(self, table: Mapping[str, Any], key: str, what: str):
+        if key not in table:
+            raise KeyError(f"{self.path.name}: no [{what}.{key}] (has: {', '.join(table) or 'none'})")
+        return table[key]
+
+
+def models_dir() -> Path:
+    """The folder of bundled model files (``models/`` in the repository, installed as
+    ``sbp_brian.models``)."""
+    try:
+        return Path(str(resources.files("sbp_brian.models")))
+    except ModuleNotFoundError:  # running from a source tree that is not installed
+        return Path(__file__).resolve().parent.parent / "models"
+
+
+def bundled_models() -> dict[str, Path]:
+    """The model files shipped with the package, by name (file stem)."""
+    return {path.stem: path for path in sorted(models_dir().glob("*.toml"))}
+
+
+def load_model(path_or_name: str | Path) -> ModelFile:
+    """Load and validate a model file, given a path or the name of a bundled model."""
+    path = Path(path_or_name)
+    if not path.exists():
+        bundled = bundled_models()
+        if str(path_or_name) in bundled:
+            path = bundled[str(path_or_name)]
+        else:
+            raise ModelFileError(f"model file {path_or_name!s} not found; bundled models: "
+                                 f"{', '.join(sorted(bundled))}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ModelFileError(f"{path}: not valid TOML: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"{path}: cannot read: {err}") from None
+    return _Reader(path).read(data)
+
+
+class _Reader:
+    def __init__(self, path: Path):
+        self.path = path
+        self.sources: dict[str, str] = {}
+
+    def error(self, key: str, message: str) -> ModelFileError:
+        return ModelFileError(f"{self.path}: [{key}] {message}" if key else f"{self.path}: {message}")
+
+    def read(self, data: dict) -> ModelFile:
+        if not isinstance(data.get("name"), str):
+            raise self.error("", "missing top-level string 'name'")
+        sections, options = {}, {}
+        neurons, homeostasis, synapses = {}, {}, {}
+        for key, value in data.items():
+            if key in ("name", "description", "reference"):
+                if not isinstance(value, str):
+                    raise self.error("", f"'{key}' must be a string")
+                continue
+            if key == "neurons":
+                for population, table in self.table(value, key).items():
+                    where = f"neurons.{population}"
+                    table = dict(self.table(table, where))
+                    homeo = table.pop("homeostasis", None)
+                    neurons[population] = self.component(table, where, NEURON_COMPONENTS)
+                    if homeo is not None:
+                        homeo = dict(self.table(homeo, where + ".homeostasis"))
+                        homeo.setdefault("model", "homeostasis")
+                        homeostasis[population] = self.component(
+                            homeo, where + ".homeostasis", {"homeostasis": HOMEOSTASIS})
+            elif key == "synapses":
+                for projection, table in self.table(value, key).items():
+                    parts = {}
+                    for role, sub in self.table(table, f"synapses.{projection}").items():
+                        where = f"synapses.{projection}.{role}"
+                        if role not in SYNAPSE_ROLES:
+                            raise self.error(where, f"unknown synapse component '{role}'; "
+                                             f"expected one of {', '.join(SYNAPSE_ROLES)}")
+                        parts[role] = self.component(self.table(sub, where), where,
+                                                     SYNAPSE_COMPONENTS)
+                    synapses[projection] = parts
+            elif key in SECTIONS:
+                schema = SECTIONS[key]
+                params, opts = self.values(self.table(value, key), key, schema.params,
+                                           schema.options)
+                sections[key], options[key] = params, opts
+            else:
+                known = ["name", "description", "reference", "neurons", "synapses", *SECTIONS]
+                raise self.error("", f"unknown section or key '{key}'; expected one of "
+                                 f"{', '.join(known)}")
+        for key, schema in SECTIONS.items():
+            if key not in sections and key in ("simulation",):
+                sections[key], options[key] = self.values({}, key, schema.params, schema.options)
+        return ModelFile(self.path, data["name"], data.get("description", ""), sections, options,
+                         neurons, homeostasis, synapses, self.sources)
+
+    def table(self, value: Any, where: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.error(where, f"expected a table, got {value!r}")
+        return value
+
+    def component(self, table: Mapping[str, Any], where: str,
+                  kinds: Mapping[str, ComponentKind]) -> Component:
+        table = dict(table)
+        model = table.pop("model", None)
+        if model is None:
+            raise self.error(where, f"missing 'model'; expected one of {', '.join(kinds)}")
+        if model not in kinds:
+            raise self.error(where, f"unknown model '{model}'; expected one of {', '.join(kinds)}")
+        kind = kinds[model]
+        params, opts = self.values(table, where, kind.params, kind.options, use_defaults=False)
+        if kind is not HOMEOSTASIS:  # the factory itself checks required keys and defaults
+            try:
+                kind.factory(**opts, **params)
+            except (ParameterError, ValueError) as err:
+                raise self.error(where, str(err)) from None
+        return Component(model, params, opts)
+
+    def values(self, table: Mapping[str, Any], where: str, schema: Mapping[str, Param],
+               option_schema: Mapping[str, tuple], use_defaults: bool = True):
+        params, opts = {}, {}
+        for key, entry in table.items():
+            if key in option_schema:
+                if entry not in option_schema[key]:
+                    raise self.error(where, f"option '{key}' = {entry!r}; expected one of "
+                                     f"{', '.join(map(repr, option_schema[key]))}")
+                opts[key] = entry
+                continue
+            if key not in schema:
+                known = sorted([*schema, *option_schema])
+                raise self.error(where, f"unknown key '{key}'; expected one of {', '.join(known)}")
+            if not isinstance(entry, Mapping) or "value" not in entry:
+                raise self.error(where, f"'{key}' must be a table {{ value = ..., source = \"...\" }}"
+                                 f", got {entry!r}")
+            extra = set(entry) - {"value", "source"}
+            if extra:
+                raise self.error(where, f"'{key}' has unknown field(s) {sorted(extra)}; "
+                                 "expected 'value' and 'source'")
+            if not isinstance(entry.get("source"), str) or not entry["source"].strip():
+                raise self.error(where, f"'{key}' needs a 'source' string (where the value "
+                                 "comes from: paper equation, released code, or 'tuned here')")
+            try:
+                params[key] = schema[key].check(key, parse_quantity(entry["value"]))
+            except ParameterError as err:
+                raise self.error(where, str(err)) from None
+            self.sources[f"{where}.{key}"] = entry["source"]
+        if use_defaults:
+            for key, spec in schema.items():
+                if key not in params:
+                    if spec.default is None:
+                        raise self.error(where, f"missing required key '{key}' ({spec.doc}, "
+                                         f"in {spec.unit_name()})")
+                    params[key] = spec.default
+        return params, opts
