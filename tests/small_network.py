@@ -1,0 +1,61 @@
+"""A small network with every foundation component, for cross-target tests.
+
+20 seeded input spike trains -> 10 conductance-LIF hidden neurons (5 E, 5 I) through
+TM-STP synapses with pair STDP -> 3 conductance-LIF outputs through signed (Dale's law)
+synapses with pair STDP bounded by Dale's law.  Input comes from a SpikeGeneratorGroup so
+that every target sees the same spikes.
+"""
+import numpy as np
+from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, ms, nS
+
+from sbp_brian import equations as eq
+
+DURATION = 300 * ms
+
+
+def build(seed=7):
+    rng = np.random.default_rng(seed)
+    n_in, n_hidden, n_out = 20, 10, 3
+    n_spikes = rng.poisson(40 * 0.3 * n_in)
+    indices = rng.integers(0, n_in, n_spikes)
+    times = np.round(rng.uniform(0, 300, n_spikes), 1)
+    pairs = np.unique(np.stack([times, indices], axis=1), axis=0)
+    source = SpikeGeneratorGroup(n_in, pairs[:, 1].astype(int), pairs[:, 0] * ms, name="source")
+
+    hidden = eq.with_dale_sign(eq.conductance_lif()).group(n_hidden, name="hidden")
+    signs = np.where(np.arange(n_hidden) < n_hidden // 2, 1, -1)
+    hidden.dale_sign = signs
+    output = eq.conductance_lif().group(n_out, name="output")
+
+    input_hidden = eq.combine(
+        eq.tm_stp(U=0.3, tau_f=50 * ms, tau_d=150 * ms),
+        eq.conductance_transmission(factor="efficacy", g_w=12 * nS),
+        eq.pair_stdp(A_plus=0.05, A_minus=0.05, w_min=0, w_max=3),
+    ).synapses(source, hidden, name="input_hidden")
+    input_hidden.w = rng.uniform(0.5, 2.5, n_in * n_hidden)
+
+    hidden_output = eq.combine(
+        eq.conductance_transmission(signed=True, g_w=10 * nS),
+        eq.pair_stdp(bounds="dale", A_plus=0.1, A_minus=0.12, w_max=3),
+    ).synapses(hidden, output, name="hidden_output")
+    # all-to-all synapses are ordered by presynaptic index
+    hidden_output.w = rng.uniform(0.5, 2.0, n_hidden * n_out) * np.repeat(signs, n_out)
+
+    monitors = {"hidden": SpikeMonitor(hidden, name="hidden_spikes"),
+                "output": SpikeMonitor(output, name="output_spikes")}
+    net = Network(source, hidden, output, input_hidden, hidden_output, *monitors.values())
+    return net, monitors, {"input_hidden": input_hidden, "hidden_output": hidden_output}
+
+
+def simulate():
+    """Build and run; returns spike (index, time) arrays and final weights."""
+    net, monitors, synapses = build()
+    net.run(DURATION, namespace={})
+    result = {}
+    for name, mon in monitors.items():
+        order = np.lexsort((mon.i[:], mon.t[:] / ms))
+        result[name + "_i"] = np.asarray(mon.i[:])[order]
+        result[name + "_t"] = np.asarray(mon.t[:] / ms)[order]
+    for name, syn in synapses.items():
+        result[name + "_w"] = np.array(syn.w[:], copy=True)
+    return result

@@ -1,0 +1,107 @@
+"""Model files: the bundled ones load and build; each kind of bad file raises one clear error."""
+import re
+
+import pytest
+from brian2 import Hz, ms, mV
+
+from sbp_brian.model_files import ModelFileError, bundled_models, load_model
+from sbp_brian.parameters import ParameterError, parse_quantity
+
+MINIMAL = '''
+name = "tiny"
+
+[simulation]
+dt = { value = "0.1*ms", source = "test" }
+
+[neurons.hidden]
+model = "conductance_lif"
+tau_m = { value = "20*ms", source = "test" }
+'''
+
+
+def write(tmp_path, text, name="model.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_bundled_models_load_and_build():
+    models = bundled_models()
+    assert "sbp_digits" in models
+    for name in models:
+        model = load_model(name)
+        for population in model.neurons:
+            assert "dv/dt" in model.neuron_model(population).equations
+        for projection in model.synapses:
+            assert model.synapse_model(projection).on_pre
+
+
+def test_sbp_digits_values_and_sources():
+    model = load_model("sbp_digits")
+    assert model["simulation"]["dt"] == 0.1 * ms
+    assert model["sizes"]["hidden"] == 500
+    assert model["input"]["max_rate"] == 200 * Hz
+    assert model.neurons["hidden"].params["V_th"] == -50 * mV
+    assert "Bi & Poo" in model.sources["synapses.hidden_output.stdp.tau_plus"]
+    stdp = model.synapse_model("hidden_output")
+    assert "dw_ltp" in stdp.model          # accumulate mode for the SBP step
+    assert "efficacy" in model.synapse_model("input_hidden").on_pre
+
+
+def test_minimal_file_fills_defaults(tmp_path):
+    model = load_model(write(tmp_path, MINIMAL))
+    assert model["simulation"]["sample_duration"] == 50 * ms
+    assert model.neuron_model("hidden").namespace["tau_m"] == 20 * ms
+
+
+BAD_FILES = {
+    "unknown key": (MINIMAL.replace("tau_m =", "tau_membrane ="),
+                    r"\[neurons.hidden\] unknown key 'tau_membrane'"),
+    "missing unit": (MINIMAL.replace('"20*ms"', '"20"'),
+                     r"\[neurons.hidden\].*'tau_m' has no unit: expected a value in ms"),
+    "wrong unit": (MINIMAL.replace('"20*ms"', '"20*mV"'),
+                   r"\[neurons.hidden\].*'tau_m' = 20. mV has the wrong unit: expected ms"),
+    "negative time constant": (MINIMAL.replace('"20*ms"', '"-20*ms"'),
+                               r"\[neurons.hidden\].*'tau_m' = -20. ms is out of range: must be > 0"),
+    "missing source": (MINIMAL.replace('tau_m = { value = "20*ms", source = "test" }',
+                                       'tau_m = { value = "20*ms" }'),
+                       r"'tau_m' needs a 'source'"),
+    "bare value": (MINIMAL.replace('tau_m = { value = "20*ms", source = "test" }',
+                                   'tau_m = "20*ms"'),
+                   r"'tau_m' must be a table \{ value = \.\.\., source"),
+    "unknown section": (MINIMAL + '\n[training]\nepochs = { value = 3, source = "x" }\n',
+                        r"unknown section or key 'training'"),
+    "unknown neuron model": (MINIMAL.replace('"conductance_lif"', '"hodgkin_huxley"'),
+                             r"unknown model 'hodgkin_huxley'"),
+    "unknown option": (MINIMAL + '\n[input]\nencoding = "latency"\n',
+                       r"\[input\] option 'encoding' = 'latency'"),
+    "code injection": (MINIMAL.replace('"20*ms"', '"__import__(\'os\')"'),
+                       r"cannot parse quantity"),
+    "not toml": ("name = \n", r"not valid TOML"),
+    "no name": (MINIMAL.replace('name = "tiny"', ''), r"missing top-level string 'name'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_model_file_raises_one_clear_error(tmp_path, case):
+    text, pattern = BAD_FILES[case]
+    path = write(tmp_path, text)
+    with pytest.raises(ModelFileError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert re.search(pattern, message), message
+
+
+def test_missing_file_lists_bundled_models():
+    with pytest.raises(ModelFileError, match="not found; bundled models: .*sbp_digits"):
+        load_model("no_such_model")
+
+
+def test_parse_quantity():
+    assert parse_quantity("20*ms") == 20 * ms
+    assert parse_quantity("-65*mV") == -65 * mV
+    assert parse_quantity("1*nS/mV") == parse_quantity("1*nS") / mV
+    assert parse_quantity(0.5) == 0.5
+    with pytest.raises(ParameterError, match="unknown unit 'parsec'"):
+        parse_quantity("3*parsec")
