@@ -26,6 +26,9 @@ from sbp_brian.model_files import load_model
 from sbp_brian.targets import use_target
 
 NAME = "stdp_window"
+SHOWS = """Weight change per pairing against t_post - t_pre (dots) for the model's pair-STDP
+rule, with exponentials fitted to each side (lines); the fitted A+-, tau+- in the title
+equal the model file's values."""
 
 
 def pairing_spikes(delays_ms: np.ndarray, n_pairings: int, interval_ms: float, first_ms: float):
@@ -46,9 +49,9 @@ def fit_exponential(delays: np.ndarray, changes: np.ndarray) -> tuple[float, flo
 
 
 def simulate(stdp_params: dict, delays_ms: np.ndarray, n_pairings: int, pairing_rate,
-             device: str, out_dir: Path) -> np.ndarray:
+             device: str) -> np.ndarray:
     """Total weight change per delay after all pairings."""
-    use_target(device, directory=out_dir / "build" if device in ("cpp", "cuda") else None)
+    use_target(device)  # standalone builds go to a temporary folder
     defaultclock.dt = 0.1 * ms
     interval_ms = float(1 / pairing_rate / ms)
     first_ms = 100.0
@@ -76,7 +79,7 @@ def run(out_dir, device: str = "cpp", model: str = "sbp_digits",
     stdp_params = {k: stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")}
     delays = np.arange(-max_delay_ms, max_delay_ms + step_ms / 2, step_ms)
     delays = delays[delays != 0]
-    total = simulate(stdp_params, delays, n_pairings, pairing_rate, device, out_dir)
+    total = simulate(stdp_params, delays, n_pairings, pairing_rate, device)
     per_pairing = total / n_pairings
     a_plus, tau_plus = fit_exponential(delays[delays > 0], per_pairing[delays > 0])
     a_minus, tau_minus = fit_exponential(delays[delays < 0], per_pairing[delays < 0])
@@ -103,9 +106,9 @@ def run(out_dir, device: str = "cpp", model: str = "sbp_digits",
 
 
 def _plot(delays, per_pairing, fitted, summary, out_dir: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from sbp_brian.plotting import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.axhline(0, color="0.7", lw=0.8)
@@ -113,6 +116,7 @@ def _plot(delays, per_pairing, fitted, summary, out_dir: Path) -> None:
     ax.plot(delays, per_pairing, "o", ms=4, color="k", label="simulated (per pairing)")
     for side, color in ((delays > 0, "tab:red"), (delays < 0, "tab:blue")):
         ax.plot(delays[side], fitted[side], "-", color=color)
+    ax.plot([], [], "-", color="0.4", label="fitted A exp(-|dt|/tau)")
     ax.set_xlabel("t_post - t_pre (ms)")
     ax.set_ylabel("weight change per pairing (1)")
     ax.set_title(f"STDP window, {summary['n_pairings']} pairings at 1 Hz\n"
@@ -121,6 +125,4 @@ def _plot(delays, per_pairing, fitted, summary, out_dir: Path) -> None:
                  f"tau- = {summary['fitted_tau_minus_ms']:.3g} ms", fontsize=8)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        fig.savefig(out_dir / f"stdp_window.{ext}", dpi=150)
-    plt.close(fig)
+    save_figure(fig, out_dir, "stdp_window")

@@ -4,47 +4,20 @@ Subcommands:
 
 * ``sbp-brian doctor``                      -- which targets (numpy, cython, cpp, cuda) work here;
 * ``sbp-brian models [FILE ...]``           -- list bundled model files, or validate files;
-* ``sbp-brian protocol NAME [--out DIR] [--device T]`` -- run a protocol from ``protocols/``.
+* ``sbp-brian protocol NAME [--out DIR] [--device T]`` -- run a protocol from ``protocols/``;
+* ``sbp-brian figures [--out DIR] [--only NAME ...]`` -- regenerate every protocol figure.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 
+from .cli_support import load_protocol, protocol_names
 from .parameters import ParameterError
 from .targets import TARGETS, TargetError
-
-
-def protocol_names() -> list[str]:
-    """Protocol modules available (``protocols/*.py``, installed as ``sbp_brian.protocols``)."""
-    return sorted(p.stem for p in _protocols_dir().glob("*.py") if not p.stem.startswith("_"))
-
-
-def _protocols_dir() -> Path:
-    spec = importlib.util.find_spec("sbp_brian.protocols")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0])
-    return Path(__file__).resolve().parent.parent / "protocols"
-
-
-def load_protocol(name: str):
-    """Import a protocol module by name."""
-    names = protocol_names()
-    if name not in names:
-        raise SystemExit(f"sbp-brian: unknown protocol {name!r}; available: {', '.join(names)}")
-    try:
-        return importlib.import_module(f"sbp_brian.protocols.{name}")
-    except ModuleNotFoundError:  # source tree, not installed
-        path = _protocols_dir() / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"sbp_brian_protocol_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
 
 
 def _doctor(args) -> int:
@@ -73,10 +46,17 @@ def _protocol(args) -> int:
     module = load_protocol(args.name)
     out = Path(args.out or Path("runs") / args.name)
     start = time.perf_counter()
-    summary = module.run(out, device=args.device)
+    summary = module.run(out, **({"device": args.device} if args.device else {}))
     summary["seconds"] = round(time.perf_counter() - start, 2)
     print(json.dumps(summary, indent=2))
     print(f"wrote {out}/")
+    return 0
+
+
+def _figures(args) -> int:
+    from .figures import regenerate
+    regenerate(args.out, only=args.only, device=args.device)
+    print(f"wrote {args.out}/README.md")
     return 0
 
 
@@ -91,9 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     protocol = commands.add_parser("protocol", help="run a plasticity protocol")
     protocol.add_argument("name", help=f"one of: {', '.join(protocol_names())}")
     protocol.add_argument("--out", help="output folder (default runs/NAME)")
-    protocol.add_argument("--device", default="cpp", choices=TARGETS,
-                          help="code-generation target (default cpp)")
+    protocol.add_argument("--device", choices=TARGETS,
+                          help="code-generation target (default: the protocol's own)")
     protocol.set_defaults(func=_protocol)
+    figures = commands.add_parser("figures", help="regenerate all protocol figures into figures/")
+    figures.add_argument("--out", default="figures", help="output folder (default figures)")
+    figures.add_argument("--only", nargs="+", metavar="NAME", help="only these protocols")
+    figures.add_argument("--device", choices=TARGETS, help="force one target for all protocols")
+    figures.set_defaults(func=_figures)
     return parser
 
 

@@ -324,20 +324,21 @@ def tm_stp(**params) -> SynapseModel:
         namespace=p, initial={"u": 0, "x": 1})
 
 
-def tm_efficacies(n_spikes: int, interval, U: float, tau_f, tau_d) -> np.ndarray:
-    """Closed-form recursion of :func:`tm_stp` for a regular spike train (for tests/protocols).
+def tm_efficacies(spike_times, U: float, tau_f, tau_d) -> np.ndarray:
+    """Closed-form recursion of :func:`tm_stp` for a presynaptic spike train (tests, protocols).
 
+    With ``D`` the interval since the previous spike:
     ``u_n^- = u_{n-1}^+ e^{-D/tau_f}``, ``u_n^+ = u_n^- + U(1 - u_n^-)``,
-    ``x_n^- = 1 - (1 - x_{n-1}^+) e^{-D/tau_d}``, efficacy ``u_n^+ x_n^-``.
+    ``x_n^- = 1 - (1 - x_{n-1}^+) e^{-D/tau_d}``; efficacy ``u_n^+ x_n^-``,
+    ``x_n^+ = x_n^- - efficacy``.  Starts from rest (``u = 0``, ``x = 1``).
     """
-    decay_f = float(np.exp(-interval / tau_f))
-    decay_d = float(np.exp(-interval / tau_d))
     u, x = 0.0, 1.0
-    out = np.empty(n_spikes)
-    for n in range(n_spikes):
+    out = np.empty(len(spike_times))
+    for n in range(len(spike_times)):
         if n:
-            u *= decay_f
-            x = 1 - (1 - x) * decay_d
+            interval = spike_times[n] - spike_times[n - 1]
+            u *= float(np.exp(-interval / tau_f))
+            x = 1 - (1 - x) * float(np.exp(-interval / tau_d))
         u += U * (1 - u)
         out[n] = u * x
         x -= out[n]

@@ -110,7 +110,6 @@ def test_dale_clip_numpy_paper_rule():
 @pytest.mark.parametrize("U,tau_f,tau_d", [(0.5, 20 * ms, 500 * ms),   # depressing
                                            (0.1, 500 * ms, 50 * ms)])  # facilitating
 def test_tm_stp_efficacies_follow_recursion(U, tau_f, tau_d):
-    interval = 25 * ms
     n_spikes = 12
     times = (10 + np.arange(n_spikes) * 25.0) * ms
     pre = SpikeGeneratorGroup(1, np.zeros(n_spikes, int), times)
@@ -123,7 +122,7 @@ def test_tm_stp_efficacies_follow_recursion(U, tau_f, tau_d):
     run(pre, post, syn, mon, duration=times[-1] + 1 * ms)
     steps = np.round((times + 0.1 * ms) / (0.1 * ms)).astype(int)
     measured = mon.efficacy[0][steps]
-    expected = eq.tm_efficacies(n_spikes, interval, U, tau_f, tau_d)
+    expected = eq.tm_efficacies(times, U, tau_f, tau_d)
     np.testing.assert_allclose(measured, expected, rtol=0.01)
 
 

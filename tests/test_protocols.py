@@ -34,3 +34,61 @@ def test_cli_unknown_protocol_is_named():
     assert "stdp_window" in protocol_names()
     with pytest.raises(SystemExit, match="unknown protocol 'nope'"):
         main(["protocol", "nope"])
+
+
+def read_csv(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_stp_amplitudes_follow_recursion(tmp_path):
+    summary = load_protocol("stp_train").run(tmp_path, n_spikes=5)
+    assert summary["max_relative_error"] < 0.01
+    rows = read_csv(tmp_path / "stp_train.csv")
+    for synapse, trend in (("depressing", -1), ("facilitating", +1)):
+        train = [float(r["epsc_pA"]) for r in rows
+                 if r["synapse"] == synapse and r["frequency_hz"] == "50"][:5]
+        assert all(x > 0 for x in train)
+        assert np.all(np.sign(np.diff(train[:3])) == trend)
+        epsp = [float(r["epsp_mV"]) for r in rows if r["synapse"] == synapse]
+        assert all(x > 0 for x in epsp)
+
+
+def test_sbp_motif_sign_scaling_and_reach(tmp_path):
+    summary = load_protocol("sbp_motif").run(tmp_path, n_pairings=6, delays_ms=(-10, 10),
+                                             n_inputs=10)
+    assert summary["spikes_j"] == [6, 6] and summary["spikes_k"] == [6, 6]
+    rows = read_csv(tmp_path / "sbp_motif.csv")
+    for row in rows:
+        delay, induced = float(row["delay_ms"]), float(row["induced_dw_jk"])
+        assert np.sign(induced) == np.sign(delay)   # STDP at j->k: LTP for j before k
+        propagated = float(row["propagated_dw_ij_sum"])
+        assert np.sign(propagated) == np.sign(induced)
+        if row["mode"] != "paper":
+            assert int(row["inputs_reached"]) == int(np.ceil(float(row["p"]) * 10 - 1e-9))
+    for mode in ("paper", "spread", "weighted"):
+        by_f = {float(r["f"]): float(r["propagated_dw_ij_sum"]) for r in rows
+                if r["mode"] == mode and r["delay_ms"] == "10" and r["p"] == "0.3"}
+        assert by_f[1.0] == pytest.approx(10 * by_f[0.1], rel=1e-9)
+
+
+def test_fi_curve_matches_closed_form(tmp_path):
+    from brian2 import ms, second
+    summary = load_protocol("fi_curve").run(tmp_path, n_currents=7, duration=1 * second,
+                                            dt=0.02 * ms)
+    for error in summary["max_relative_error"].values():
+        assert error < 0.01
+
+
+def test_network_response_writes_activity(tmp_path):
+    summary = load_protocol("network_response").run(tmp_path)
+    assert summary["input_spikes"] > 100 and summary["hidden_spikes"] > 10
+    data = np.load(tmp_path / "network_response.npz")
+    assert data["output_v_mV"].shape[0] == 10
+
+
+def test_figures_command_writes_index(tmp_path):
+    assert main(["figures", "--out", str(tmp_path), "--only", "stp_train"]) == 0
+    index = (tmp_path / "README.md").read_text()
+    assert "## stp_train" in index and "stp_train/stp_train.png" in index
+    assert (tmp_path / "stp_train" / "summary.json").exists()

@@ -1,0 +1,77 @@
+"""Plot helpers in brian2tools' API shape: ``axes=None``, ``time_unit=ms``, return the Axes.
+
+Axes are labelled with units.  Importing this module selects matplotlib's Agg backend
+when no display is available, so figures can be written on a headless machine.
+"""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from brian2 import Hz, Quantity, ms  # noqa: E402
+from brian2.units.fundamentalunits import get_unit  # noqa: E402
+
+__all__ = ["plot_raster", "plot_state", "plot_rate", "save_figure"]
+
+
+def _axes(axes):
+    return axes if axes is not None else plt.gca()
+
+
+def _magnitude(values, unit):
+    return np.asarray(values / unit) if unit is not None else np.asarray(values)
+
+
+def plot_raster(spike_indices, spike_times, time_unit=ms, axes=None, **kwds):
+    """Raster plot: one dot per spike at (time, neuron index)."""
+    ax = _axes(axes)
+    kwds.setdefault("marker", "|")
+    kwds.setdefault("linestyle", "none")
+    kwds.setdefault("color", "k")
+    ax.plot(_magnitude(spike_times, time_unit), np.asarray(spike_indices), **kwds)
+    ax.set_xlabel(f"time ({time_unit})")
+    ax.set_ylabel("neuron index")
+    return ax
+
+
+def plot_state(times, values, time_unit=ms, var_unit=None, var_name=None, axes=None, **kwds):
+    """Plot a state variable over time; ``var_unit=None`` picks the best unit of ``values``."""
+    ax = _axes(axes)
+    if var_unit is None and isinstance(values, Quantity):
+        var_unit = values.get_best_unit() if values.size else get_unit(values.dim)
+    ax.plot(_magnitude(times, time_unit), _magnitude(values, var_unit).T, **kwds)
+    ax.set_xlabel(f"time ({time_unit})")
+    label = var_name or "value"
+    ax.set_ylabel(f"{label} ({var_unit})" if var_unit is not None else label)
+    return ax
+
+
+def plot_rate(times, rate, time_unit=ms, rate_unit=Hz, axes=None, **kwds):
+    """Plot a population rate over time."""
+    ax = _axes(axes)
+    ax.plot(_magnitude(times, time_unit), _magnitude(rate, rate_unit), **kwds)
+    ax.set_xlabel(f"time ({time_unit})")
+    ax.set_ylabel(f"rate ({rate_unit})")
+    return ax
+
+
+def save_figure(fig, out_dir, stem: str, dpi: int = 150) -> list:
+    """Write ``stem.png`` and ``stem.svg`` into ``out_dir``; returns the paths."""
+    from pathlib import Path
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        path = out_dir / f"{stem}.{ext}"
+        # SVG with a fixed hash salt and no date, so regenerated figures diff cleanly
+        metadata = {"Date": None} if ext == "svg" else {}
+        with matplotlib.rc_context({"svg.hashsalt": "sbp-brian"}):
+            fig.savefig(path, dpi=dpi, metadata=metadata)
+        paths.append(path)
+    plt.close(fig)
+    return paths

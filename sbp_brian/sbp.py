@@ -1,0 +1,147 @@
+"""The self-backpropagation (SBP) step (Zhang et al., Sci. Adv. 2021, Eqs. 13-15).
+
+Notation: i input, j hidden, k output.  Over a sample, pair-STDP changes are
+accumulated on every synapse without being applied (``pair_stdp(mode="accumulate")``):
+the input synapses' LTP and LTD parts ``dW+_ij >= 0`` and ``dW-_ij <= 0`` and the output
+synapses' net change ``dW_jk``.  At the sample's end, per hidden neuron::
+
+    S+_j = sum_k max(dW_jk, 0)      (output LTP, Eq. 13)
+    S-_j = sum_k min(dW_jk, 0)      (output LTD, Eq. 13)
+    n(x) = x / sum_j x_j            (over hidden neurons; n(x) = x when the sum is 0)
+
+and the input synapses change by one of three readings (``mode``):
+
+``"paper"`` (default; Eqs. 14-15 read with the released code's structure)
+    ``dW_ij = f (1 + p n(S+)_j) dW+_ij + f (1 + p n(|S-|)_j) dW-_ij``.
+    Eq. 15 is printed with ``1 - p n(...)``; the paper insists that the propagated
+    modification keeps the sign of the inducing one and the released code amplifies LTD
+    too, so the minus is read as a garble.  ``eq15_sign="-"`` gives the printed form.
+``"spread"`` (the biological reading of the text)
+    hidden neuron j passes ``f S+_j`` and ``f S-_j``, with their signs, to the fraction
+    ``p`` of its input synapses with the highest presynaptic activity in the sample
+    (coactive synapses), shared in proportion to that activity.
+``"weighted"`` (our extension, not the paper's)
+    as ``"spread"``, but each output synapse's retrograde signal is scaled by its own
+    efficacy: ``S_j = sum_k w_jk dW_jk``.  Under an error-driven output rule this carries
+    ``sum_k w_jk e_k``, i.e. credit.
+
+In ``"spread"`` and ``"weighted"`` modes the input synapses' own pair-STDP change
+``dW+_ij + dW-_ij`` is added to the propagated term (``include_local=True``), so that
+"without SBP" (local rules only) and "with SBP" differ by the SBP step alone; in
+``"paper"`` mode the formula is the whole change.  :func:`propagated_change` isolates the
+part of the change that the output synapses caused.
+
+This module is the readable numpy reference (runtime mode); the same step as Brian2
+generated code for standalone targets is built from the same definitions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .model_files import register_section
+from .parameters import Param
+
+__all__ = ["SBP_MODES", "SBP_PARAMS", "normalise", "output_signals", "sbp_input_change",
+           "propagated_change", "coactive_shares"]
+
+SBP_MODES = ("paper", "spread", "weighted")
+
+SBP_PARAMS = {
+    "p": Param(1, 0.3, low=0.1, high=1.0, doc="proportional factor p (Eq. 14); in spread "
+                                              "modes the fraction of input synapses reached"),
+    "f": Param(1, 0.7, low=0.1, high=1.0, doc="fraction factor f (Eq. 14)"),
+}
+register_section("sbp", SBP_PARAMS, {"mode": SBP_MODES, "eq15_sign": ("+", "-")})
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    """``n(x) = x / sum(x)`` over hidden neurons; ``x`` itself when the sum is 0."""
+    x = np.asarray(x, dtype=float)
+    total = x.sum()
+    return x / total if total != 0 else x
+
+
+def output_signals(dw_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``S+_j``, ``S-_j`` from the output synapses' accumulated change ``dw_out[j, k]`` (Eq. 13)."""
+    dw_out = np.asarray(dw_out, dtype=float)
+    return np.maximum(dw_out, 0).sum(axis=1), np.minimum(dw_out, 0).sum(axis=1)
+
+
+def coactive_shares(pre_activity: np.ndarray, p: float) -> np.ndarray:
+    """Share of the propagated signal each input synapse receives in the spread modes.
+
+    The ``ceil(p * n_input)`` inputs with the highest activity (ties: lower index first)
+    share in proportion to their activity; all others get 0.  All zeros if no input was
+    active.
+    """
+    activity = np.asarray(pre_activity, dtype=float)
+    n_reached = int(np.ceil(p * len(activity) - 1e-9))
+    chosen = np.argsort(-activity, kind="stable")[:n_reached]
+    shares = np.zeros_like(activity)
+    total = activity[chosen].sum()
+    if total > 0:
+        shares[chosen] = activity[chosen] / total
+    return shares
+
+
+def sbp_input_change(mode: str, dw_in_ltp: np.ndarray, dw_in_ltd: np.ndarray,
+                     dw_out: np.ndarray, p: float = 0.3, f: float = 0.7,
+                     w_out: np.ndarray | None = None, pre_activity: np.ndarray | None = None,
+                     include_local: bool = True, eq15_sign: str = "+") -> np.ndarray:
+    """Change of the input weights ``dW[i, j]`` after one sample (see the module docstring).
+
+    Parameters
+    ----------
+    mode : {"paper", "spread", "weighted"}
+    dw_in_ltp, dw_in_ltd : array (n_input, n_hidden)
+        Accumulated LTP (>= 0) and LTD (<= 0) parts of the input synapses' pair STDP.
+    dw_out : array (n_hidden, n_output)
+        Accumulated pair-STDP change of the output synapses.
+    p, f : float
+        SBP factors, each in [0.1, 1].
+    w_out : array (n_hidden, n_output), needed for ``"weighted"``
+        Output weights (signed, Dale's law).
+    pre_activity : array (n_input,), needed for the spread modes
+        Presynaptic spike counts of the inputs in the sample.
+    include_local : bool
+        Spread modes: add the input synapses' own STDP change.
+    eq15_sign : {"+", "-"}
+        Paper mode: ``"-"`` uses Eq. 15 as printed, ``1 - p n(|S-|)``.
+    """
+    if mode not in SBP_MODES:
+        raise ValueError(f"unknown SBP mode {mode!r}; expected one of {', '.join(SBP_MODES)}")
+    for name, value in (("p", p), ("f", f)):
+        SBP_PARAMS[name].check(name, value, "sbp")
+    dw_in_ltp = np.asarray(dw_in_ltp, dtype=float)
+    dw_in_ltd = np.asarray(dw_in_ltd, dtype=float)
+    s_plus, s_minus = output_signals(dw_out)
+    if mode == "paper":
+        if eq15_sign not in ("+", "-"):
+            raise ValueError(f"eq15_sign must be '+' or '-', got {eq15_sign!r}")
+        ltd_sign = 1.0 if eq15_sign == "+" else -1.0
+        gain_ltp = f * (1 + p * normalise(s_plus))
+        gain_ltd = f * (1 + ltd_sign * p * normalise(np.abs(s_minus)))
+        return dw_in_ltp * gain_ltp[None, :] + dw_in_ltd * gain_ltd[None, :]
+    if pre_activity is None:
+        raise ValueError(f"SBP mode {mode!r} needs the inputs' presynaptic activity")
+    if mode == "spread":
+        signal = f * (s_plus + s_minus)
+    else:
+        if w_out is None:
+            raise ValueError("SBP mode 'weighted' needs the output weights w_out")
+        signal = f * (np.asarray(w_out, dtype=float) * np.asarray(dw_out, dtype=float)).sum(axis=1)
+    change = np.outer(coactive_shares(pre_activity, p), signal)
+    if include_local:
+        change = change + dw_in_ltp + dw_in_ltd
+    return change
+
+
+def propagated_change(mode: str, dw_in_ltp, dw_in_ltd, dw_out, **kwargs) -> np.ndarray:
+    """The part of :func:`sbp_input_change` caused by the output synapses' change.
+
+    The change with ``dw_out`` minus the change with ``dw_out = 0``: in paper mode
+    ``f p n(S+)_j dW+_ij + f p n(|S-|)_j dW-_ij``, in the spread modes the spread term.
+    """
+    with_output = sbp_input_change(mode, dw_in_ltp, dw_in_ltd, dw_out, **kwargs)
+    without = sbp_input_change(mode, dw_in_ltp, dw_in_ltd, np.zeros_like(dw_out), **kwargs)
+    return with_output - without
