@@ -1,0 +1,107 @@
+"""Dataset readers: bundled sets, IDX files written here, and one clear error per bad input."""
+import numpy as np
+import pytest
+
+from sbp_brian.datasets import DatasetError, IDX_FILES, load_dataset, read_idx, write_idx
+
+
+def test_digits_split_is_fixed_and_normalised():
+    data = load_dataset("digits")
+    assert data.n_inputs == 64 and data.n_classes == 10
+    assert len(data.y_train) + len(data.y_test) == 1797
+    assert 0 <= data.x_train.min() and data.x_train.max() <= 1
+    again = load_dataset("digits")
+    np.testing.assert_array_equal(data.y_test, again.y_test)
+
+
+def test_validation_split_is_carved_from_training():
+    data = load_dataset("digits")
+    tuning = data.validation_split(0.1, seed=3)
+    assert len(tuning.y_train) + len(tuning.y_test) == len(data.y_train)
+    assert set(np.unique(tuning.y_test)) == set(range(10))
+
+
+def test_iris_and_xor():
+    iris = load_dataset("iris")
+    assert iris.n_inputs == 4 and iris.n_classes == 3
+    assert iris.x_train.min() == 0 and iris.x_train.max() == 1
+    xor = load_dataset("xor")
+    np.testing.assert_array_equal(xor.y_train, [0, 1, 1, 0])
+    assert np.all(xor.x_train.sum(axis=1) == 2)  # every pattern drives two input channels
+
+
+def make_idx_folder(folder, n_train=12, n_test=5, gz=False):
+    rng = np.random.default_rng(0)
+    folder.mkdir(exist_ok=True)
+    suffix = ".gz" if gz else ""
+    arrays = {"train_x": rng.integers(0, 256, (n_train, 28, 28)),
+              "train_y": rng.integers(0, 10, n_train),
+              "test_x": rng.integers(0, 256, (n_test, 28, 28)),
+              "test_y": rng.integers(0, 10, n_test)}
+    for key, array in arrays.items():
+        write_idx(folder / (IDX_FILES[key] + suffix), array)
+    return arrays
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, gz):
+    arrays = make_idx_folder(tmp_path / "mnist", gz=gz)
+    data = load_dataset("mnist", tmp_path / "mnist")
+    assert data.x_train.shape == (12, 784) and data.image_shape == (28, 28)
+    np.testing.assert_allclose(data.x_train * 255, arrays["train_x"].reshape(12, -1))
+    np.testing.assert_array_equal(data.y_test, arrays["test_y"])
+
+
+def test_mnist_without_folder_says_where_to_put_files():
+    with pytest.raises(DatasetError, match="pass --data-dir"):
+        load_dataset("mnist")
+
+
+def test_missing_idx_file_is_named(tmp_path):
+    make_idx_folder(tmp_path / "mnist")
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte not found in"):
+        load_dataset("mnist", tmp_path / "mnist")
+
+
+def test_truncated_idx_file(tmp_path):
+    make_idx_folder(tmp_path / "mnist")
+    path = tmp_path / "mnist" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte: IDX header says .* truncated"):
+        load_dataset("mnist", tmp_path / "mnist")
+
+
+def test_bad_magic_number(tmp_path):
+    path = tmp_path / "junk"
+    path.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(DatasetError, match="not an IDX file"):
+        read_idx(path)
+
+
+def test_label_count_mismatch(tmp_path):
+    make_idx_folder(tmp_path / "mnist")
+    write_idx(tmp_path / "mnist" / "train-labels-idx1-ubyte", np.zeros(11))
+    with pytest.raises(DatasetError, match="12 images but 11 labels"):
+        load_dataset("mnist", tmp_path / "mnist")
+
+
+def test_npz_with_nan_pixels(tmp_path):
+    x = np.full((4, 3), 0.5)
+    x[1, 2] = np.nan
+    path = tmp_path / "data.npz"
+    np.savez(path, x_train=x, y_train=np.arange(4), x_test=x[:2] * 0, y_test=np.arange(2))
+    with pytest.raises(DatasetError, match="1 NaN or infinite pixel"):
+        load_dataset(f"npz:{path}")
+
+
+def test_unknown_dataset_is_named():
+    with pytest.raises(DatasetError, match="unknown dataset 'cifar'"):
+        load_dataset("cifar")
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="dataset-fashion-mnist is not installed")
+def test_fashion_mnist_from_debian_package():
+    data = load_dataset("fashion-mnist")
+    assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
