@@ -18,6 +18,8 @@ from pathlib import Path
 from .cli_support import load_protocol, protocol_names
 from .parameters import ParameterError
 from .targets import TARGETS, TargetError
+from .datasets import DatasetError
+from .train import TrainingError
 
 
 def _doctor(args) -> int:
@@ -60,6 +62,97 @@ def _figures(args) -> int:
     return 0
 
 
+def _train_options(args) -> dict:
+    return {"model": args.model, "dataset": args.dataset, "data_dir": args.data_dir,
+            "sbp_mode": None if args.no_sbp else args.sbp_mode, "no_sbp": args.no_sbp,
+            "freeze_hidden": args.freeze_hidden or None, "p": args.p, "f": args.f,
+            "epochs": args.epochs, "samples": args.samples, "test_samples": args.test_samples,
+            "seed": args.seed, "device": args.device, "validation": args.validation}
+
+
+def _train(args) -> int:
+    from .runs import make_trainer
+    out = Path(args.out or Path("runs") / "train")
+    if args.resume:
+        options = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() \
+            else _train_options(args)
+    else:
+        options = _train_options(args)
+    trainer = make_trainer(options, out, resume=args.resume)
+    try:
+        records = trainer.fit()
+    finally:
+        trainer.close()
+    last = records[-1] if records else None
+    if last:
+        print(json.dumps({"out": str(out), **last}, indent=2))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .runs import evaluate_run
+    print(json.dumps(evaluate_run(args.checkpoint, args.device), indent=2))
+    return 0
+
+
+def _cost(args) -> int:
+    from .runs import computational_cost, read_metrics
+    a, b = read_metrics(args.run_a), read_metrics(args.run_b)
+    config = json.loads((Path(args.run_a) / "config.json").read_text())["config"]
+    n_weights = config["n_input"] * config["n_hidden"] + config["n_hidden"] * config["n_output"]
+    result = computational_cost([1 - r["test_accuracy"] for r in a],
+                                [1 - r["test_accuracy"] for r in b], n_weights)
+    print(json.dumps({"run_a": args.run_a, "run_b": args.run_b, "n_weights": n_weights,
+                      **result}, indent=2))
+    return 0
+
+
+def _plot(args) -> int:
+    from .plotting import plot_accuracy_curves, save_figure
+    import matplotlib.pyplot as plt
+    from .runs import read_metrics
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    plot_accuracy_curves({run: read_metrics(run) for run in args.runs}, axes=ax)
+    out = Path(args.out)
+    save_figure(fig, out.parent, out.stem)
+    print(f"wrote {out.parent / out.stem}.png/.svg")
+    return 0
+
+
+def _compare(args) -> int:
+    from .runs import compare
+    options = _train_options(args)
+    options.pop("seed")
+    results = compare(options, args.seeds, args.out or Path("runs") / "compare")
+    print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} cost reduction vs without SBP")
+    for variant, r in results.items():
+        cost = r.get("cost_vs_without_sbp")
+        cost_text = f"{cost['mean_reduction']:+.0%} +- {cost['sd_reduction']:.0%}" if cost else ""
+        print(f"{variant:26s} {r['mean']:.4f} +- {r['sd']:.4f}{'':10s} {cost_text}")
+    return 0
+
+
+def _add_training_options(parser) -> None:
+    parser.add_argument("model", nargs="?", help="model file or bundled model name "
+                        "(default sbp_digits)")
+    parser.add_argument("--dataset", default="digits",
+                        help="digits, iris, xor, fashion-mnist, mnist or npz:PATH")
+    parser.add_argument("--data-dir", help="folder with IDX files (mnist, fashion-mnist)")
+    parser.add_argument("--no-sbp", action="store_true", help="local STDP only (the baseline)")
+    parser.add_argument("--freeze-hidden", action="store_true",
+                        help="input weights frozen (the control)")
+    parser.add_argument("--sbp-mode", choices=("paper", "spread", "weighted"))
+    parser.add_argument("--p", type=float, help="SBP proportional factor p in [0.1, 1]")
+    parser.add_argument("--f", type=float, help="SBP fraction factor f in [0.1, 1]")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--samples", type=int, help="use the first N training samples")
+    parser.add_argument("--test-samples", type=int, help="use the first N test samples")
+    parser.add_argument("--validation", type=float, metavar="FRACTION",
+                        help="evaluate on a validation split of the training set (tuning)")
+    parser.add_argument("--device", default="cpp", choices=TARGETS)
+    parser.add_argument("--out", help="run folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sbp-brian", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +172,28 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--only", nargs="+", metavar="NAME", help="only these protocols")
     figures.add_argument("--device", choices=TARGETS, help="force one target for all protocols")
     figures.set_defaults(func=_figures)
+    train = commands.add_parser("train", help="train a network (fast path: cpp_standalone)")
+    _add_training_options(train)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    train.set_defaults(func=_train)
+    evaluate = commands.add_parser("evaluate", help="test accuracy of a run's checkpoint")
+    evaluate.add_argument("checkpoint", help="run folder or its checkpoint.npz")
+    evaluate.add_argument("--device", choices=TARGETS)
+    evaluate.set_defaults(func=_evaluate)
+    cost = commands.add_parser("cost", help="the SBP paper's computational cost of two runs")
+    cost.add_argument("run_a", help="run without SBP (folder)")
+    cost.add_argument("run_b", help="run with SBP (folder)")
+    cost.set_defaults(func=_cost)
+    plot = commands.add_parser("plot", help="accuracy curves of runs on one plot")
+    plot.add_argument("runs", nargs="+")
+    plot.add_argument("--out", default="accuracy.png")
+    plot.set_defaults(func=_plot)
+    compare = commands.add_parser("compare", help="control, without SBP and the SBP modes, "
+                                  "same seeds and budget")
+    _add_training_options(compare)
+    compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    compare.set_defaults(func=_compare)
     return parser
 
 
@@ -86,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ParameterError, TargetError) as err:
+    except (ParameterError, TargetError, TrainingError, DatasetError, FileNotFoundError) as err:
         print(f"sbp-brian: error: {err}", file=sys.stderr)
         return 2
 

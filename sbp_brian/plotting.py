@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from brian2 import Hz, Quantity, ms  # noqa: E402
 from brian2.units.fundamentalunits import get_unit  # noqa: E402
 
-__all__ = ["plot_raster", "plot_state", "plot_rate", "save_figure"]
+__all__ = ["plot_raster", "plot_state", "plot_rate", "plot_accuracy_curves", "save_figure"]
 
 
 def _axes(axes):
@@ -57,6 +57,18 @@ def plot_rate(times, rate, time_unit=ms, rate_unit=Hz, axes=None, **kwds):
     ax.plot(_magnitude(times, time_unit), _magnitude(rate, rate_unit), **kwds)
     ax.set_xlabel(f"time ({time_unit})")
     ax.set_ylabel(f"rate ({rate_unit})")
+    return ax
+
+
+def plot_accuracy_curves(runs: dict, axes=None, key: str = "test_accuracy", **kwds):
+    """Accuracy per epoch of several runs (``{label: metrics records}``) on one plot."""
+    ax = _axes(axes)
+    for label, records in runs.items():
+        epochs = [r["epoch"] for r in records]
+        ax.plot(epochs, [100 * r[key] for r in records], "o-", ms=3, label=str(label), **kwds)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{key.replace('_', ' ')} (%)")
+    ax.legend(fontsize=7, frameon=False)
     return ax
 
 

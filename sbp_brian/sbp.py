@@ -70,17 +70,22 @@ def output_signals(dw_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def coactive_shares(pre_activity: np.ndarray, p: float) -> np.ndarray:
     """Share of the propagated signal each input synapse receives in the spread modes.
 
-    The ``ceil(p * n_input)`` inputs with the highest activity (ties: lower index first)
-    share in proportion to their activity; all others get 0.  All zeros if no input was
-    active.
+    The most active inputs are reached: those whose activity is at least ``c*``, the
+    largest threshold ``c >= 1`` that at least ``ceil(p * n_input)`` inputs reach (all
+    active inputs if fewer are active).  Ties at the threshold are all included, so no
+    input is preferred for its index; the generated-code step uses the same rule.  The
+    reached inputs share in proportion to their activity; all zeros if none was active.
     """
     activity = np.asarray(pre_activity, dtype=float)
     n_reached = int(np.ceil(p * len(activity) - 1e-9))
-    chosen = np.argsort(-activity, kind="stable")[:n_reached]
     shares = np.zeros_like(activity)
-    total = activity[chosen].sum()
-    if total > 0:
-        shares[chosen] = activity[chosen] / total
+    if activity.max(initial=0) <= 0:
+        return shares
+    levels = np.arange(1, int(np.ceil(activity.max())) + 1)
+    reaching = [(activity >= level).sum() >= n_reached for level in levels]
+    threshold = levels[np.flatnonzero(reaching)[-1]] if any(reaching) else 1
+    chosen = activity >= threshold
+    shares[chosen] = activity[chosen] / activity[chosen].sum()
     return shares
 
 

@@ -1,0 +1,485 @@
+"""The SBP training network (Zhang et al. 2021 as the paper describes it), in Brian2.
+
+Layers (sizes, parameters and provenance from a model file)::
+
+    input i  (Bernoulli spikes, Eq. 2, with Tsodyks-Markram STP state, Eq. 4)
+      -> hidden j (conductance LIF, Eq. 5; half excitatory, half inhibitory)
+      -> output k (conductance LIF; teaching spike trains during training, Eqs. 10-11)
+
+Plasticity over each sample of duration T, accumulated without being applied:
+
+* input -> hidden: pair STDP (Eq. 12), LTP part ``dw_ltp`` and LTD part ``dw_ltd``;
+* hidden -> output: the error-driven teaching rule ``STDP(pre, teacher) - STDP(pre, actual)``
+  (the spiking analogue of Eqs. 10-11 that learned in ``../shared/spec``'s prototype study):
+  a presynaptic spike changes ``dw`` by ``-A- (a_teach - a_post)``, an actual output spike by
+  ``-A+ a_pre`` and a teacher spike by ``+A+ a_pre``, so learning stops when the output's
+  spike train matches the teacher's.
+
+At each sample boundary (t = kT) the nonlocal step runs as generated code
+(``run_regularly(dt=T, when='start')`` in a fixed order), so a compiled project simulates a
+chunk of samples with no Python in between:
+
+1. per hidden neuron ``S+_j = sum_k max(dw_jk, 0)``, ``S-_j = sum_k min(dw_jk, 0)`` and
+   ``Sw_j = sum_k w_jk dw_jk`` (``+=`` from the output synapses);
+2. totals over hidden neurons (reduced into a one-neuron group and broadcast back) for
+   ``n(x) = x / sum(x)``;
+3. for the spread modes, the inputs' activity threshold that selects the fraction p of most
+   active input synapses (ties at the threshold included);
+4. the input-weight update (``sbp_mode``: ``None`` = local STDP only, "paper", "spread",
+   "weighted"; see :mod:`sbp_brian.sbp`), clipped to ``[0, w_in_max]`` (inputs are
+   excitatory: a weight never changes sign), skipped when the hidden layer is frozen;
+5. the output-weight update under Dale's law, ``|w| <= w_out_max``;
+6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
+   counts, and loading of the next sample's input rates and teacher target.
+
+The ``+=`` reductions are correct on one CPU thread (cpp_standalone, runtime); they race
+under OpenMP or on a GPU, where per-step summed variables are needed instead.
+
+Exactness notes: STP state ``u, x`` lives in the input group (one copy per presynaptic
+neuron), which is exact because the STP parameters are the same for all synapses of an input
+and the state depends only on its spike train; the transmitted efficacy is
+``(u + U (1 - u)) x`` computed from the state before the spike's own update (which the input
+group's reset applies).  STDP traces live in the neurons (exact for pair STDP).  Pairs of
+spikes in the same time step are not counted (a spike cannot cause another in the same step).
+
+The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
+``boundary="python"``: the boundary step is then done by :mod:`sbp_brian.sbp` in numpy
+between ``run(T)`` calls.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from brian2 import (Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, ms, nS,
+                    second)
+
+from .model_files import ModelFile, register_section
+from .parameters import Param
+
+__all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "initial_weights",
+           "hidden_signs", "input_signs"]
+
+TEACHER_MODES = ("regular", "poisson")
+SBP_CHOICES = (None, "paper", "spread", "weighted")
+
+register_section("teacher", {
+    "rate": Param(Hz, 200 * Hz, low=0, doc="teaching spike train rate of the target output"),
+}, {"mode": TEACHER_MODES})
+
+register_section("training", {
+    "epochs": Param(1, 10, low=1, integer=True, doc="passes over the training set"),
+    "eta_in": Param(1, 1.0, low=0, doc="learning-rate multiplier of the input-weight update"),
+    "eta_out": Param(1, 1.0, low=0, doc="learning-rate multiplier of the output-weight update"),
+    "w_in_init": Param(1, 0.5, doc="mean of the initial input weights"),
+    "w_in_spread": Param(1, 0.5, low=0, doc="input weights start uniform in w_in_init +- "
+                                            "w_in_spread (negative ones are inhibitory)"),
+    "w_out_init": Param(1, 0.5, low=0, doc="|output weights| start uniform in [0, 2 w_out_init]"),
+    "w_in_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |input weights|"),
+    "w_out_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |output weights|"),
+    "chunk": Param(1, 250, low=1, integer=True, doc="samples per compiled run (fast path)"),
+})
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that defines a training network, read from a model file plus options."""
+
+    n_input: int
+    n_hidden: int
+    n_output: int
+    n_inhibitory: int
+    dt: Any
+    sample_duration: Any
+    max_rate: Any
+    teacher_rate: Any
+    teacher_mode: str
+    hidden: dict
+    output: dict
+    stp: dict
+    g_in: Any
+    g_out: Any
+    stdp_in: dict
+    stdp_out: dict
+    sbp_mode: str | None = "paper"
+    p: float = 0.3
+    f: float = 0.7
+    freeze_hidden: bool = False
+    eta_in: float = 1.0
+    eta_out: float = 1.0
+    w_in_init: float = 0.5
+    w_in_spread: float = 0.5
+    w_out_init: float = 0.5
+    w_in_max: float = 2.0
+    w_out_max: float = 2.0
+    epochs: int = 10
+    chunk: int = 250
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_model(cls, model: ModelFile, n_input: int, n_output: int, **overrides):
+        """Build from a model file; ``n_input``/``n_output`` come from the dataset."""
+        sizes, sim, training = model["sizes"], model["simulation"], model.sections.get(
+            "training", {})
+        teacher = model.sections.get("teacher", {"rate": 200 * Hz})
+        sbp = model.sections.get("sbp", {"p": 0.3, "f": 0.7})
+        hidden_stdp = model.synapses["input_hidden"]["stdp"].params
+        output_stdp = model.synapses["hidden_output"]["stdp"].params
+        values = dict(
+            n_input=n_input, n_hidden=sizes["hidden"], n_output=n_output,
+            n_inhibitory=int(round(sizes["inhibitory_fraction"] * sizes["hidden"])),
+            dt=sim["dt"], sample_duration=sim["sample_duration"],
+            max_rate=model["input"]["max_rate"], teacher_rate=teacher["rate"],
+            teacher_mode=model.options.get("teacher", {}).get("mode", "regular"),
+            hidden=dict(model.neurons["hidden"].params), output=dict(model.neurons["output"].params),
+            stp=dict(model.synapses["input_hidden"]["stp"].params),
+            g_in=model.synapses["input_hidden"]["transmission"].params["g_w"],
+            g_out=model.synapses["hidden_output"]["transmission"].params["g_w"],
+            stdp_in={k: hidden_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
+            stdp_out={k: output_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
+            sbp_mode=model.options.get("sbp", {}).get("mode", "paper"),
+            p=sbp["p"], f=sbp["f"], seed=sim["seed"],
+            **{k: training[k] for k in ("epochs", "eta_in", "eta_out", "w_in_init", "w_in_spread",
+                                        "w_out_init",
+                                        "w_in_max", "w_out_max", "chunk") if k in training})
+        values.update(overrides)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.sbp_mode not in SBP_CHOICES:
+            raise ValueError(f"unknown SBP mode {self.sbp_mode!r}; expected paper, spread, "
+                             "weighted or None (without SBP)")
+        if self.teacher_mode not in TEACHER_MODES:
+            raise ValueError(f"unknown teacher mode {self.teacher_mode!r}")
+        from .sbp import SBP_PARAMS
+        SBP_PARAMS["p"].check("p", self.p, "sbp")
+        SBP_PARAMS["f"].check("f", self.f, "sbp")
+
+    @property
+    def steps_per_sample(self) -> int:
+        return int(round(float(self.sample_duration / self.dt)))
+
+    @property
+    def n_reached(self) -> int:
+        """Input synapses per hidden neuron that the spread modes reach: ceil(p n_input)."""
+        return int(math.ceil(self.p * self.n_input - 1e-9))
+
+    @property
+    def n_weights(self) -> int:
+        return self.n_input * self.n_hidden + self.n_hidden * self.n_output
+
+    def describe(self) -> dict:
+        """JSON-friendly summary (units as strings)."""
+        out = {}
+        for key, value in dataclasses.asdict(self).items():
+            if isinstance(value, dict):
+                out[key] = {k: str(v) for k, v in value.items()}
+            elif hasattr(value, "dim"):
+                out[key] = str(value)
+            else:
+                out[key] = value
+        return out
+
+
+def hidden_signs(config: TrainingConfig) -> np.ndarray:
+    """Dale's-law sign of each hidden neuron: excitatory first, then inhibitory."""
+    return np.where(np.arange(config.n_hidden) < config.n_hidden - config.n_inhibitory, 1, -1)
+
+
+def initial_weights(config: TrainingConfig, rng: np.random.Generator):
+    """Input weights uniform in ``w_in_init +- w_in_spread`` (clipped to ``|w| <= w_in_max``;
+    the initial sign of each input synapse is kept); ``|output weights|`` uniform in
+    ``[0, 2 w_out_init]`` with the presynaptic hidden neuron's sign.  Flat arrays in synapse
+    order (all-to-all, ordered by presynaptic index)."""
+    c = config
+    w_in = rng.uniform(c.w_in_init - c.w_in_spread, c.w_in_init + c.w_in_spread,
+                       c.n_input * c.n_hidden)
+    w_in = np.clip(w_in, -c.w_in_max, c.w_in_max)
+    w_out = rng.uniform(0, 2 * c.w_out_init, c.n_hidden * c.n_output)
+    return w_in, w_out * np.repeat(hidden_signs(c), c.n_output)
+
+
+def input_signs(w_in: np.ndarray) -> np.ndarray:
+    """The fixed sign of each input synapse (Dale's law per synapse; +1 for w = 0)."""
+    return np.where(np.asarray(w_in) < 0, -1.0, 1.0)
+
+
+def _neuron_namespace(params: dict, prefix: str = "") -> dict:
+    return {prefix + k: v for k, v in params.items()}
+
+
+class SBPNetwork:
+    """The Brian2 objects of the training network.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    n_samples : int
+        Samples per run (a chunk); the run lasts ``n_samples * T + dt``.
+    boundary : {"generated", "python"}
+        Whether the boundary step is Brian2 code (fast path) or done by the caller.
+    input_schedule : (indices, times) or None
+        Deterministic input spikes (tests): replaces the Bernoulli draws.
+    """
+
+    def __init__(self, config: TrainingConfig, n_samples: int, boundary: str = "generated",
+                 input_schedule=None):
+        if boundary not in ("generated", "python"):
+            raise ValueError(f"boundary must be 'generated' or 'python', got {boundary!r}")
+        self.config = c = config
+        self.n_samples = n_samples
+        self.boundary = boundary
+        T, dt = c.sample_duration, c.dt
+        namespace = {
+            "max_rate": c.max_rate, "U": c.stp["U"], "tau_f": c.stp["tau_f"],
+            "tau_d": c.stp["tau_d"], "g_in": c.g_in, "g_out": c.g_out,
+            "A_plus_in": c.stdp_in["A_plus"], "A_minus_in": c.stdp_in["A_minus"],
+            "tau_plus_in": c.stdp_in["tau_plus"], "tau_minus_in": c.stdp_in["tau_minus"],
+            "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
+            "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
+            "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f,
+            "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
+            "teach_steps": max(1, int(round(float(1 / (c.teacher_rate * dt))))) if c.teacher_rate > 0 else 1,
+        }
+        self.namespace = namespace
+        objects = []
+
+        # ---- inputs: Bernoulli spikes (Eq. 2) with per-neuron STP state (Eq. 4) -------
+        input_eqs = """
+        rate : Hz                          # Bernoulli rate in this sample (Eq. 2)
+        du/dt = -u/tau_f : 1               # STP utilisation (Eq. 4)
+        dx/dt = (1 - x)/tau_d : 1          # STP resources (Eq. 4)
+        dapre/dt = -apre/tau_plus_in : 1   # presynaptic STDP trace
+        count : 1                          # spikes in this sample
+        coactive : 1                       # activity weight in the spread modes
+        share : 1                          # share of the propagated signal
+        cstar : 1                          # activity threshold of the spread modes
+        """
+        if input_schedule is not None:
+            indices, times = input_schedule
+            steps = int(round(float((n_samples * T + dt) / dt))) + 1
+            table = np.zeros((steps, c.n_input))
+            table[np.round(np.asarray(times / dt)).astype(int), indices] = 1
+            self.schedule = TimedArray(table, dt=dt, name="input_schedule")
+            namespace["input_schedule"] = self.schedule
+            threshold = "input_schedule(t, i) > 0.5"
+        else:
+            threshold = "rand() < rate*dt"
+        self.inputs = NeuronGroup(
+            c.n_input, input_eqs, threshold=threshold,
+            reset="u += U*(1 - u)\nx -= u*x\napre += A_plus_in\ncount += 1",
+            method="exact", namespace=namespace, name="inputs")
+        self.inputs.x = 1
+        objects.append(self.inputs)
+
+        # ---- hidden: conductance LIF, Dale's law sign ---------------------------------
+        h = c.hidden
+        hidden_ns = {**namespace, **_neuron_namespace(h)}
+        hidden_eqs = f"""
+        dv/dt = (-(v - V_L) - gE/g_L*(v - V_E) - gI/g_L*(v - V_I))/tau_m : volt (unless refractory)
+        dgE/dt = -gE/tau_E : siemens
+        dgI/dt = -gI/tau_I : siemens
+        dapost_in/dt = -apost_in/tau_minus_in : 1   # postsynaptic trace, input synapses
+        dapre_out/dt = -apre_out/tau_plus_out : 1   # presynaptic trace, output synapses
+        dale_sign : 1 (constant)
+        count : 1
+        total : 1                                   # spikes over the whole run
+        Sp : 1
+        Sm : 1
+        Sw : 1
+        Sp_tot : 1
+        Sm_tot : 1
+        gain_ltp : 1
+        gain_ltd : 1
+        signal : 1
+        """
+        self.hidden = NeuronGroup(
+            c.n_hidden, hidden_eqs, threshold="v > V_th",
+            reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
+            refractory="t_ref", method="rk4", namespace=hidden_ns, name="hidden")
+        self.hidden.v = h["V_L"]
+        signs = hidden_signs(c)
+        self.hidden_signs = signs
+        self.hidden.dale_sign = signs
+        objects.append(self.hidden)
+
+        # ---- output: conductance LIF with teacher events ------------------------------
+        o = c.output
+        output_ns = {**namespace, **_neuron_namespace(o)}
+        output_eqs = """
+        dv/dt = (-(v - V_L) - gE/g_L*(v - V_E) - gI/g_L*(v - V_I))/tau_m : volt (unless refractory)
+        dgE/dt = -gE/tau_E : siemens
+        dgI/dt = -gI/tau_I : siemens
+        dapost/dt = -apost/tau_minus_out : 1     # trace of actual output spikes
+        dateach/dt = -ateach/tau_minus_out : 1   # trace of teacher spikes
+        target : 1                               # 1 for the target class while training
+        count : 1
+        """
+        teach = ("rand() < teacher_rate*dt*target" if c.teacher_mode == "poisson" else
+                 "target > 0.5 and (timestep(t, dt) % teach_steps) == 0")
+        self.output = NeuronGroup(
+            c.n_output, output_eqs, threshold="v > V_th",
+            reset="v = V_reset\napost += 1\ncount += 1", refractory="t_ref", method="rk4",
+            events={"teach": teach}, namespace=output_ns, name="output")
+        self.output.v = o["V_L"]
+        self.output.run_on_event("teach", "ateach += 1")
+        objects.append(self.output)
+
+        # ---- synapses -----------------------------------------------------------------
+        input_model = ("w : 1\nsign_in : 1 (constant)\ndw_ltp : 1\ndw_ltd : 1\n"
+                       "eta_in : 1 (shared)")
+        transmit = ("gE_post += g_in*w*int(w > 0)*(u_pre + U*(1 - u_pre))*x_pre\n"
+                    "gI_post -= g_in*w*int(w < 0)*(u_pre + U*(1 - u_pre))*x_pre")
+        if c.freeze_hidden:  # no plasticity to accumulate: skip the STDP bookkeeping
+            self.input_hidden = Synapses(self.inputs, self.hidden, model=input_model,
+                                         on_pre=transmit, namespace=namespace,
+                                         name="input_hidden")
+        else:
+            self.input_hidden = Synapses(
+                self.inputs, self.hidden, model=input_model,
+                on_pre=transmit + "\ndw_ltd -= apost_in_post",
+                on_post="dw_ltp += apre_pre", namespace=namespace, name="input_hidden")
+        self.input_hidden.connect()
+        self.input_hidden.eta_in = c.eta_in
+        output_model = "w : 1\ndw : 1\neta_out : 1 (shared)"
+        self.hidden_output = Synapses(
+            self.hidden, self.output, model=output_model,
+            on_pre=("gE_post += g_out*w*int(w > 0)\ngI_post -= g_out*w*int(w < 0)\n"
+                    "dw += A_minus_out*(apost_post - ateach_post)"),
+            on_post={"post": "dw -= A_plus_out*apre_out_pre",
+                     "teach": "dw += A_plus_out*apre_out_pre"},
+            on_event={"pre": "spike", "post": "spike", "teach": "teach"},
+            namespace=namespace, name="hidden_output")
+        self.hidden_output.connect()
+        self.hidden_output.eta_out = c.eta_out
+        objects += [self.input_hidden, self.hidden_output]
+
+        self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
+        objects.append(self.output_spikes)
+        if boundary == "generated":
+            objects += self._boundary_step(n_samples)
+        self.network = Network(*objects)
+
+    # ------------------------------------------------------------------------------------
+    def _boundary_step(self, n_samples: int) -> list:
+        """Brian2 objects doing the sample-boundary step (module docstring, steps 1-6)."""
+        c, ns = self.config, self.namespace
+        T = c.sample_duration
+        zeros_in = np.zeros((n_samples + 1, c.n_input))
+        zeros_out = np.zeros((n_samples + 1, c.n_output))
+        self.stim = TimedArray(zeros_in, dt=T, name="stim")
+        self.labels = TimedArray(zeros_out, dt=T, name="labels")
+        ns["stim"], ns["labels"] = self.stim, self.labels
+        for group in (self.inputs, self.hidden, self.output):
+            group.namespace.update({"stim": self.stim, "labels": self.labels, "nS": nS,
+                                    "second": second})
+        step = dict(dt=T, when="start")
+        objects = []
+        # 1: per-hidden-neuron sums of the output change
+        self.hidden_output.run_regularly(
+            "Sp_pre += dw*int(dw > 0)\nSm_pre += dw*int(dw < 0)\nSw_pre += w*dw", order=0,
+            name="sbp_output_sums", **step)
+        # 2: totals over hidden neurons, reduced into one neuron and broadcast back
+        norm = NeuronGroup(1, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
+                           namespace=ns, name="sbp_norm")
+        to_norm = Synapses(self.hidden, norm, name="sbp_hidden_norm", namespace=ns)
+        to_norm.connect()
+        to_norm.run_regularly("Sp_tot_post += Sp_pre\nSm_tot_post += -Sm_pre", order=1,
+                              name="sbp_reduce", **step)
+        from_norm = Synapses(norm, self.hidden, name="sbp_norm_hidden", namespace=ns)
+        from_norm.connect()
+        from_norm.run_regularly("Sp_tot_post = Sp_tot_pre\nSm_tot_post = Sm_tot_pre", order=2,
+                                name="sbp_broadcast", **step)
+        # gains (paper mode) and signals (spread modes); n(x) = x when sum(x) = 0
+        self.hidden.run_regularly(
+            "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
+            "gain_ltd = f*(1 + p*(-Sm)/(Sm_tot + int(Sm_tot == 0)))\n"
+            + ("signal = f*Sw" if c.sbp_mode == "weighted" else "signal = f*(Sp + Sm)"),
+            order=3, name="sbp_gains", **step)
+        objects += [norm, to_norm, from_norm]
+        # 3: activity threshold of the spread modes (top p-fraction, ties included)
+        if c.sbp_mode in ("spread", "weighted") and not c.freeze_hidden:
+            max_count = int(np.ceil(float(c.max_rate * T))) * 3 + 10
+            levels = NeuronGroup(max_count, "level : 1\nn_above : 1", namespace=ns,
+                                 name="sbp_levels")
+            levels.level = "i + 1"
+            count_levels = Synapses(self.inputs, levels, name="sbp_count_levels", namespace=ns)
+            count_levels.connect()
+            count_levels.run_regularly("n_above_post += int(count_pre >= level_post)", order=4,
+                                       name="sbp_count", **step)
+            pick = Synapses(levels, norm, name="sbp_pick_level", namespace=ns)
+            pick.connect()
+            pick.run_regularly("cstar_post += int(n_above_pre >= k_reached)", order=5,
+                               name="sbp_pick", **step)
+            to_inputs = Synapses(norm, self.inputs, name="sbp_norm_inputs", namespace=ns)
+            to_inputs.connect()
+            to_inputs.run_regularly("cstar_post = cstar_pre", order=6, name="sbp_threshold",
+                                    **step)
+            self.inputs.run_regularly("coactive = count*int(count >= clip(cstar, 1, inf))",
+                                      order=7, name="sbp_coactive", **step)
+            act_reduce = Synapses(self.inputs, norm, name="sbp_inputs_norm", namespace=ns)
+            act_reduce.connect()
+            act_reduce.run_regularly("act_tot_post += coactive_pre", order=8,
+                                     name="sbp_activity", **step)
+            to_inputs.run_regularly("share_post = coactive_post/(act_tot_pre + "
+                                    "int(act_tot_pre == 0))", order=9, name="sbp_share", **step)
+            levels.run_regularly("n_above = 0", order=12, name="sbp_levels_reset", **step)
+            objects += [levels, count_levels, pick, to_inputs, act_reduce]
+        # 4: input-weight update
+        if not c.freeze_hidden:
+            change = {None: "dw_ltp + dw_ltd",
+                      "paper": "gain_ltp_post*dw_ltp + gain_ltd_post*dw_ltd",
+                      "spread": "dw_ltp + dw_ltd + share_pre*signal_post",
+                      "weighted": "dw_ltp + dw_ltd + share_pre*signal_post"}[c.sbp_mode]
+            self.input_hidden.run_regularly(
+                f"w = sign_in*clip(sign_in*(w + eta_in*({change})), 0, w_in_max)\n"
+                "dw_ltp = 0\ndw_ltd = 0",
+                order=10, name="sbp_input_update", **step)
+        else:
+            self.input_hidden.run_regularly("dw_ltp = 0\ndw_ltd = 0", order=10,
+                                            name="sbp_input_clear", **step)
+        # 5: output-weight update under Dale's law
+        self.hidden_output.run_regularly(
+            "w = dale_sign_pre*clip(dale_sign_pre*(w + eta_out*dw), 0, w_out_max)\ndw = 0",
+            order=11, name="sbp_output_update", **step)
+        # 6: resets and the next sample's input and target
+        self.inputs.run_regularly(
+            "count = 0\nu = 0\nx = 1\napre = 0\nrate = stim(t, i)*max_rate", order=12,
+            name="inputs_reset", **step)
+        self.hidden.run_regularly(
+            "v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\nnot_refractory = True\n"
+            "apost_in = 0\napre_out = 0\ncount = 0\nSp = 0\nSm = 0\nSw = 0",
+            order=12, name="hidden_reset", **step)
+        self.output.run_regularly(
+            "v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\nnot_refractory = True\n"
+            "apost = 0\nateach = 0\ncount = 0\ntarget = labels(t, i)",
+            order=12, name="output_reset", **step)
+        norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
+                           name="sbp_norm_reset", **step)
+        return objects
+
+    # ------------------------------------------------------------------------------------
+    def duration(self):
+        return self.n_samples * self.config.sample_duration + self.config.dt
+
+    def initial_weights(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """See :func:`initial_weights`."""
+        return initial_weights(self.config, rng)
+
+    def sample_counts(self, n_samples: int) -> np.ndarray:
+        """Output spike counts per sample (n_samples, n_output) from the spike monitor."""
+        c = self.config
+        T = float(c.sample_duration / second)
+        t = np.asarray(self.output_spikes.t[:] / second)
+        i = np.asarray(self.output_spikes.i[:])
+        sample = np.floor(t / T + 1e-9).astype(int)
+        keep = sample < n_samples
+        counts = np.zeros((n_samples, c.n_output), dtype=int)
+        np.add.at(counts, (sample[keep], i[keep]), 1)
+        return counts

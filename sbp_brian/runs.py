@@ -1,0 +1,148 @@
+"""Runs on disk: building a trainer from options, evaluation, the SBP paper's cost, comparison.
+
+A run folder holds ``run.json`` (the options it was started with), ``config.json``,
+``metrics.jsonl`` (one JSON line per epoch) and ``checkpoint.npz``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import load_dataset
+from .model_files import load_model
+from .network import TrainingConfig
+from .train import METRICS, Trainer
+
+__all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "VARIANTS"]
+
+#: The comparison's variants: name -> option overrides.
+VARIANTS = {
+    "control (fixed hidden)": {"freeze_hidden": True, "sbp_mode": None},
+    "without SBP": {"sbp_mode": None},
+    "SBP paper": {"sbp_mode": "paper"},
+    "SBP spread": {"sbp_mode": "spread"},
+    "SBP weighted (ours)": {"sbp_mode": "weighted"},
+}
+
+
+def make_config(options: dict, data) -> TrainingConfig:
+    model = load_model(options.get("model") or "sbp_digits")
+    overrides = {k: options[k] for k in ("sbp_mode", "p", "f", "freeze_hidden", "epochs",
+                                         "seed", "chunk") if options.get(k) is not None}
+    if options.get("no_sbp"):
+        overrides["sbp_mode"] = None
+    return TrainingConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)
+
+
+def make_data(options: dict):
+    data = load_dataset(options.get("dataset") or "digits", options.get("data_dir"))
+    if options.get("validation"):
+        data = data.validation_split(options["validation"], seed=0)
+    return data.subset(options.get("samples"), options.get("test_samples"))
+
+
+def make_trainer(options: dict, out_dir, resume: bool = False, progress: bool = True,
+                 build_dir=None, runner=None) -> Trainer:
+    """A :class:`Trainer` from CLI-style options; writes ``run.json`` for a new run."""
+    data = make_data(options)
+    config = make_config(options, data)
+    trainer = Trainer(config, data, out_dir, device=options.get("device") or "cpp",
+                      resume=resume, progress=progress, build_dir=build_dir, runner=runner)
+    if not resume:
+        (Path(out_dir) / "run.json").write_text(json.dumps(options, indent=2) + "\n")
+    return trainer
+
+
+def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) -> dict:
+    """Test accuracy of a run's checkpoint, rebuilt from its ``run.json``."""
+    checkpoint = Path(checkpoint)
+    folder = checkpoint.parent if checkpoint.is_file() else checkpoint
+    options = json.loads((folder / "run.json").read_text())
+    if device:
+        options["device"] = device
+    trainer = make_trainer(options, folder, resume=True, progress=progress)
+    try:
+        acc, counts = trainer.evaluate()
+    finally:
+        trainer.close()
+    return {"run": str(folder), "accuracy": acc, "evaluated_on": trainer.data.name,
+            "n_samples": int(len(counts)), "epoch": trainer.state["epoch"]}
+
+
+def read_metrics(run) -> list[dict]:
+    path = Path(run) / METRICS
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no metrics log (is {run} a run folder?)")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> dict:
+    """The SBP paper's computational cost (Eq. 1), as its figure code computes it.
+
+    Five error levels evenly spaced between ``max(min e_a, min e_b)`` and
+    ``min(max e_a, max e_b)``; for each curve and level the first epoch (1-based) whose error
+    is at or below the level; cost = mean over levels x number of weights.
+    """
+    errors_a, errors_b = np.asarray(errors_a, float), np.asarray(errors_b, float)
+    low = max(errors_a.min(), errors_b.min())
+    high = min(errors_a.max(), errors_b.max())
+    marks = np.linspace(low, high, levels)
+
+    def first_epochs(errors):
+        return np.array([np.flatnonzero(errors <= m + 1e-12)[0] + 1 for m in marks])
+
+    epochs_a, epochs_b = first_epochs(errors_a), first_epochs(errors_b)
+    cost_a, cost_b = epochs_a.mean() * n_weights, epochs_b.mean() * n_weights
+    return {"levels": marks.tolist(), "epochs_a": epochs_a.tolist(),
+            "epochs_b": epochs_b.tolist(), "cost_a": float(cost_a), "cost_b": float(cost_b),
+            "reduction": float(1 - cost_b / cost_a)}
+
+
+def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> dict:
+    """Train every variant of :data:`VARIANTS` with the same seeds, data and budget.
+
+    Returns per-variant test accuracies (final epoch) and the SBP paper's cost between
+    "without SBP" and each SBP mode, per seed; writes ``comparison.json`` in ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    results = {}
+    for variant, overrides in VARIANTS.items():
+        slug = "".join(ch if ch.isalnum() else "_" for ch in variant).strip("_").lower()
+        runner = None
+        accs = []
+        for seed in seeds:
+            run_options = {**options, **overrides, "seed": seed}
+            folder = out_dir / slug / f"seed{seed}"
+            trainer = make_trainer(run_options, folder, progress=progress,
+                                   build_dir=out_dir / slug / "build", runner=runner)
+            log(f"[compare] {variant}, seed {seed}")
+            trainer.fit()
+            runner = trainer.runner()
+            accs.append(read_metrics(folder)[-1]["test_accuracy"])
+        if runner is not None:
+            from .targets import reset_target
+            reset_target()
+        results[variant] = {"folder": slug, "accuracies": accs,
+                            "mean": float(np.mean(accs)), "sd": float(np.std(accs, ddof=1))
+                            if len(accs) > 1 else 0.0}
+    base = results["without SBP"]["folder"]
+    n_weights = None
+    for variant in ("SBP paper", "SBP spread", "SBP weighted (ours)", "control (fixed hidden)"):
+        costs = []
+        for seed in seeds:
+            a = [1 - r["test_accuracy"] for r in read_metrics(out_dir / base / f"seed{seed}")]
+            b = [1 - r["test_accuracy"] for r in read_metrics(
+                out_dir / results[variant]["folder"] / f"seed{seed}")]
+            if n_weights is None:
+                config = json.loads((out_dir / base / f"seed{seed}" / "config.json").read_text())
+                c = config["config"]
+                n_weights = c["n_input"] * c["n_hidden"] + c["n_hidden"] * c["n_output"]
+            costs.append(computational_cost(a, b, n_weights))
+        reductions = [c["reduction"] for c in costs]
+        results[variant]["cost_vs_without_sbp"] = {
+            "per_seed": costs, "mean_reduction": float(np.mean(reductions)),
+            "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else 0.0}
+    (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results

@@ -1,0 +1,373 @@
+"""Training and evaluation loop: compiled fast path and runtime reference, with checkpoints.
+
+Two execution paths of one network definition (:class:`sbp_brian.network.SBPNetwork`):
+
+* **fast path** (``device="cpp"``, the default): the network, the boundary step and the
+  input switching are compiled once into a ``cpp_standalone`` project that simulates a
+  chunk of ``config.chunk`` samples; every chunk relaunches the same binary with new inputs,
+  targets, weights and learning rates through ``device.run(run_args=...)`` and a fresh
+  random seed (``SBP_BRIAN_SEED``), then reads the weights back;
+* **runtime reference** (``device="numpy"`` or ``"cython"``): one ``run(T)`` per sample and
+  the boundary step in numpy (:mod:`sbp_brian.sbp`) between runs -- slow, readable, and the
+  oracle the fast path is tested against.
+
+Between chunks the loop logs, checkpoints (weights, epoch, position, seeds, config; written
+atomically) and can be resumed (``resume=True``), reaching the same weights as an
+uninterrupted run with the same seed.  Prediction = the output neuron with the most spikes in
+the sample (ties at the top count as wrong), with the teacher off.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from brian2 import device, second
+from brian2 import seed as brian_seed
+
+from .datasets import Dataset
+from .equations import dale_clip
+from .network import SBPNetwork, TrainingConfig, initial_weights, input_signs
+from .sbp import sbp_input_change
+from .targets import canonical_target, reset_target, use_target
+
+__all__ = ["Trainer", "TrainingError", "predict", "accuracy", "CHECKPOINT", "METRICS"]
+
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.jsonl"
+_SEED_CODE = """
+{
+    const char* _sbp_seed = getenv("SBP_BRIAN_SEED");
+    if (_sbp_seed != NULL) {
+        unsigned long _value = strtoul(_sbp_seed, NULL, 10);
+        for (size_t _i = 0; _i < brian::_random_generators.size(); _i++)
+            brian::_random_generators[_i].seed(_value + _i);
+    }
+}
+"""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or continue (existing run, incompatible checkpoint, ...)."""
+
+
+def predict(counts: np.ndarray) -> np.ndarray:
+    """Winner by spike count per sample; -1 when no output fired or the top is tied."""
+    counts = np.asarray(counts)
+    winners = counts.argmax(axis=1)
+    top = counts.max(axis=1)
+    tied = (counts == top[:, None]).sum(axis=1) > 1
+    return np.where((top > 0) & ~tied, winners, -1)
+
+
+def accuracy(counts: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predict(counts) == np.asarray(labels))) if len(labels) else float("nan")
+
+
+def chunk_seed(seed: int, epoch: int, chunk: int, phase: int) -> int:
+    """Deterministic seed of one chunk (phase 0 training, 1 evaluation)."""
+    return int(np.random.SeedSequence([seed, epoch, chunk, phase]).generate_state(1)[0])
+
+
+@dataclass
+class ChunkResult:
+    counts: np.ndarray        # (n, n_output) output spikes per sample
+    hidden_spikes: float      # total hidden spikes in the chunk
+
+
+class _CompiledRunner:
+    """The fast path: a cpp_standalone project compiled once and relaunched per chunk."""
+
+    def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None):
+        self.config = config
+        use_target("cpp", directory=build_dir, build_on_run=False)
+        self.net = SBPNetwork(config, config.chunk, boundary="generated",
+                              input_schedule=input_schedule)
+        self.net.input_hidden.w = 0.0
+        self.net.input_hidden.sign_in = 1.0
+        self.net.hidden_output.w = 0.0
+        device.insert_code("main", _SEED_CODE)
+        self.net.network.run(self.net.duration(), namespace={})
+        start = time.perf_counter()
+        device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
+        self.compile_seconds = time.perf_counter() - start
+
+    def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int) -> tuple:
+        c = self.config
+        n = len(x)
+        stim = np.zeros((c.chunk + 1, c.n_input))
+        stim[:n] = x
+        labels = np.zeros((c.chunk + 1, c.n_output))
+        if learn:
+            labels[:n] = y_onehot
+        net = self.net
+        os.environ["SBP_BRIAN_SEED"] = str(seed)
+        try:
+            device.run(with_output=False, run_args={
+                net.stim: stim, net.labels: labels,
+                net.input_hidden.w: w_in, net.input_hidden.sign_in: input_signs(w_in),
+                net.hidden_output.w: w_out,
+                net.input_hidden.eta_in: c.eta_in if learn else 0.0,
+                net.hidden_output.eta_out: c.eta_out if learn else 0.0})
+        finally:
+            del os.environ["SBP_BRIAN_SEED"]
+        counts = net.sample_counts(n)
+        hidden = float(np.sum(net.hidden.total[:]))
+        return (np.array(net.input_hidden.w[:], copy=True),
+                np.array(net.hidden_output.w[:], copy=True), ChunkResult(counts, hidden))
+
+
+class _RuntimeRunner:
+    """The runtime reference: one ``run(T)`` per sample, the boundary step in numpy."""
+
+    def __init__(self, config: TrainingConfig, target: str, input_schedule=None,
+                 n_samples: int = 1):
+        self.config = config
+        use_target(target)
+        self.net = SBPNetwork(config, n_samples, boundary="python", input_schedule=input_schedule)
+
+    def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int) -> tuple:
+        c, net = self.config, self.net
+        brian_seed(seed)
+        net.input_hidden.w = w_in
+        net.input_hidden.sign_in = input_signs(w_in)
+        net.hidden_output.w = w_out
+        counts = np.zeros((len(x), c.n_output), dtype=int)
+        hidden_before = float(np.sum(net.hidden.total[:]))
+        for k in range(len(x)):
+            self.boundary(learn, x[k], y_onehot[k] if learn else np.zeros(c.n_output))
+            net.network.run(c.sample_duration, namespace={})
+            counts[k] = np.asarray(net.output.count[:])
+        self.boundary(learn, np.zeros(c.n_input), np.zeros(c.n_output))
+        hidden = float(np.sum(net.hidden.total[:])) - hidden_before
+        return (np.array(net.input_hidden.w[:], copy=True),
+                np.array(net.hidden_output.w[:], copy=True), ChunkResult(counts, hidden))
+
+    def boundary(self, learn: bool, x_next, y_next) -> None:
+        """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy."""
+        c, net = self.config, self.net
+        n_in, n_h, n_out = c.n_input, c.n_hidden, c.n_output
+        eta_in = c.eta_in if learn else 0.0
+        eta_out = c.eta_out if learn else 0.0
+        dw_out = np.asarray(net.hidden_output.dw[:]).reshape(n_h, n_out)
+        w_out = np.asarray(net.hidden_output.w[:]).reshape(n_h, n_out)
+        if not c.freeze_hidden:
+            ltp = np.asarray(net.input_hidden.dw_ltp[:]).reshape(n_in, n_h)
+            ltd = np.asarray(net.input_hidden.dw_ltd[:]).reshape(n_in, n_h)
+            if c.sbp_mode is None:
+                change = ltp + ltd
+            else:
+                change = sbp_input_change(c.sbp_mode, ltp, ltd, dw_out, p=c.p, f=c.f,
+                                          w_out=w_out, pre_activity=np.asarray(net.inputs.count[:]))
+            w_in = np.asarray(net.input_hidden.w[:]).reshape(n_in, n_h)
+            sign = np.asarray(net.input_hidden.sign_in[:]).reshape(n_in, n_h)
+            net.input_hidden.w = dale_clip(w_in, eta_in * change, sign, c.w_in_max).ravel()
+            net.input_hidden.dw_ltp = 0
+            net.input_hidden.dw_ltd = 0
+        signs = net.hidden_signs[:, None]
+        net.hidden_output.w = dale_clip(w_out, eta_out * dw_out, signs, c.w_out_max).ravel()
+        net.hidden_output.dw = 0
+        inputs, hidden, output = net.inputs, net.hidden, net.output
+        inputs.count, inputs.u, inputs.x, inputs.apre = 0, 0, 1, 0
+        inputs.rate = np.asarray(x_next) * c.max_rate
+        for group in (hidden, output):
+            group.v = c.hidden["V_L"] if group is hidden else c.output["V_L"]
+            group.gE, group.gI = 0, 0
+            group.lastspike = -1e4 * second
+            group.not_refractory = True
+            group.count = 0
+        hidden.apost_in, hidden.apre_out = 0, 0
+        output.apost, output.ateach = 0, 0
+        output.target = np.asarray(y_next)
+
+
+class Trainer:
+    """Train and evaluate one configuration on one dataset, writing into ``out_dir``.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    data : Dataset
+        ``x_test``/``y_test`` are what each epoch evaluates (a validation split while tuning).
+    out_dir : path
+        Receives ``metrics.jsonl``, ``checkpoint.npz`` and ``config.json``.
+    device : {"cpp", "numpy", "cython"}
+    resume : bool
+        Continue from ``out_dir/checkpoint.npz``; without it an existing checkpoint is an
+        error (never overwritten).
+    """
+
+    def __init__(self, config: TrainingConfig, data: Dataset, out_dir, device: str = "cpp",
+                 resume: bool = False, progress: bool = True, build_dir=None, runner=None):
+        self.config, self.data = config, data
+        self.out_dir = Path(out_dir)
+        self.device = canonical_target(device)
+        if self.device == "cuda":
+            raise TrainingError("training on cuda_standalone needs the summed-variable "
+                                "boundary step (not yet implemented); use --device cpp")
+        if data.n_inputs != config.n_input:
+            raise TrainingError(f"dataset has {data.n_inputs} inputs, network {config.n_input}")
+        self.progress = progress
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint = self.out_dir / CHECKPOINT
+        self.state = {"epoch": 0, "chunk": 0, "correct": 0, "seen": 0}
+        self.meta = {"config": config.describe(), "dataset": data.name,
+                     "device": self.device}
+        if checkpoint.exists() and not resume:
+            raise TrainingError(f"{checkpoint} exists: pass --resume to continue that run, or "
+                                "choose another --out (the checkpoint is left untouched)")
+        if resume:
+            self._load_checkpoint(checkpoint)
+        else:
+            rng = np.random.default_rng(config.seed)
+            self.w_in, self.w_out = self._initial_weights(rng)
+            (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
+        self._build_dir = build_dir
+        self._runner = runner  # a compiled project may be shared by runs that differ in seed
+
+    # -- setup ---------------------------------------------------------------------------
+    def _initial_weights(self, rng):
+        return initial_weights(self.config, rng)
+
+    def runner(self):
+        if self._runner is None:
+            if self.device == "cpp":
+                build = Path(self._build_dir) if self._build_dir else Path(
+                    tempfile.mkdtemp(prefix="sbp_brian_build_"))
+                self._runner = _CompiledRunner(self.config, build)
+            else:
+                self._runner = _RuntimeRunner(self.config, self.device)
+        return self._runner
+
+    def _load_checkpoint(self, path: Path) -> None:
+        if not path.exists():
+            raise TrainingError(f"--resume: no checkpoint at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                self.w_in, self.w_out = data["w_in"].copy(), data["w_out"].copy()
+                self.state = json.loads(str(data["state"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
+        if meta != json.loads(json.dumps(self.meta)):
+            raise TrainingError(f"{path} was written by a different configuration, dataset or "
+                                "device; resume with the same options")
+
+    def save_checkpoint(self) -> Path:
+        """Write weights and position atomically (temporary file, then rename)."""
+        path = self.out_dir / CHECKPOINT
+        handle, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=".checkpoint", suffix=".npz")
+        os.close(handle)
+        try:
+            np.savez(tmp, w_in=self.w_in, w_out=self.w_out, state=json.dumps(self.state),
+                     meta=json.dumps(self.meta))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    # -- running -------------------------------------------------------------------------
+    def _chunks(self, n: int):
+        size = self.config.chunk
+        return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+    def _onehot(self, labels):
+        out = np.zeros((len(labels), self.config.n_output))
+        out[np.arange(len(labels)), labels] = 1
+        return out
+
+    def evaluate(self, x=None, y=None, epoch: int = 0) -> tuple[float, np.ndarray]:
+        """Accuracy and output counts on ``x, y`` (default: the dataset's test part)."""
+        x = self.data.x_test if x is None else x
+        y = self.data.y_test if y is None else y
+        runner = self.runner()
+        counts = []
+        for index, (a, b) in enumerate(self._chunks(len(x))):
+            _, _, result = runner.run(x[a:b], self._onehot(y[a:b]), self.w_in, self.w_out,
+                                      learn=False, seed=chunk_seed(self.config.seed, epoch,
+                                                                   index, 1))
+            counts.append(result.counts)
+        counts = np.concatenate(counts) if counts else np.zeros((0, self.config.n_output))
+        return accuracy(counts, y), counts
+
+    def fit(self, epochs: int | None = None, stop_after_chunks: int | None = None) -> list:
+        """Train for ``epochs`` (default: the config's); returns the metrics records written.
+
+        ``stop_after_chunks`` stops early after that many chunks (to test resuming).
+        """
+        from tqdm import tqdm
+
+        c = self.config
+        epochs = epochs or c.epochs
+        records, chunks_done = [], 0
+        n = len(self.data.y_train)
+        runner = self.runner()
+        while self.state["epoch"] < epochs:
+            epoch = self.state["epoch"]
+            order = np.random.default_rng([c.seed, epoch]).permutation(n)
+            chunks = self._chunks(n)
+            bar = tqdm(total=n, initial=chunks[self.state["chunk"]][0] if self.state["chunk"] <
+                       len(chunks) else n, unit="sample", desc=f"epoch {epoch + 1}/{epochs}",
+                       disable=not self.progress, dynamic_ncols=True)
+            start = time.perf_counter()
+            hidden_spikes = self.state.get("hidden_spikes", 0.0)
+            while self.state["chunk"] < len(chunks):
+                a, b = chunks[self.state["chunk"]]
+                idx = order[a:b]
+                t0 = time.perf_counter()
+                self.w_in, self.w_out, result = runner.run(
+                    self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.w_in,
+                    self.w_out, learn=True,
+                    seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0))
+                self.state["correct"] += int(np.sum(predict(result.counts) ==
+                                                    self.data.y_train[idx]))
+                self.state["seen"] += b - a
+                hidden_spikes += result.hidden_spikes
+                self.state["hidden_spikes"] = hidden_spikes
+                self.state["chunk"] += 1
+                self.save_checkpoint()
+                bar.update(b - a)
+                bar.set_postfix(samples_per_s=f"{(b - a) / (time.perf_counter() - t0):.0f}",
+                                train_acc=f"{self.state['correct'] / self.state['seen']:.3f}")
+                chunks_done += 1
+                if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
+                    bar.close()
+                    return records
+            bar.close()
+            train_seconds = time.perf_counter() - start
+            test_acc, _ = self.evaluate(epoch=epoch)
+            record = {
+                "epoch": epoch + 1,
+                "train_accuracy": self.state["correct"] / max(1, self.state["seen"]),
+                "test_accuracy": test_acc,
+                "evaluated_on": "validation" if "validation" in self.data.name else "test",
+                "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
+                / c.n_hidden,
+                "w_in_mean": float(np.mean(self.w_in)), "w_in_std": float(np.std(self.w_in)),
+                "w_out_mean_abs": float(np.mean(np.abs(self.w_out))),
+                "w_out_std": float(np.std(self.w_out)),
+                "train_seconds": round(train_seconds, 2),
+                "samples_per_second": round(self.state["seen"] / max(train_seconds, 1e-9), 1),
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+            with open(self.out_dir / METRICS, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            records.append(record)
+            if self.progress:
+                print(f"epoch {epoch + 1}: train {record['train_accuracy']:.3f}, "
+                      f"{record['evaluated_on']} {test_acc:.3f}, "
+                      f"{record['samples_per_second']} samples/s", flush=True)
+            self.state = {"epoch": epoch + 1, "chunk": 0, "correct": 0, "seen": 0}
+            self.save_checkpoint()
+        return records
+
+    def close(self) -> None:
+        reset_target()
+        if self._build_dir is None and isinstance(self._runner, _CompiledRunner):
+            shutil.rmtree(device.project_dir, ignore_errors=True)

@@ -1,0 +1,137 @@
+"""The training loop: fast path = runtime reference, resume, checkpoints, bad inputs, cost."""
+import json
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from sbp_brian.cli import main
+from sbp_brian.datasets import load_dataset
+from sbp_brian.model_files import load_model
+from sbp_brian.network import TrainingConfig, initial_weights
+from sbp_brian.runs import computational_cost, make_trainer
+from sbp_brian.train import (CHECKPOINT, TrainingError, _CompiledRunner,
+                             _RuntimeRunner, predict)
+
+N_SAMPLES = 4
+
+
+def small_config(**overrides):
+    values = dict(n_hidden=24, n_inhibitory=8, chunk=N_SAMPLES, w_in_init=1.0,
+                  w_in_spread=1.5, sample_duration=30 * ms)
+    values.update(overrides)
+    return TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, **values)
+
+
+def schedule(config, seed=0):
+    """Deterministic input spikes: Bernoulli draws made once in numpy."""
+    rng = np.random.default_rng(seed)
+    data = load_dataset("digits")
+    steps = config.steps_per_sample
+    p = data.x_train[:N_SAMPLES] * float(config.max_rate * config.dt)
+    spikes = rng.random((N_SAMPLES, steps, config.n_input)) < p[:, None, :]
+    sample, step, index = np.nonzero(spikes)
+    times = (sample * steps + step) * config.dt
+    return index, times, data
+
+
+@pytest.mark.standalone
+@pytest.mark.parametrize("mode", ["paper", "spread"])
+def test_compiled_path_equals_runtime_reference(mode, tmp_path):
+    config = small_config(sbp_mode=mode, p=0.3)
+    indices, times, data = schedule(config)
+    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
+                               n_samples=N_SAMPLES)
+    ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
+    compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times))
+    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
+    # the weights moved, so the comparison is not trivial
+    assert np.max(np.abs(ref_in - w_in)) > 1e-4 and np.max(np.abs(ref_out - w_out)) > 1e-4
+    np.testing.assert_array_equal(fast.counts, ref.counts)
+    assert fast.hidden_spikes == ref.hidden_spikes
+    # -ffast-math and a different summation order: equal to ~1e-12 of the weight scale
+    np.testing.assert_allclose(fast_in, ref_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=1e-9)
+
+
+def tiny_options(**extra):
+    options = {"dataset": "digits", "samples": 24, "test_samples": 12, "epochs": 2,
+               "seed": 5, "device": "cpp"}
+    options.update(extra)
+    return options
+
+
+@pytest.mark.standalone
+def test_resume_reaches_the_same_weights(tmp_path):
+    options = tiny_options(chunk=8)  # 3 chunks per epoch
+    full = make_trainer(options, tmp_path / "full", progress=False, build_dir=tmp_path / "build")
+    full.fit()
+    runner = full.runner()
+    part = make_trainer(options, tmp_path / "part", progress=False, runner=runner)
+    part.fit(stop_after_chunks=4)          # stops inside the second epoch
+    assert json.loads(str(np.load(tmp_path / "part" / CHECKPOINT)["state"]))["epoch"] == 1
+    resumed = make_trainer(options, tmp_path / "part", resume=True, progress=False,
+                           runner=runner)
+    resumed.fit()
+    np.testing.assert_array_equal(resumed.w_in, full.w_in)
+    np.testing.assert_array_equal(resumed.w_out, full.w_out)
+    lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    full.close()
+
+
+def test_existing_checkpoint_is_never_overwritten(tmp_path):
+    (tmp_path / CHECKPOINT).write_bytes(b"precious")
+    with pytest.raises(TrainingError, match="exists: pass --resume"):
+        make_trainer(tiny_options(), tmp_path, progress=False)
+    assert (tmp_path / CHECKPOINT).read_bytes() == b"precious"
+
+
+def test_corrupt_checkpoint_is_reported_and_kept(tmp_path):
+    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainingError, match="unreadable checkpoint"):
+        make_trainer(tiny_options(), tmp_path, resume=True, progress=False)
+    assert (tmp_path / CHECKPOINT).read_bytes() == b"not a checkpoint"
+
+
+def test_resume_with_other_options_is_refused(tmp_path):
+    trainer = make_trainer(tiny_options(), tmp_path, progress=False)
+    trainer.save_checkpoint()
+    with pytest.raises(TrainingError, match="different configuration"):
+        make_trainer(tiny_options(sbp_mode="spread"), tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
+    (["train", "--p", "5"], "'p' = 5.0 is out of range"),
+    (["train", "--dataset", "mnist"], "pass --data-dir"),
+    (["evaluate", "/nonexistent/run"], "run.json"),
+])
+def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_path):
+    code = main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_cli_option_is_named(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--sbp-mode", "sideways"])
+    assert "invalid choice: 'sideways'" in capsys.readouterr().err
+
+
+def test_prediction_rule():
+    counts = np.array([[0, 3, 1], [2, 2, 0], [0, 0, 0], [5, 0, 1]])
+    np.testing.assert_array_equal(predict(counts), [1, -1, -1, 0])
+
+
+def test_computational_cost_by_hand():
+    # errors per epoch without (a) and with (b) SBP; levels linspace(0.2, 0.5, 5)
+    a = [0.5, 0.4, 0.3, 0.2]
+    b = [0.5, 0.3, 0.2, 0.1]
+    result = computational_cost(a, b, n_weights=100)
+    np.testing.assert_allclose(result["levels"], [0.2, 0.275, 0.35, 0.425, 0.5])
+    assert result["epochs_a"] == [4, 4, 3, 2, 1] and result["epochs_b"] == [3, 3, 2, 2, 1]
+    assert result["cost_a"] == pytest.approx(280) and result["cost_b"] == pytest.approx(220)
+    assert result["reduction"] == pytest.approx(1 - 220 / 280)
