@@ -132,6 +132,21 @@ def _compare(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from brian2 import ms
+    from .bench import benchmark
+    results = [benchmark(sample_duration=T * ms, chunk=args.chunk, n_chunks=args.chunks,
+                         out=None) for T in args.durations]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    for r in results:
+        print(f"{r['workload']}: {r['samples_per_second_median']:.0f} samples/s "
+              f"(compile {r['compile_seconds']} s)")
+    print(f"wrote {out}")
+    return 0
+
+
 def _add_training_options(parser) -> None:
     parser.add_argument("model", nargs="?", help="model file or bundled model name "
                         "(default sbp_digits)")
@@ -194,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(compare)
     compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     compare.set_defaults(func=_compare)
+    bench = commands.add_parser("bench", help="training samples/s of the fast path, 784-500-10")
+    bench.add_argument("--durations", type=float, nargs="+", default=[50.0],
+                       help="sample durations T in ms (default 50)")
+    bench.add_argument("--chunk", type=int, default=500)
+    bench.add_argument("--chunks", type=int, default=3)
+    bench.add_argument("--out", default="bench/results.json")
+    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -178,7 +178,7 @@ def bundled_models() -> dict[str, Path]:
 
 def load_model(path_or_name: str | Path) -> ModelFile:
     """Load and validate a model file, given a path or the name of a bundled model."""
-    from . import sbp  # noqa: F401  (declares the [sbp] section)
+    from . import network, sbp  # noqa: F401  (declare the [sbp], [teacher], [training] sections)
     path = Path(path_or_name)
     if not path.exists():
         bundled = bundled_models()

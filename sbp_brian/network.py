@@ -81,7 +81,9 @@ register_section("training", {
     "w_in_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |input weights|"),
     "w_out_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |output weights|"),
     "chunk": Param(1, 250, low=1, integer=True, doc="samples per compiled run (fast path)"),
-})
+    "lr_decay": Param(1, 0.0, low=0, doc="learning rates at epoch e (from 0) are eta/(1 + "
+                                         "lr_decay e)"),
+}, {"normalise_input": (True, False)})
 
 
 @dataclass
@@ -117,6 +119,8 @@ class TrainingConfig:
     w_out_max: float = 2.0
     epochs: int = 10
     chunk: int = 250
+    lr_decay: float = 0.0
+    normalise_input: bool = False
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -144,8 +148,10 @@ class TrainingConfig:
             sbp_mode=model.options.get("sbp", {}).get("mode", "paper"),
             p=sbp["p"], f=sbp["f"], seed=sim["seed"],
             **{k: training[k] for k in ("epochs", "eta_in", "eta_out", "w_in_init", "w_in_spread",
-                                        "w_out_init",
-                                        "w_in_max", "w_out_max", "chunk") if k in training})
+                                        "w_out_init", "w_in_max", "w_out_max", "chunk",
+                                        "lr_decay") if k in training})
+        values["normalise_input"] = model.options.get("training", {}).get("normalise_input",
+                                                                          False)
         values.update(overrides)
         config = cls(**values)
         config.validate()
@@ -295,6 +301,10 @@ class SBPNetwork:
         Sw : 1
         Sp_tot : 1
         Sm_tot : 1
+        wsum_e : 1                                  # sum of excitatory input weights
+        wsum_i : 1                                  # sum of |inhibitory input weights|
+        wnorm_e : 1                                 # their values at the start of training
+        wnorm_i : 1
         gain_ltp : 1
         gain_ltd : 1
         signal : 1
@@ -444,6 +454,17 @@ class SBPNetwork:
         else:
             self.input_hidden.run_regularly("dw_ltp = 0\ndw_ltd = 0", order=10,
                                             name="sbp_input_clear", **step)
+        # 4b: synaptic scaling: each hidden neuron keeps sum_i |w_ij| at its initial value
+        if c.normalise_input and not c.freeze_hidden:
+            self.input_hidden.run_regularly(
+                "wsum_e_post += w*int(sign_in > 0)\nwsum_i_post += -w*int(sign_in < 0)",
+                order=13, name="scaling_sum", **step)
+            self.input_hidden.run_regularly(
+                "w = w*(int(sign_in > 0)*wnorm_e_post/(wsum_e_post + int(wsum_e_post == 0)) + "
+                "int(sign_in < 0)*wnorm_i_post/(wsum_i_post + int(wsum_i_post == 0)))",
+                order=14, name="scaling_apply", **step)
+            self.hidden.run_regularly("wsum_e = 0\nwsum_i = 0", order=15,
+                                      name="scaling_reset", **step)
         # 5: output-weight update under Dale's law
         self.hidden_output.run_regularly(
             "w = dale_sign_pre*clip(dale_sign_pre*(w + eta_out*dw), 0, w_out_max)\ndw = 0",

@@ -80,6 +80,14 @@ class ChunkResult:
     hidden_spikes: float      # total hidden spikes in the chunk
 
 
+def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
+    """Per hidden neuron, the sums of excitatory and of |inhibitory| input weights, shape
+    (2, n_hidden): the synaptic-scaling targets."""
+    w = np.asarray(w_in).reshape(config.n_input, config.n_hidden)
+    sign = input_signs(w)
+    return np.stack([np.where(sign > 0, w, 0).sum(axis=0), np.where(sign < 0, -w, 0).sum(axis=0)])
+
+
 class _CompiledRunner:
     """The fast path: a cpp_standalone project compiled once and relaunched per chunk."""
 
@@ -97,7 +105,8 @@ class _CompiledRunner:
         device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
         self.compile_seconds = time.perf_counter() - start
 
-    def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int) -> tuple:
+    def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
+            w_norm=None) -> tuple:
         c = self.config
         n = len(x)
         stim = np.zeros((c.chunk + 1, c.n_input))
@@ -112,8 +121,10 @@ class _CompiledRunner:
                 net.stim: stim, net.labels: labels,
                 net.input_hidden.w: w_in, net.input_hidden.sign_in: input_signs(w_in),
                 net.hidden_output.w: w_out,
-                net.input_hidden.eta_in: c.eta_in if learn else 0.0,
-                net.hidden_output.eta_out: c.eta_out if learn else 0.0})
+                net.input_hidden.eta_in: c.eta_in * rate_scale if learn else 0.0,
+                net.hidden_output.eta_out: c.eta_out * rate_scale if learn else 0.0,
+                net.hidden.wnorm_e: (input_norms(c, w_in) if w_norm is None else w_norm)[0],
+                net.hidden.wnorm_i: (input_norms(c, w_in) if w_norm is None else w_norm)[1]})
         finally:
             del os.environ["SBP_BRIAN_SEED"]
         counts = net.sample_counts(n)
@@ -131,9 +142,12 @@ class _RuntimeRunner:
         use_target(target)
         self.net = SBPNetwork(config, n_samples, boundary="python", input_schedule=input_schedule)
 
-    def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int) -> tuple:
+    def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
+            w_norm=None) -> tuple:
         c, net = self.config, self.net
         brian_seed(seed)
+        self.rate_scale = rate_scale
+        self.w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         net.input_hidden.w = w_in
         net.input_hidden.sign_in = input_signs(w_in)
         net.hidden_output.w = w_out
@@ -152,8 +166,8 @@ class _RuntimeRunner:
         """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy."""
         c, net = self.config, self.net
         n_in, n_h, n_out = c.n_input, c.n_hidden, c.n_output
-        eta_in = c.eta_in if learn else 0.0
-        eta_out = c.eta_out if learn else 0.0
+        eta_in = c.eta_in * self.rate_scale if learn else 0.0
+        eta_out = c.eta_out * self.rate_scale if learn else 0.0
         dw_out = np.asarray(net.hidden_output.dw[:]).reshape(n_h, n_out)
         w_out = np.asarray(net.hidden_output.w[:]).reshape(n_h, n_out)
         if not c.freeze_hidden:
@@ -166,7 +180,14 @@ class _RuntimeRunner:
                                           w_out=w_out, pre_activity=np.asarray(net.inputs.count[:]))
             w_in = np.asarray(net.input_hidden.w[:]).reshape(n_in, n_h)
             sign = np.asarray(net.input_hidden.sign_in[:]).reshape(n_in, n_h)
-            net.input_hidden.w = dale_clip(w_in, eta_in * change, sign, c.w_in_max).ravel()
+            w_in = dale_clip(w_in, eta_in * change, sign, c.w_in_max)
+            if c.normalise_input:
+                excitatory = sign > 0
+                sums = [np.where(excitatory, w_in, 0).sum(axis=0),
+                        np.where(~excitatory, -w_in, 0).sum(axis=0)]
+                scale = [self.w_norm[k] / np.where(sums[k] == 0, 1, sums[k]) for k in (0, 1)]
+                w_in = w_in * np.where(excitatory, scale[0][None, :], scale[1][None, :])
+            net.input_hidden.w = w_in.ravel()
             net.input_hidden.dw_ltp = 0
             net.input_hidden.dw_ltd = 0
         signs = net.hidden_signs[:, None]
@@ -226,6 +247,7 @@ class Trainer:
         else:
             rng = np.random.default_rng(config.seed)
             self.w_in, self.w_out = self._initial_weights(rng)
+            self.w_norm = input_norms(config, self.w_in)
             (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         self._build_dir = build_dir
         self._runner = runner  # a compiled project may be shared by runs that differ in seed
@@ -251,6 +273,7 @@ class Trainer:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 self.w_in, self.w_out = data["w_in"].copy(), data["w_out"].copy()
+                self.w_norm = data["w_norm"].copy()
                 self.state = json.loads(str(data["state"]))
         except (OSError, ValueError, KeyError) as err:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
@@ -264,7 +287,8 @@ class Trainer:
         handle, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=".checkpoint", suffix=".npz")
         os.close(handle)
         try:
-            np.savez(tmp, w_in=self.w_in, w_out=self.w_out, state=json.dumps(self.state),
+            np.savez(tmp, w_in=self.w_in, w_out=self.w_out, w_norm=self.w_norm,
+                     state=json.dumps(self.state),
                      meta=json.dumps(self.meta))
             os.replace(tmp, path)
         finally:
@@ -291,7 +315,7 @@ class Trainer:
         for index, (a, b) in enumerate(self._chunks(len(x))):
             _, _, result = runner.run(x[a:b], self._onehot(y[a:b]), self.w_in, self.w_out,
                                       learn=False, seed=chunk_seed(self.config.seed, epoch,
-                                                                   index, 1))
+                                                                   index, 1), w_norm=self.w_norm)
             counts.append(result.counts)
         counts = np.concatenate(counts) if counts else np.zeros((0, self.config.n_output))
         return accuracy(counts, y), counts
@@ -324,7 +348,8 @@ class Trainer:
                 self.w_in, self.w_out, result = runner.run(
                     self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.w_in,
                     self.w_out, learn=True,
-                    seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0))
+                    seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
+                    rate_scale=1.0 / (1.0 + c.lr_decay * epoch), w_norm=self.w_norm)
                 self.state["correct"] += int(np.sum(predict(result.counts) ==
                                                     self.data.y_train[idx]))
                 self.state["seen"] += b - a
