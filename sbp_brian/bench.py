@@ -48,12 +48,13 @@ def benchmark(model: str = "sbp_digits", sample_duration=50 * ms, chunk: int = 5
     setup_seconds = time.perf_counter() - start
     w_in, w_out = initial_weights(config, rng)
     onehot = np.eye(10)[y]
-    rates = []
+    rates, hidden = [], []
     for k in range(n_chunks):
         sl = slice(k * chunk, (k + 1) * chunk)
         t0 = time.perf_counter()
         w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k)
         rates.append(chunk / (time.perf_counter() - t0))
+        hidden.append(result.hidden_spikes / chunk / config.n_hidden)
         log(f"[bench] chunk {k + 1}/{n_chunks}: {rates[-1]:.0f} samples/s")
     reset_target()
     result = {
@@ -62,6 +63,7 @@ def benchmark(model: str = "sbp_digits", sample_duration=50 * ms, chunk: int = 5
         "device": "cpp_standalone (one thread)", "chunk": chunk,
         "samples_per_second_median": statistics.median(rates),
         "samples_per_second": rates, "compile_and_setup_seconds": round(setup_seconds, 1),
+        "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden)),
         "compile_seconds": round(runner.compile_seconds, 1),
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{__import__('os').cpu_count()} cores",

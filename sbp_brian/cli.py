@@ -67,7 +67,8 @@ def _train_options(args) -> dict:
             "sbp_mode": None if args.no_sbp else args.sbp_mode, "no_sbp": args.no_sbp,
             "freeze_hidden": args.freeze_hidden or None, "p": args.p, "f": args.f,
             "epochs": args.epochs, "samples": args.samples, "test_samples": args.test_samples,
-            "seed": args.seed, "device": args.device, "validation": args.validation}
+            "seed": getattr(args, "seed", None), "device": args.device,
+            "validation": args.validation}
 
 
 def _train(args) -> int:

@@ -65,6 +65,15 @@ def write_index(out_dir: Path, names) -> Path:
         lines += ["", f"- figures: {', '.join(f for f in files if f.endswith(('.png', '.svg')))}",
                   f"- data: {', '.join(data)}",
                   f"- command: `sbp-brian protocol {name} --out figures/{name}`", ""]
+    protocols = set(names)
+    for folder in sorted(p for p in out_dir.iterdir() if p.is_dir() and p.name not in protocols):
+        about = folder / "about.md"  # written by whoever made the figures (e.g. a training run)
+        if not about.exists():
+            continue
+        lines += [f"## {folder.name}", "", about.read_text().strip(), ""]
+        for figure in sorted(p.name for p in folder.glob("*.png")):
+            lines.append(f"![{folder.name}]({folder.name}/{figure})")
+        lines.append("")
     index = out_dir / "README.md"
     out_dir.mkdir(parents=True, exist_ok=True)
     index.write_text("\n".join(lines))

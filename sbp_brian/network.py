@@ -152,6 +152,12 @@ class TrainingConfig:
                                         "lr_decay") if k in training})
         values["normalise_input"] = model.options.get("training", {}).get("normalise_input",
                                                                           False)
+        # the input weights are set for the model's own input count; other datasets get them
+        # scaled by the fan-in ratio so that the hidden layer's drive stays comparable
+        fan_in = sizes["input"] / n_input
+        if fan_in != 1:
+            for key in ("w_in_init", "w_in_spread", "w_in_max"):
+                values[key] = values.get(key, getattr(cls, key)) * fan_in
         values.update(overrides)
         config = cls(**values)
         config.validate()
