@@ -26,8 +26,8 @@ from sbp_brian.targets import use_target
 NAME = "network_response"
 SHOWS = """One 8x8 digit, the rasters of the input (Bernoulli spikes), hidden (excitatory
 black, inhibitory red) and output layers, and the outputs' membrane potentials of the
-untrained network built from the model file.  The hidden layer's onset burst followed by
-silence is short-term depression of the input synapses (U = 0.2, tau_d = 200 ms)."""
+untrained network built from the model file (its STP, conductances and Dale's law; random
+weights)."""
 
 
 def run(out_dir, device: str = "numpy", model: str = "sbp_digits", sample: int = 0,

@@ -19,11 +19,11 @@ __all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run",
 
 #: The comparison's variants: name -> option overrides.
 VARIANTS = {
-    "control (fixed hidden)": {"freeze_hidden": True, "sbp_mode": None},
-    "without SBP": {"sbp_mode": None},
-    "SBP paper": {"sbp_mode": "paper"},
-    "SBP spread": {"sbp_mode": "spread"},
-    "SBP weighted (ours)": {"sbp_mode": "weighted"},
+    "control (fixed hidden)": {"freeze_hidden": True, "no_sbp": True, "sbp_mode": None},
+    "without SBP": {"no_sbp": True, "sbp_mode": None},
+    "SBP paper": {"no_sbp": False, "sbp_mode": "paper"},
+    "SBP spread": {"no_sbp": False, "sbp_mode": "spread"},
+    "SBP weighted (ours)": {"no_sbp": False, "sbp_mode": "weighted"},
 }
 
 
@@ -103,6 +103,8 @@ def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> d
 def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> dict:
     """Train every variant of :data:`VARIANTS` with the same seeds, data and budget.
 
+    Runs already in ``out_dir`` are resumed from their checkpoints (finished ones are kept).
+
     Returns per-variant test accuracies (final epoch) and the SBP paper's cost between
     "without SBP" and each SBP mode, per seed; writes ``comparison.json`` in ``out_dir``.
     """
@@ -115,11 +117,12 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
         for seed in seeds:
             run_options = {**options, **overrides, "seed": seed}
             folder = out_dir / slug / f"seed{seed}"
-            trainer = make_trainer(run_options, folder, progress=progress,
+            resume = (folder / "checkpoint.npz").exists()  # an interrupted comparison continues
+            trainer = make_trainer(run_options, folder, resume=resume, progress=progress,
                                    build_dir=out_dir / slug / "build", runner=runner)
-            log(f"[compare] {variant}, seed {seed}")
+            log(f"[compare] {variant}, seed {seed}" + (" (resumed)" if resume else ""))
             trainer.fit()
-            runner = trainer.runner()
+            runner = trainer._runner
             accs.append(read_metrics(folder)[-1]["test_accuracy"])
         if runner is not None:
             from .targets import reset_target

@@ -331,8 +331,8 @@ class Trainer:
         epochs = epochs or c.epochs
         records, chunks_done = [], 0
         n = len(self.data.y_train)
-        runner = self.runner()
         while self.state["epoch"] < epochs:
+            runner = self.runner()
             epoch = self.state["epoch"]
             order = np.random.default_rng([c.seed, epoch]).permutation(n)
             chunks = self._chunks(n)
