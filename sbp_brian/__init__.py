@@ -7,6 +7,14 @@ Modules:
 * :mod:`sbp_brian.parameters`  -- parameters with units, parsing and validation;
 * :mod:`sbp_brian.model_files` -- the TOML model files in ``models/``;
 * :mod:`sbp_brian.targets`     -- numpy / cython / cpp_standalone / cuda_standalone switch;
+* :mod:`sbp_brian.sbp`         -- the SBP step (numpy reference; "paper", "spread", "weighted");
+* :mod:`sbp_brian.network`     -- the SBP training network, boundary step as generated code;
+* :mod:`sbp_brian.train`       -- training loop: compiled fast path, runtime reference,
+  checkpoints;
+* :mod:`sbp_brian.runs`        -- runs on disk, evaluation, the SBP paper's cost, comparisons;
+* :mod:`sbp_brian.datasets`    -- digits, iris, xor, IDX (MNIST, Fashion-MNIST), npz;
+* :mod:`sbp_brian.plotting`, :mod:`sbp_brian.figures` -- plots and the figure index;
+* :mod:`sbp_brian.bench`       -- fast-path speed;
 * :mod:`sbp_brian.cli`         -- the ``sbp-brian`` command.
 """
 __version__ = "0.1.0"

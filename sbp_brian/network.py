@@ -54,9 +54,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from brian2 import (Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, ms, nS,
+from brian2 import (Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, nS,
                     second)
 
+from .equations import conductance_lif
 from .model_files import ModelFile, register_section
 from .parameters import Param
 
@@ -222,10 +223,6 @@ def input_signs(w_in: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(w_in) < 0, -1.0, 1.0)
 
 
-def _neuron_namespace(params: dict, prefix: str = "") -> dict:
-    return {prefix + k: v for k, v in params.items()}
-
-
 class SBPNetwork:
     """The Brian2 objects of the training network.
 
@@ -292,11 +289,9 @@ class SBPNetwork:
 
         # ---- hidden: conductance LIF, Dale's law sign ---------------------------------
         h = c.hidden
-        hidden_ns = {**namespace, **_neuron_namespace(h)}
-        hidden_eqs = f"""
-        dv/dt = (-(v - V_L) - gE/g_L*(v - V_E) - gI/g_L*(v - V_I))/tau_m : volt (unless refractory)
-        dgE/dt = -gE/tau_E : siemens
-        dgI/dt = -gI/tau_I : siemens
+        hidden_model = conductance_lif(**h)  # SBP Eq. 5, the same factory as everywhere
+        hidden_ns = {**namespace, **hidden_model.namespace}
+        hidden_eqs = hidden_model.equations + """
         dapost_in/dt = -apost_in/tau_minus_in : 1   # postsynaptic trace, input synapses
         dapre_out/dt = -apre_out/tau_plus_out : 1   # presynaptic trace, output synapses
         dale_sign : 1 (constant)
@@ -318,7 +313,7 @@ class SBPNetwork:
         self.hidden = NeuronGroup(
             c.n_hidden, hidden_eqs, threshold="v > V_th",
             reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
-            refractory="t_ref", method="rk4", namespace=hidden_ns, name="hidden")
+            refractory="t_ref", method=hidden_model.method, namespace=hidden_ns, name="hidden")
         self.hidden.v = h["V_L"]
         signs = hidden_signs(c)
         self.hidden_signs = signs
@@ -327,11 +322,9 @@ class SBPNetwork:
 
         # ---- output: conductance LIF with teacher events ------------------------------
         o = c.output
-        output_ns = {**namespace, **_neuron_namespace(o)}
-        output_eqs = """
-        dv/dt = (-(v - V_L) - gE/g_L*(v - V_E) - gI/g_L*(v - V_I))/tau_m : volt (unless refractory)
-        dgE/dt = -gE/tau_E : siemens
-        dgI/dt = -gI/tau_I : siemens
+        output_model = conductance_lif(**o)
+        output_ns = {**namespace, **output_model.namespace}
+        output_eqs = output_model.equations + """
         dapost/dt = -apost/tau_minus_out : 1     # trace of actual output spikes
         dateach/dt = -ateach/tau_minus_out : 1   # trace of teacher spikes
         target : 1                               # 1 for the target class while training
@@ -341,7 +334,8 @@ class SBPNetwork:
                  "target > 0.5 and (timestep(t, dt) % teach_steps) == 0")
         self.output = NeuronGroup(
             c.n_output, output_eqs, threshold="v > V_th",
-            reset="v = V_reset\napost += 1\ncount += 1", refractory="t_ref", method="rk4",
+            reset="v = V_reset\napost += 1\ncount += 1", refractory="t_ref",
+            method=output_model.method,
             events={"teach": teach}, namespace=output_ns, name="output")
         self.output.v = o["V_L"]
         self.output.run_on_event("teach", "ateach += 1")

@@ -1,7 +1,5 @@
 """The same network under numpy, cython and cpp_standalone; the CUDA project compiles."""
-import os
 import shutil
-import warnings
 
 import numpy as np
 import pytest
