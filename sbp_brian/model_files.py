@@ -245,9 +245,10 @@ class _Reader:
                 known = ["name", "description", "reference", "neurons", "synapses", *SECTIONS]
                 raise self.error("", f"unknown section or key '{key}'; expected one of "
                                  f"{', '.join(known)}")
-        for key, schema in SECTIONS.items():
-            if key not in sections and key in ("simulation",):
-                sections[key], options[key] = self.values({}, key, schema.params, schema.options)
+        if "simulation" not in sections:  # dt and sample duration always have values
+            schema = SECTIONS["simulation"]
+            sections["simulation"], options["simulation"] = self.values(
+                {}, "simulation", schema.params, schema.options)
         return ModelFile(self.path, data["name"], data.get("description", ""), sections, options,
                          neurons, homeostasis, synapses, self.sources)
 

@@ -454,7 +454,8 @@ class SBPNetwork:
         else:
             self.input_hidden.run_regularly("dw_ltp = 0\ndw_ltd = 0", order=10,
                                             name="sbp_input_clear", **step)
-        # 4b: synaptic scaling: each hidden neuron keeps sum_i |w_ij| at its initial value
+        # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
+        # inhibitory input weights at their initial values
         if c.normalise_input and not c.freeze_hidden:
             self.input_hidden.run_regularly(
                 "wsum_e_post += w*int(sign_in > 0)\nwsum_i_post += -w*int(sign_in < 0)",
@@ -470,16 +471,16 @@ class SBPNetwork:
             "w = dale_sign_pre*clip(dale_sign_pre*(w + eta_out*dw), 0, w_out_max)\ndw = 0",
             order=11, name="sbp_output_update", **step)
         # 6: resets and the next sample's input and target
+        membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
+                          "not_refractory = True\ncount = 0\n")
         self.inputs.run_regularly(
             "count = 0\nu = 0\nx = 1\napre = 0\nrate = stim(t, i)*max_rate", order=12,
             name="inputs_reset", **step)
         self.hidden.run_regularly(
-            "v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\nnot_refractory = True\n"
-            "apost_in = 0\napre_out = 0\ncount = 0\nSp = 0\nSm = 0\nSw = 0",
+            membrane_reset + "apost_in = 0\napre_out = 0\nSp = 0\nSm = 0\nSw = 0",
             order=12, name="hidden_reset", **step)
         self.output.run_regularly(
-            "v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\nnot_refractory = True\n"
-            "apost = 0\nateach = 0\ncount = 0\ntarget = labels(t, i)",
+            membrane_reset + "apost = 0\nateach = 0\ntarget = labels(t, i)",
             order=12, name="output_reset", **step)
         norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
                            name="sbp_norm_reset", **step)
