@@ -183,7 +183,7 @@ CONDUCTANCE_LIF_PARAMS = {
 
 
 #: Integration method of the conductance LIF (see :func:`conductance_lif`).
-CONDUCTANCE_METHOD = "rk4"
+CONDUCTANCE_METHOD = "rk2"
 
 
 def conductance_lif(**params) -> NeuronModel:
@@ -201,10 +201,13 @@ def conductance_lif(**params) -> NeuronModel:
     keeps Eq. 5's driving force.  Steady state for constant conductances:
     ``V* = (g_L V_L + g_E V_E + g_I V_I + I_ext)/(g_L + g_E + g_I)``.
 
-    Integrated with RK4 (:data:`CONDUCTANCE_METHOD`): the product ``g V`` makes
-    the system nonlinear, and exponential Euler, which holds ``g`` constant over
-    a step, changed spike counts between dt = 0.1 and 0.05 ms for near-threshold
-    inputs; with RK4 spike times agree to within the finer step.
+    Integrated with the second-order midpoint method (:data:`CONDUCTANCE_METHOD`,
+    Brian's "rk2"): the product ``g V`` makes the system nonlinear, and exponential
+    Euler, which holds ``g`` constant over a step (first order in ``g``), changed
+    spike counts between dt = 0.1 and 0.05 ms for near-threshold inputs.  With rk2
+    (and with RK4) spike times agree to within the finer step
+    (``tests/test_equations.py``); rk2 costs a quarter of RK4's time in the
+    784-500-10 training network, so it is the default.
     """
     p = validate_params(CONDUCTANCE_LIF_PARAMS, params, "conductance_lif")
     return NeuronModel(

@@ -67,6 +67,12 @@ __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "init
 TEACHER_MODES = ("regular", "poisson")
 SBP_CHOICES = (None, "paper", "spread", "weighted")
 
+#: Time steps to the next spike of a Bernoulli process with probability ``rate*dt`` per step:
+#: geometric, drawn by inversion.  Exactly the distribution of a ``rand() < rate*dt`` test
+#: every step, with one random number per spike instead of one per input per step.
+GEOMETRIC_STEPS = ("clip(ceil(log(1 - rand())/log(1 - clip(rate*dt, 1e-12, 1 - 1e-12))), "
+                   "1, inf)")
+
 register_section("teacher", {
     "rate": Param(Hz, 200 * Hz, low=0, doc="teaching spike train rate of the target output"),
 }, {"mode": TEACHER_MODES})
@@ -266,6 +272,7 @@ class SBPNetwork:
         dx/dt = (1 - x)/tau_d : 1          # STP resources (Eq. 4)
         dapre/dt = -apre/tau_plus_in : 1   # presynaptic STDP trace
         count : 1                          # spikes in this sample
+        next_spike : 1                     # time step of the next spike (Bernoulli draw)
         coactive : 1                       # activity weight in the spread modes
         share : 1                          # share of the propagated signal
         cstar : 1                          # activity threshold of the spread modes
@@ -278,13 +285,21 @@ class SBPNetwork:
             self.schedule = TimedArray(table, dt=dt, name="input_schedule")
             namespace["input_schedule"] = self.schedule
             threshold = "input_schedule(t, i) > 0.5"
+            draw_next = ""
         else:
-            threshold = "rand() < rate*dt"
+            threshold = "timestep(t, dt) >= next_spike"
+            draw_next = f"\nnext_spike = timestep(t, dt) + {GEOMETRIC_STEPS}"
         self.inputs = NeuronGroup(
             c.n_input, input_eqs, threshold=threshold,
-            reset="u += U*(1 - u)\nx -= u*x\napre += A_plus_in\ncount += 1",
+            reset="u += U*(1 - u)\nx -= u*x\napre += A_plus_in\ncount += 1" + draw_next,
             method="exact", namespace=namespace, name="inputs")
         self.inputs.x = 1
+        self.inputs.next_spike = np.inf
+        self.first_spike = (f"\nnext_spike = timestep(t, dt) - 1 + {GEOMETRIC_STEPS}"
+                            if input_schedule is None else "")
+        if boundary == "python" and self.first_spike:  # the numpy boundary sets the rates
+            self.inputs.run_regularly(self.first_spike.strip(), dt=T, when="start",
+                                      name="inputs_first_spike")
         objects.append(self.inputs)
 
         # ---- hidden: conductance LIF, Dale's law sign ---------------------------------
@@ -306,6 +321,8 @@ class SBPNetwork:
         wsum_i : 1                                  # sum of |inhibitory input weights|
         wnorm_e : 1                                 # their values at the start of training
         wnorm_i : 1
+        scale_e : 1                                 # synaptic-scaling factors
+        scale_i : 1
         gain_ltp : 1
         gain_ltd : 1
         signal : 1
@@ -447,9 +464,12 @@ class SBPNetwork:
                       "paper": "gain_ltp_post*dw_ltp + gain_ltd_post*dw_ltd",
                       "spread": "dw_ltp + dw_ltd + share_pre*signal_post",
                       "weighted": "dw_ltp + dw_ltd + share_pre*signal_post"}[c.sbp_mode]
+            # (with synaptic scaling, the same pass sums the new weights per hidden neuron)
+            sums = ("\nwsum_e_post += w*int(sign_in > 0)\nwsum_i_post += -w*int(sign_in < 0)"
+                    if c.normalise_input else "")
             self.input_hidden.run_regularly(
                 f"w = sign_in*clip(sign_in*(w + eta_in*({change})), 0, w_in_max)\n"
-                "dw_ltp = 0\ndw_ltd = 0",
+                "dw_ltp = 0\ndw_ltd = 0" + sums,
                 order=10, name="sbp_input_update", **step)
         else:
             self.input_hidden.run_regularly("dw_ltp = 0\ndw_ltd = 0", order=10,
@@ -457,15 +477,13 @@ class SBPNetwork:
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values
         if c.normalise_input and not c.freeze_hidden:
+            self.hidden.run_regularly(
+                "scale_e = wnorm_e/(wsum_e + int(wsum_e == 0))\n"
+                "scale_i = wnorm_i/(wsum_i + int(wsum_i == 0))\nwsum_e = 0\nwsum_i = 0",
+                order=13, name="scaling_factors", **step)
             self.input_hidden.run_regularly(
-                "wsum_e_post += w*int(sign_in > 0)\nwsum_i_post += -w*int(sign_in < 0)",
-                order=13, name="scaling_sum", **step)
-            self.input_hidden.run_regularly(
-                "w = w*(int(sign_in > 0)*wnorm_e_post/(wsum_e_post + int(wsum_e_post == 0)) + "
-                "int(sign_in < 0)*wnorm_i_post/(wsum_i_post + int(wsum_i_post == 0)))",
+                "w = w*(int(sign_in > 0)*scale_e_post + int(sign_in < 0)*scale_i_post)",
                 order=14, name="scaling_apply", **step)
-            self.hidden.run_regularly("wsum_e = 0\nwsum_i = 0", order=15,
-                                      name="scaling_reset", **step)
         # 5: output-weight update under Dale's law
         self.hidden_output.run_regularly(
             "w = dale_sign_pre*clip(dale_sign_pre*(w + eta_out*dw), 0, w_out_max)\ndw = 0",
@@ -474,7 +492,8 @@ class SBPNetwork:
         membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
                           "not_refractory = True\ncount = 0\n")
         self.inputs.run_regularly(
-            "count = 0\nu = 0\nx = 1\napre = 0\nrate = stim(t, i)*max_rate", order=12,
+            "count = 0\nu = 0\nx = 1\napre = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
+            order=12,
             name="inputs_reset", **step)
         self.hidden.run_regularly(
             membrane_reset + "apost_in = 0\napre_out = 0\nSp = 0\nSm = 0\nSw = 0",

@@ -171,3 +171,40 @@ def test_main_job_reaches_its_measured_accuracy(tmp_path):
     records = trainer.fit()
     trainer.close()
     assert records[-1]["test_accuracy"] >= 0.82
+
+
+@pytest.mark.parametrize("boundary", ["generated", "python"])
+def test_input_spikes_are_a_bernoulli_process(boundary):
+    """Inputs draw geometric gaps (one random number per spike); the spike trains must be
+    those of a ``rand() < rate*dt`` test every step: per-sample counts with mean n q and
+    variance n q (1 - q), and the same spike probability at every step of a sample
+    (including the first, where the boundary step draws the first gap)."""
+    from brian2 import SpikeMonitor, seed
+    from sbp_brian.network import SBPNetwork
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    seed(3)
+    n_samples = 20
+    config = small_config()
+    net = SBPNetwork(config, n_samples, boundary=boundary)
+    monitor = SpikeMonitor(net.inputs)
+    net.network.add(monitor)
+    if boundary == "generated":
+        net.stim.values[:] = 1.0
+        net.network.run(n_samples * config.sample_duration, namespace={})
+    else:
+        for _ in range(n_samples):
+            net.inputs.rate = config.max_rate
+            net.network.run(config.sample_duration, namespace={})
+    steps = config.steps_per_sample
+    q = float(config.max_rate * config.dt)
+    step = np.round(np.asarray(monitor.t / config.dt)).astype(int)
+    counts = np.zeros((n_samples, config.n_input))
+    np.add.at(counts, (step // steps, np.asarray(monitor.i)), 1)
+    trains = counts.size
+    assert abs(counts.mean() - steps * q) < 4 * np.sqrt(steps * q / trains)
+    assert counts.var() == pytest.approx(steps * q * (1 - q), rel=0.15)
+    within = step % steps
+    assert abs(np.mean(within < steps // 2) - 0.5) < 0.03
+    first = np.sum(within == 0)
+    assert abs(first - trains * q) < 4 * np.sqrt(trains * q)
