@@ -14,7 +14,8 @@ Modules:
 * :mod:`sbp_brian.runs`        -- runs on disk, evaluation, the SBP paper's cost, comparisons;
 * :mod:`sbp_brian.datasets`    -- digits, iris, xor, IDX (MNIST, Fashion-MNIST), npz;
 * :mod:`sbp_brian.plotting`, :mod:`sbp_brian.figures` -- plots and the figure index;
-* :mod:`sbp_brian.bench`       -- fast-path speed;
+* :mod:`sbp_brian.dense`       -- the same network as a dense numpy simulation (benchmark, oracle);
+* :mod:`sbp_brian.bench`       -- speed of every way to run the training workload;
 * :mod:`sbp_brian.cli`         -- the ``sbp-brian`` command.
 """
 __version__ = "0.1.0"

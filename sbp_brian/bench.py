@@ -1,16 +1,42 @@
-"""``sbp-brian bench``: training speed of the fast path on the paper-sized network.
+"""``sbp-brian bench``: training speed of the SBP workload, every way a user could run it.
 
-The benchmark workload: 784-500-10 (Fashion-MNIST images when installed, else seeded random
-images of the same mean intensity), T = 50 ms, dt = 0.1 ms, STP, STDP accumulation and the
-SBP step at every sample boundary, compiled with cpp_standalone.  Compile time is measured
-apart from the chunk runs; samples/s is the median over the timed chunks.  Results are
-written as JSON.
+The workload (the paper-sized network of issue 4): 784-500-10, Bernoulli inputs from
+Fashion-MNIST images (when installed; else seeded random images of the same mean
+intensity), TM-STP, STDP accumulation, the "paper" SBP step at every sample boundary,
+dt = 0.1 ms, T = 50 ms unless asked otherwise.  Every way trains from the same initial
+weights on the same images; each draws its own Bernoulli spikes (the same process -- the
+tests show the ways agree on identical spikes).
+
+Ways (each measured in its own subprocess, so that its peak memory is its own):
+
+``compiled``
+    our default: cpp_standalone, compiled once, the SBP step in generated code, relaunched
+    per chunk with ``run_args`` (:class:`sbp_brian.train._CompiledRunner`);
+``naive``, ``naive-numpy``
+    what users write first: runtime mode, one ``run(T)`` per sample and the SBP step in
+    Python between runs (:class:`sbp_brian.train._RuntimeRunner`); ``naive`` uses Brian2's
+    default runtime target (cython where it compiles, as ``codegen.target = 'auto'`` would
+    pick; its first-sample compile is reported apart), ``naive-numpy`` the numpy target;
+``dense``
+    a dense numpy discrete-time implementation of the same model
+    (:class:`sbp_brian.dense.DenseNetwork`), one sample at a time;
+``openmp``, ``cuda``
+    not available yet: the boundary step's ``+=`` reductions race under OpenMP threads and
+    on a GPU; the summed-variable variant they need is not written.  They are listed in the
+    results with that reason rather than silently left out.
+
+Compile time is reported apart from run time; samples/s is the median over timed chunks.
+Also: the compiled way against the hidden-layer size, to show that the cost follows the
+number of synaptic events.  Results: JSON (``--out``) and a plot beside it.
 """
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,10 +47,19 @@ from brian2 import ms
 from .datasets import FASHION_MNIST_DIR, load_dataset
 from .model_files import load_model
 from .network import TrainingConfig, initial_weights
-from .targets import reset_target
-from .train import _CompiledRunner
 
-__all__ = ["benchmark"]
+__all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
+
+WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "cuda")
+UNAVAILABLE = {
+    "openmp": "the boundary step's '+=' reductions race under OpenMP; the summed-variable "
+              "variant it needs is not written",
+    "cuda": "the boundary step's '+=' reductions race on a GPU; the summed-variable variant "
+            "it needs is not written (and no GPU on this machine)",
+}
+#: samples timed per chunk and chunks, per way (the slow ways get fewer samples)
+DEFAULT_SAMPLES = {"compiled": (500, 3), "naive": (5, 2), "naive-numpy": (5, 2),
+                   "dense": (20, 2)}
 
 
 def _images(n: int, rng) -> tuple[np.ndarray, np.ndarray, str]:
@@ -35,40 +70,204 @@ def _images(n: int, rng) -> tuple[np.ndarray, np.ndarray, str]:
     return x, rng.integers(0, 10, n), "random images (mean intensity ~0.13)"
 
 
-def benchmark(model: str = "sbp_digits", sample_duration=50 * ms, chunk: int = 500,
-              n_chunks: int = 3, sbp_mode: str | None = "paper", out=None,
-              log=print) -> dict:
+def _vm_hwm_mb(pid: int | str = "self") -> float:
+    """Peak resident memory (MB) of a process (Linux ``VmHWM``; 0 where unavailable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class _ChildMemory:
+    """Polls the peak memory of this process's child processes named ``main`` (the
+    compiled simulation; compilers are not counted) while it runs."""
+
+    def __init__(self, interval: float = 0.05):
+        import threading
+        self.peak, self.interval = 0.0, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(self.interval):
+            for proc in Path("/proc").glob("[0-9]*"):
+                try:
+                    fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    name = (proc / "comm").read_text().strip()
+                except OSError:
+                    continue
+                if fields[1] == me and name == "main":
+                    self.peak = max(self.peak, _vm_hwm_mb(proc.name))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int | None = None,
+            n_chunks: int | None = None, model: str = "sbp_digits", images=None,
+            log=print) -> dict:
+    """Time one way in this process; returns a JSON-friendly record.  ``images``: an ``.npz``
+    file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
+    whole dataset in memory); by default they are loaded here."""
+    from .train import _CompiledRunner, _RuntimeRunner
+    from .dense import DenseNetwork
+    from .targets import _cython_problem, reset_target
+    default_chunk, default_chunks = DEFAULT_SAMPLES[way]
+    chunk, n_chunks = chunk or default_chunk, n_chunks or default_chunks
     rng = np.random.default_rng(0)
-    x, y, source = _images(chunk * n_chunks, rng)
-    config = TrainingConfig.from_model(load_model(model), 784, 10, sample_duration=sample_duration,
-                                       chunk=chunk, sbp_mode=sbp_mode)
-    build = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_"))
-    start = time.perf_counter()
-    runner = _CompiledRunner(config, build)
-    setup_seconds = time.perf_counter() - start
+    if images is None:
+        x, y, source = _images(chunk * n_chunks, rng)
+    else:
+        with np.load(images) as stored:
+            x, y, source = stored["x"], stored["y"], str(stored["source"])
+    x, y = x[:chunk * n_chunks], y[:chunk * n_chunks]
+    config = TrainingConfig.from_model(load_model(model), 784, 10, n_hidden=n_hidden,
+                                       n_inhibitory=n_hidden // 2,
+                                       sample_duration=duration_ms * ms, chunk=chunk,
+                                       sbp_mode="paper")
     w_in, w_out = initial_weights(config, rng)
     onehot = np.eye(10)[y]
+    start = time.perf_counter()
+    compile_seconds = 0.0
+    if way == "compiled":
+        runner = _CompiledRunner(config, Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")))
+        compile_seconds = runner.compile_seconds
+    elif way.startswith("naive"):
+        target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"
+        runner = _RuntimeRunner(config, target)
+    elif way == "dense":
+        runner = DenseNetwork(config)
+    else:
+        raise ValueError(f"way {way!r} cannot run here: {UNAVAILABLE.get(way, 'unknown way')}")
+    if way != "compiled":  # first sample apart: code generation (and cython's compile)
+        runner.run(x[:1], onehot[:1], w_in, w_out, learn=True, seed=n_chunks)
+        compile_seconds = time.perf_counter() - start
+    setup_seconds = time.perf_counter() - start
     rates, hidden = [], []
+    binary_memory = _ChildMemory()
+    binary_memory.__enter__()
     for k in range(n_chunks):
         sl = slice(k * chunk, (k + 1) * chunk)
         t0 = time.perf_counter()
         w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k)
         rates.append(chunk / (time.perf_counter() - t0))
-        hidden.append(result.hidden_spikes / chunk / config.n_hidden)
-        log(f"[bench] chunk {k + 1}/{n_chunks}: {rates[-1]:.0f} samples/s")
+        hidden.append(result.hidden_spikes / chunk / n_hidden)
+        log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
+            f"{rates[-1]:.1f} samples/s")
+    binary_memory.__exit__()
     reset_target()
-    result = {
-        "workload": f"784-{config.n_hidden}-10, T = {sample_duration}, dt = {config.dt}, "
-                    f"SBP mode {sbp_mode}", "inputs": source,
-        "device": "cpp_standalone (one thread)", "chunk": chunk,
-        "samples_per_second_median": statistics.median(rates),
-        "samples_per_second": rates, "compile_and_setup_seconds": round(setup_seconds, 1),
+    return {
+        "way": way, "target": {"compiled": "cpp_standalone", "dense": "numpy (no Brian2)"}.get(
+            way, getattr(runner, "target", None)), "n_hidden": n_hidden, "sample_duration_ms": duration_ms,
+        "dt_ms": float(config.dt / ms), "inputs": source, "samples_per_chunk": chunk,
+        "samples_per_second_median": statistics.median(rates), "samples_per_second": rates,
+        "setup_seconds": round(setup_seconds, 2),
+        "compile_or_first_sample_seconds": round(compile_seconds, 2),
         "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden)),
-        "compile_seconds": round(runner.compile_seconds, 1),
-        "machine": f"{platform.processor() or platform.machine()}, "
-                   f"{__import__('os').cpu_count()} cores",
+        "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
+        "peak_rss_binary_mb": round(binary_memory.peak, 1) if way == "compiled" else None,
+    }
+
+
+def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chunks, images,
+                       log) -> dict:
+    args = json.dumps([way, n_hidden, duration_ms, chunk, n_chunks, str(images)])
+    proc = subprocess.run([sys.executable, "-m", "sbp_brian.bench", args], capture_output=True,
+                          text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith("[bench]"):
+            log(line)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"benchmark way {way!r} failed:\n{tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def benchmark_suite(ways=("compiled", "naive", "dense", "openmp", "cuda"),
+                    sizes=(100, 500, 1000, 2000), durations=(50.0,), chunk=None, n_chunks=None,
+                    out="bench/results.json", log=print) -> dict:
+    """Run every way at 784-500-10 for each duration, and the compiled way at every size."""
+    unknown = sorted(set(ways) - set(WAYS))
+    if unknown:
+        raise ValueError(f"unknown benchmark way(s) {unknown}; choose from {list(WAYS)}")
+    runs, skipped = [], {}
+    most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (
+        n_chunks or 3)
+    x, y, source = _images(most, np.random.default_rng(0))
+    images = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")) / "images.npz"
+    np.savez(images, x=x, y=y, source=source)
+    del x, y
+    for duration in durations:
+        for way in ways:
+            if way in UNAVAILABLE:
+                skipped[way] = UNAVAILABLE[way]
+                log(f"[bench] {way}: skipped ({UNAVAILABLE[way]})")
+                continue
+            runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log))
+    scaling = []
+    if "compiled" in ways:
+        for n_hidden in sizes:
+            known = [r for r in runs if r["way"] == "compiled" and r["n_hidden"] == n_hidden
+                     and r["sample_duration_ms"] == durations[0]]
+            scaling.append(known[0] if known else _run_in_subprocess(
+                "compiled", n_hidden, durations[0], chunk, n_chunks, images, log))
+    for duration in durations:  # ratios to our default path, in the same run
+        same = [r for r in runs if r["sample_duration_ms"] == duration]
+        ours = [r for r in same if r["way"] == "compiled"]
+        for r in same:
+            r["speedup_of_compiled"] = (ours[0]["samples_per_second_median"]
+                                        / r["samples_per_second_median"]) if ours else None
+    result = {
+        "workload": "784-N-10 SBP training (STP, STDP accumulation, paper SBP step per sample)",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "runs": runs, "hidden_size_scaling": scaling, "skipped": skipped,
     }
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=2) + "\n")
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        plot_results(result, out.with_suffix(".png"))
     return result
+
+
+def plot_results(result: dict, path) -> None:
+    """Bar chart of samples/s per way and the compiled way's rate against hidden size."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    runs = result["runs"]
+    labels = [f"{r['way']}\nT={r['sample_duration_ms']:g} ms" for r in runs]
+    ax1.bar(range(len(runs)), [r["samples_per_second_median"] for r in runs], color="C0")
+    ax1.set_xticks(range(len(runs)), labels)
+    ax1.set_yscale("log")
+    ax1.set_ylabel("training samples/s (log)")
+    ax1.set_title("784-500-10, dt = 0.1 ms")
+    scaling = result["hidden_size_scaling"]
+    if scaling:
+        n = [r["n_hidden"] for r in scaling]
+        ax2.plot(n, [r["samples_per_second_median"] for r in scaling], "o-", label="samples/s")
+        ax2.set_xlabel("hidden neurons")
+        ax2.set_ylabel("training samples/s")
+        ax2.set_title(f"compiled, T = {scaling[0]['sample_duration_ms']:g} ms")
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":  # one way in a child process: prints its record as the last line
+    way, n_hidden, duration_ms, chunk, n_chunks, images = json.loads(sys.argv[1])
+    record = run_way(way, n_hidden, duration_ms, chunk, n_chunks, images=images,
+                     log=lambda line: print(line, flush=True))
+    print(json.dumps(record))

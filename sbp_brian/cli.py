@@ -20,6 +20,7 @@ from .parameters import ParameterError
 from .targets import TARGETS, TargetError
 from .datasets import DatasetError
 from .train import TrainingError
+from .bench import WAYS
 
 
 def _doctor(args) -> int:
@@ -134,17 +135,26 @@ def _compare(args) -> int:
 
 
 def _bench(args) -> int:
-    from brian2 import ms
-    from .bench import benchmark
-    results = [benchmark(sample_duration=T * ms, chunk=args.chunk, n_chunks=args.chunks,
-                         out=None) for T in args.durations]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    for r in results:
-        print(f"{r['workload']}: {r['samples_per_second_median']:.0f} samples/s "
-              f"(compile {r['compile_seconds']} s)")
-    print(f"wrote {out}")
+    from .bench import benchmark_suite
+    try:
+        result = benchmark_suite(ways=args.ways, sizes=args.sizes, durations=args.durations,
+                                 chunk=args.chunk, n_chunks=args.chunks, out=args.out)
+    except (ValueError, RuntimeError) as err:
+        raise TrainingError(str(err)) from err
+    print(f"{'way':10s} {'T':>6s} {'samples/s':>10s} {'compiled is':>12s} {'python MB':>9s} "
+          f"{'binary MB':>9s} {'compile s':>9s}")  # compile: or first sample
+    for r in result["runs"]:
+        ratio = r["speedup_of_compiled"]
+        print(f"{r['way']:10s} {r['sample_duration_ms']:5g}ms {r['samples_per_second_median']:10.1f} "
+              f"{ratio:11.1f}x {r['peak_rss_python_mb']:9.0f} {r['peak_rss_binary_mb'] or 0:9.0f} "
+              f"{r['compile_or_first_sample_seconds']:9.1f}")
+    for r in result["hidden_size_scaling"]:
+        print(f"compiled 784-{r['n_hidden']}-10: {r['samples_per_second_median']:.1f} samples/s, "
+              f"{r['hidden_spikes_per_neuron_per_sample']:.2f} hidden spikes/neuron/sample")
+    for way, why in result["skipped"].items():
+        print(f"{way}: skipped ({why})")
+    if args.out:
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
     return 0
 
 
@@ -210,11 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(compare)
     compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     compare.set_defaults(func=_compare)
-    bench = commands.add_parser("bench", help="training samples/s of the fast path, 784-500-10")
+    bench = commands.add_parser(
+        "bench", help="training samples/s of the SBP workload (784-N-10), every way to run it")
+    bench.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS,
+                       help=f"which ways ({', '.join(WAYS)}; default all)")
+    bench.add_argument("--sizes", type=int, nargs="*", default=[100, 500, 1000, 2000],
+                       help="hidden sizes for the compiled way (default 100 500 1000 2000)")
     bench.add_argument("--durations", type=float, nargs="+", default=[50.0],
                        help="sample durations T in ms (default 50)")
-    bench.add_argument("--chunk", type=int, default=500)
-    bench.add_argument("--chunks", type=int, default=3)
+    bench.add_argument("--chunk", type=int, default=None, help="samples per timed chunk")
+    bench.add_argument("--chunks", type=int, default=None, help="timed chunks per way")
     bench.add_argument("--out", default="bench/results.json")
     bench.set_defaults(func=_bench)
     return parser

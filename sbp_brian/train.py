@@ -32,7 +32,7 @@ from brian2 import seed as brian_seed
 
 from .datasets import Dataset
 from .equations import dale_clip
-from .network import SBPNetwork, TrainingConfig, initial_weights, input_signs
+from .network import SBPNetwork, TrainingConfig, hidden_signs, initial_weights, input_signs
 from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
@@ -88,6 +88,38 @@ def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
     return np.stack([np.where(sign > 0, w, 0).sum(axis=0), np.where(sign < 0, -w, 0).sum(axis=0)])
 
 
+def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_out, dw_out,
+                     pre_activity, eta_in: float, eta_out: float, w_norm) -> tuple:
+    """The weight updates of the sample-boundary step (:mod:`sbp_brian.network`, steps 1-5)
+    in numpy: SBP input change (:func:`sbp_brian.sbp.sbp_input_change`) under per-synapse
+    Dale's law, optional synaptic scaling to ``w_norm`` (see :func:`input_norms`), output
+    update under Dale's law.  Flat arrays in synapse order in, new ``(w_in, w_out)`` out."""
+    c = config
+    n_in, n_h, n_out = c.n_input, c.n_hidden, c.n_output
+    dw_out = np.asarray(dw_out).reshape(n_h, n_out)
+    w_out = np.asarray(w_out).reshape(n_h, n_out)
+    w_in = np.asarray(w_in)
+    if not c.freeze_hidden:
+        ltp = np.asarray(dw_ltp).reshape(n_in, n_h)
+        ltd = np.asarray(dw_ltd).reshape(n_in, n_h)
+        if c.sbp_mode is None:
+            change = ltp + ltd
+        else:
+            change = sbp_input_change(c.sbp_mode, ltp, ltd, dw_out, p=c.p, f=c.f,
+                                      w_out=w_out, pre_activity=np.asarray(pre_activity))
+        sign = np.asarray(sign_in).reshape(n_in, n_h)
+        w_in = dale_clip(w_in.reshape(n_in, n_h), eta_in * change, sign, c.w_in_max)
+        if c.normalise_input:
+            excitatory = sign > 0
+            sums = [np.where(excitatory, w_in, 0).sum(axis=0),
+                    np.where(~excitatory, -w_in, 0).sum(axis=0)]
+            scale = [w_norm[k] / np.where(sums[k] == 0, 1, sums[k]) for k in (0, 1)]
+            w_in = w_in * np.where(excitatory, scale[0][None, :], scale[1][None, :])
+        w_in = w_in.ravel()
+    signs = hidden_signs(c)[:, None]
+    return w_in, dale_clip(w_out, eta_out * dw_out, signs, c.w_out_max).ravel()
+
+
 class _CompiledRunner:
     """The fast path: a cpp_standalone project compiled once and relaunched per chunk."""
 
@@ -139,7 +171,7 @@ class _RuntimeRunner:
     def __init__(self, config: TrainingConfig, target: str, input_schedule=None,
                  n_samples: int = 1):
         self.config = config
-        use_target(target)
+        self.target = use_target(target)
         self.net = SBPNetwork(config, n_samples, boundary="python", input_schedule=input_schedule)
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
@@ -165,34 +197,15 @@ class _RuntimeRunner:
     def boundary(self, learn: bool, x_next, y_next) -> None:
         """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy."""
         c, net = self.config, self.net
-        n_in, n_h, n_out = c.n_input, c.n_hidden, c.n_output
         eta_in = c.eta_in * self.rate_scale if learn else 0.0
         eta_out = c.eta_out * self.rate_scale if learn else 0.0
-        dw_out = np.asarray(net.hidden_output.dw[:]).reshape(n_h, n_out)
-        w_out = np.asarray(net.hidden_output.w[:]).reshape(n_h, n_out)
-        if not c.freeze_hidden:
-            ltp = np.asarray(net.input_hidden.dw_ltp[:]).reshape(n_in, n_h)
-            ltd = np.asarray(net.input_hidden.dw_ltd[:]).reshape(n_in, n_h)
-            if c.sbp_mode is None:
-                change = ltp + ltd
-            else:
-                change = sbp_input_change(c.sbp_mode, ltp, ltd, dw_out, p=c.p, f=c.f,
-                                          w_out=w_out, pre_activity=np.asarray(net.inputs.count[:]))
-            w_in = np.asarray(net.input_hidden.w[:]).reshape(n_in, n_h)
-            sign = np.asarray(net.input_hidden.sign_in[:]).reshape(n_in, n_h)
-            w_in = dale_clip(w_in, eta_in * change, sign, c.w_in_max)
-            if c.normalise_input:
-                excitatory = sign > 0
-                sums = [np.where(excitatory, w_in, 0).sum(axis=0),
-                        np.where(~excitatory, -w_in, 0).sum(axis=0)]
-                scale = [self.w_norm[k] / np.where(sums[k] == 0, 1, sums[k]) for k in (0, 1)]
-                w_in = w_in * np.where(excitatory, scale[0][None, :], scale[1][None, :])
-            net.input_hidden.w = w_in.ravel()
-            net.input_hidden.dw_ltp = 0
-            net.input_hidden.dw_ltd = 0
-        signs = net.hidden_signs[:, None]
-        net.hidden_output.w = dale_clip(w_out, eta_out * dw_out, signs, c.w_out_max).ravel()
-        net.hidden_output.dw = 0
+        ih, ho = net.input_hidden, net.hidden_output
+        w_in, w_out = boundary_weights(
+            c, np.asarray(ih.w[:]), np.asarray(ih.sign_in[:]), np.asarray(ih.dw_ltp[:]),
+            np.asarray(ih.dw_ltd[:]), np.asarray(ho.w[:]), np.asarray(ho.dw[:]),
+            np.asarray(net.inputs.count[:]), eta_in, eta_out, self.w_norm)
+        ih.w, ih.dw_ltp, ih.dw_ltd = w_in, 0, 0
+        ho.w, ho.dw = w_out, 0
         inputs, hidden, output = net.inputs, net.hidden, net.output
         inputs.count, inputs.u, inputs.x, inputs.apre = 0, 0, 1, 0
         inputs.rate = np.asarray(x_next) * c.max_rate

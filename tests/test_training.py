@@ -208,3 +208,27 @@ def test_input_spikes_are_a_bernoulli_process(boundary):
     assert abs(np.mean(within < steps // 2) - 0.5) < 0.03
     first = np.sum(within == 0)
     assert abs(first - trains * q) < 4 * np.sqrt(trains * q)
+
+
+@pytest.mark.parametrize("mode", ["paper", "weighted"])
+def test_dense_numpy_network_equals_brian_reference(mode):
+    """The benchmark's dense numpy implementation is the same model: on identical input
+    spikes it gives the Brian2 runtime reference's spike counts and weights."""
+    from sbp_brian.dense import DenseNetwork
+    config = small_config(sbp_mode=mode, p=0.3)
+    indices, times, data = schedule(config)
+    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
+                               n_samples=N_SAMPLES)
+    ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
+    steps = config.steps_per_sample
+    raster = np.zeros((N_SAMPLES * steps, config.n_input), dtype=bool)
+    raster[np.round(np.asarray(times / config.dt)).astype(int), indices] = True
+    dense = DenseNetwork(config, input_spikes=raster.reshape(N_SAMPLES, steps, -1))
+    d_in, d_out, result = dense.run(x, y, w_in, w_out, learn=True, seed=0)
+    assert np.max(np.abs(ref_in - w_in)) > 1e-4
+    np.testing.assert_array_equal(result.counts, ref.counts)
+    assert result.hidden_spikes == ref.hidden_spikes
+    np.testing.assert_allclose(d_in, ref_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(d_out, ref_out, rtol=0, atol=1e-9)
