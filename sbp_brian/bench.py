@@ -20,10 +20,12 @@ Ways (each measured in its own subprocess, so that its peak memory is its own):
 ``dense``
     a dense numpy discrete-time implementation of the same model
     (:class:`sbp_brian.dense.DenseNetwork`), one sample at a time;
-``openmp``, ``cuda``
-    not available yet: the boundary step's ``+=`` reductions race under OpenMP threads and
-    on a GPU; the summed-variable variant they need is not written.  They are listed in the
-    results with that reason rather than silently left out.
+``openmp``
+    the compiled way with OpenMP threads (one per core) and the summed-variable reductions
+    that parallel code needs (:mod:`sbp_brian.network`);
+``cuda``
+    brian2cuda's cuda_standalone with the summed-variable reductions, when a GPU is usable
+    (otherwise listed as skipped, with the reason).
 
 Compile time is reported apart from run time; samples/s is the median over timed chunks.
 Also: the compiled way against the hidden-layer size, to show that the cost follows the
@@ -51,15 +53,20 @@ from .network import TrainingConfig, initial_weights
 __all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
 
 WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "cuda")
-UNAVAILABLE = {
-    "openmp": "the boundary step's '+=' reductions race under OpenMP; the summed-variable "
-              "variant it needs is not written",
-    "cuda": "the boundary step's '+=' reductions race on a GPU; the summed-variable variant "
-            "it needs is not written (and no GPU on this machine)",
-}
 #: samples timed per chunk and chunks, per way (the slow ways get fewer samples)
 DEFAULT_SAMPLES = {"compiled": (500, 3), "naive": (5, 2), "naive-numpy": (5, 2),
-                   "dense": (20, 2)}
+                   "dense": (20, 2), "openmp": (500, 3), "cuda": (2000, 3)}
+
+
+def unavailable(way: str) -> str | None:
+    """Why ``way`` cannot run on this machine (None when it can)."""
+    if way == "cuda":
+        from .targets import _cuda_status
+        status = _cuda_status()
+        return None if status.usable else f"no usable GPU: {status.reason}"
+    if way == "openmp" and (os.cpu_count() or 1) < 2:
+        return "one CPU core"
+    return None
 
 
 def _images(n: int, rng) -> tuple[np.ndarray, np.ndarray, str]:
@@ -138,8 +145,10 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     onehot = np.eye(10)[y]
     start = time.perf_counter()
     compile_seconds = 0.0
-    if way == "compiled":
-        runner = _CompiledRunner(config, Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")))
+    if way in ("compiled", "openmp", "cuda"):
+        runner = _CompiledRunner(config, Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")),
+                                 target="cuda" if way == "cuda" else "cpp",
+                                 threads=os.cpu_count() if way == "openmp" else 1)
         compile_seconds = runner.compile_seconds
     elif way.startswith("naive"):
         target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"
@@ -147,8 +156,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     elif way == "dense":
         runner = DenseNetwork(config)
     else:
-        raise ValueError(f"way {way!r} cannot run here: {UNAVAILABLE.get(way, 'unknown way')}")
-    if way != "compiled":  # first sample apart: code generation (and cython's compile)
+        raise ValueError(f"unknown way {way!r}")
+    if way in ("naive", "naive-numpy", "dense"):  # first sample apart: code generation (and cython's compile)
         runner.run(x[:1], onehot[:1], w_in, w_out, learn=True, seed=n_chunks)
         compile_seconds = time.perf_counter() - start
     setup_seconds = time.perf_counter() - start
@@ -166,15 +175,20 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     binary_memory.__exit__()
     reset_target()
     return {
-        "way": way, "target": {"compiled": "cpp_standalone", "dense": "numpy (no Brian2)"}.get(
-            way, getattr(runner, "target", None)), "n_hidden": n_hidden, "sample_duration_ms": duration_ms,
+        "way": way, "target": {"compiled": "cpp_standalone (1 thread)",
+                               "openmp": f"cpp_standalone ({os.cpu_count()} OpenMP threads)",
+                               "cuda": "cuda_standalone", "dense": "numpy (no Brian2)"}.get(
+            way, getattr(runner, "target", None)),
+        "reductions": getattr(runner, "reductions", None), "n_hidden": n_hidden,
+        "sample_duration_ms": duration_ms,
         "dt_ms": float(config.dt / ms), "inputs": source, "samples_per_chunk": chunk,
         "samples_per_second_median": statistics.median(rates), "samples_per_second": rates,
         "setup_seconds": round(setup_seconds, 2),
         "compile_or_first_sample_seconds": round(compile_seconds, 2),
         "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden)),
         "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
-        "peak_rss_binary_mb": round(binary_memory.peak, 1) if way == "compiled" else None,
+        "peak_rss_binary_mb": round(binary_memory.peak, 1) if way in ("compiled", "openmp")
+        else None,
     }
 
 
@@ -192,7 +206,7 @@ def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chu
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def benchmark_suite(ways=("compiled", "naive", "dense", "openmp", "cuda"),
+def benchmark_suite(ways=WAYS,
                     sizes=(100, 500, 1000, 2000), durations=(50.0,), chunk=None, n_chunks=None,
                     out="bench/results.json", log=print) -> dict:
     """Run every way at 784-500-10 for each duration, and the compiled way at every size."""
@@ -208,9 +222,10 @@ def benchmark_suite(ways=("compiled", "naive", "dense", "openmp", "cuda"),
     del x, y
     for duration in durations:
         for way in ways:
-            if way in UNAVAILABLE:
-                skipped[way] = UNAVAILABLE[way]
-                log(f"[bench] {way}: skipped ({UNAVAILABLE[way]})")
+            reason = unavailable(way)
+            if reason:
+                skipped[way] = reason
+                log(f"[bench] {way}: skipped ({reason})")
                 continue
             runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log))
     scaling = []

@@ -69,7 +69,7 @@ def _train_options(args) -> dict:
             "freeze_hidden": args.freeze_hidden or None, "p": args.p, "f": args.f,
             "epochs": args.epochs, "samples": args.samples, "test_samples": args.test_samples,
             "seed": getattr(args, "seed", None), "device": args.device,
-            "validation": args.validation}
+            "threads": getattr(args, "threads", None), "validation": args.validation}
 
 
 def _train(args) -> int:
@@ -176,6 +176,8 @@ def _add_training_options(parser) -> None:
     parser.add_argument("--validation", type=float, metavar="FRACTION",
                         help="evaluate on a validation split of the training set (tuning)")
     parser.add_argument("--device", default="cpp", choices=TARGETS)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OpenMP threads for --device cpp (default 1: fastest on 2 cores)")
     parser.add_argument("--out", help="run folder")
 
 

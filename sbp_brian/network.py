@@ -32,8 +32,18 @@ chunk of samples with no Python in between:
 6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
    counts, and loading of the next sample's input rates and teacher target.
 
-The ``+=`` reductions are correct on one CPU thread (cpp_standalone, runtime); they race
-under OpenMP or on a GPU, where per-step summed variables are needed instead.
+Reductions (sums over synapses into neurons) come in two variants, ``reductions=``:
+
+* ``"accumulate"`` (default on one CPU thread): ``+=`` from synaptic ``run_regularly``
+  code, work only at the boundary -- the fastest on one thread, but these loops race under
+  OpenMP threads and on a GPU (brian2cuda writes a plain read-modify-write);
+* ``"summed"`` (OpenMP, brian2cuda): Brian2 ``(summed)`` variables, which are computed
+  with atomics on the GPU and per target under OpenMP.  Brian2 schedules a summed-variable
+  updater every time step on its target's clock; the sums are needed only at sample
+  boundaries, so their updaters are moved onto the boundary step's clock (``dt = T``,
+  ``when="start"``, in the step's order), which keeps the cost the same as ``"accumulate"``.
+  This rebinds the updaters' private ``_clock`` attribute (Brian 2.10; checked by the
+  tests, which compare the two variants on identical spikes).
 
 Exactness notes: STP state ``u, x`` lives in the input group (one copy per presynaptic
 neuron), which is exact because the STP parameters are the same for all synapses of an input
@@ -54,7 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from brian2 import (Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, nS,
+from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, nS,
                     second)
 
 from .equations import conductance_lif
@@ -66,11 +76,14 @@ __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "init
 
 TEACHER_MODES = ("regular", "poisson")
 SBP_CHOICES = (None, "paper", "spread", "weighted")
+REDUCTIONS = ("accumulate", "summed")
 
 #: Time steps to the next spike of a Bernoulli process with probability ``rate*dt`` per step:
 #: geometric, drawn by inversion.  Exactly the distribution of a ``rand() < rate*dt`` test
 #: every step, with one random number per spike instead of one per input per step.
-GEOMETRIC_STEPS = ("clip(ceil(log(1 - rand())/log(1 - clip(rate*dt, 1e-12, 1 - 1e-12))), "
+#: (``sim_dt`` is the time step under another name: brian2cuda 1.0b1 declares ``dt`` twice in
+#: reset code that mentions it.)
+GEOMETRIC_STEPS = ("clip(ceil(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12))), "
                    "1, inf)")
 
 register_section("teacher", {
@@ -229,6 +242,15 @@ def input_signs(w_in: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(w_in) < 0, -1.0, 1.0)
 
 
+#: Reductions of the boundary step, as ``target: expression`` per synaptic pathway.
+OUTPUT_SUMS = {"Sp_pre": "dw*int(dw > 0)", "Sm_pre": "dw*int(dw < 0)", "Sw_pre": "w*dw"}
+SCALING_SUMS = {"wsum_e_post": "w*int(sign_in > 0)", "wsum_i_post": "-w*int(sign_in < 0)"}
+
+
+def _summed_lines(sums: dict) -> str:
+    return "\n".join(f"{target} = {expr} : 1 (summed)" for target, expr in sums.items())
+
+
 class SBPNetwork:
     """The Brian2 objects of the training network.
 
@@ -241,12 +263,18 @@ class SBPNetwork:
         Whether the boundary step is Brian2 code (fast path) or done by the caller.
     input_schedule : (indices, times) or None
         Deterministic input spikes (tests): replaces the Bernoulli draws.
+    reductions : {"accumulate", "summed"}
+        How the boundary step sums over synapses (module docstring); "summed" is safe
+        under OpenMP and on a GPU.
     """
 
     def __init__(self, config: TrainingConfig, n_samples: int, boundary: str = "generated",
-                 input_schedule=None):
+                 input_schedule=None, reductions: str = "accumulate"):
         if boundary not in ("generated", "python"):
             raise ValueError(f"boundary must be 'generated' or 'python', got {boundary!r}")
+        if reductions not in REDUCTIONS:
+            raise ValueError(f"reductions must be one of {REDUCTIONS}, got {reductions!r}")
+        self.reductions = reductions
         self.config = c = config
         self.n_samples = n_samples
         self.boundary = boundary
@@ -258,7 +286,7 @@ class SBPNetwork:
             "tau_plus_in": c.stdp_in["tau_plus"], "tau_minus_in": c.stdp_in["tau_minus"],
             "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
             "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
-            "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f,
+            "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f, "sim_dt": dt,
             "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
             "teach_steps": max(1, int(round(float(1 / (c.teacher_rate * dt))))) if c.teacher_rate > 0 else 1,
         }
@@ -287,15 +315,15 @@ class SBPNetwork:
             threshold = "input_schedule(t, i) > 0.5"
             draw_next = ""
         else:
-            threshold = "timestep(t, dt) >= next_spike"
-            draw_next = f"\nnext_spike = timestep(t, dt) + {GEOMETRIC_STEPS}"
+            threshold = "timestep(t, sim_dt) >= next_spike"
+            draw_next = f"\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
         self.inputs = NeuronGroup(
             c.n_input, input_eqs, threshold=threshold,
             reset="u += U*(1 - u)\nx -= u*x\napre += A_plus_in\ncount += 1" + draw_next,
             method="exact", namespace=namespace, name="inputs")
         self.inputs.x = 1
         self.inputs.next_spike = np.inf
-        self.first_spike = (f"\nnext_spike = timestep(t, dt) - 1 + {GEOMETRIC_STEPS}"
+        self.first_spike = (f"\nnext_spike = timestep(t, sim_dt) - 1 + {GEOMETRIC_STEPS}"
                             if input_schedule is None else "")
         if boundary == "python" and self.first_spike:  # the numpy boundary sets the rates
             self.inputs.run_regularly(self.first_spike.strip(), dt=T, when="start",
@@ -347,8 +375,8 @@ class SBPNetwork:
         target : 1                               # 1 for the target class while training
         count : 1
         """
-        teach = ("rand() < teacher_rate*dt*target" if c.teacher_mode == "poisson" else
-                 "target > 0.5 and (timestep(t, dt) % teach_steps) == 0")
+        teach = ("rand() < teacher_rate*sim_dt*target" if c.teacher_mode == "poisson" else
+                 "target > 0.5 and (timestep(t, sim_dt) % teach_steps) == 0")
         self.output = NeuronGroup(
             c.n_output, output_eqs, threshold="v > V_th",
             reset="v = V_reset\napost += 1\ncount += 1", refractory="t_ref",
@@ -361,6 +389,9 @@ class SBPNetwork:
         # ---- synapses -----------------------------------------------------------------
         input_model = ("w : 1\nsign_in : 1 (constant)\ndw_ltp : 1\ndw_ltd : 1\n"
                        "eta_in : 1 (shared)")
+        summed = boundary == "generated" and reductions == "summed"
+        if summed and c.normalise_input and not c.freeze_hidden:
+            input_model += "\n" + _summed_lines(SCALING_SUMS)
         transmit = ("gE_post += g_in*w*int(w > 0)*(u_pre + U*(1 - u_pre))*x_pre\n"
                     "gI_post -= g_in*w*int(w < 0)*(u_pre + U*(1 - u_pre))*x_pre")
         if c.freeze_hidden:  # no plasticity to accumulate: skip the STDP bookkeeping
@@ -375,6 +406,8 @@ class SBPNetwork:
         self.input_hidden.connect()
         self.input_hidden.eta_in = c.eta_in
         output_model = "w : 1\ndw : 1\neta_out : 1 (shared)"
+        if summed:
+            output_model += "\n" + _summed_lines(OUTPUT_SUMS)
         self.hidden_output = Synapses(
             self.hidden, self.output, model=output_model,
             on_pre=("gE_post += g_out*w*int(w > 0)\ngI_post -= g_out*w*int(w < 0)\n"
@@ -408,17 +441,34 @@ class SBPNetwork:
                                     "second": second})
         step = dict(dt=T, when="start")
         objects = []
+        summed = self.reductions == "summed"
+        sums_clock = Clock(dt=T, name="sbp_sums_clock")
+
+        def reduce(synapses, sums: dict, order: int, name: str) -> None:
+            """Sums over ``synapses`` into their pre/post group at the boundary."""
+            if not summed:
+                synapses.run_regularly("\n".join(f"{t} += {e}" for t, e in sums.items()),
+                                       order=order, name=name, **step)
+                return
+            for target in sums:  # declared (summed) in the model; run them at the boundary
+                updater = synapses.summed_updaters[target]
+                updater._clock, updater.when, updater.order = sums_clock, "start", order
+
+        def reducer(source, target, sums: dict, order: int, name: str):
+            """A Synapses object (all-to-all) that only sums ``sums`` at the boundary."""
+            synapses = Synapses(source, target, model=_summed_lines(sums) if summed else "",
+                                namespace=ns, name=name)
+            synapses.connect()
+            reduce(synapses, sums, order, name + "_sum")
+            return synapses
+
         # 1: per-hidden-neuron sums of the output change
-        self.hidden_output.run_regularly(
-            "Sp_pre += dw*int(dw > 0)\nSm_pre += dw*int(dw < 0)\nSw_pre += w*dw", order=0,
-            name="sbp_output_sums", **step)
+        reduce(self.hidden_output, OUTPUT_SUMS, 0, "sbp_output_sums")
         # 2: totals over hidden neurons, reduced into one neuron and broadcast back
         norm = NeuronGroup(1, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
                            namespace=ns, name="sbp_norm")
-        to_norm = Synapses(self.hidden, norm, name="sbp_hidden_norm", namespace=ns)
-        to_norm.connect()
-        to_norm.run_regularly("Sp_tot_post += Sp_pre\nSm_tot_post += -Sm_pre", order=1,
-                              name="sbp_reduce", **step)
+        to_norm = reducer(self.hidden, norm, {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
+                          1, "sbp_hidden_norm")
         from_norm = Synapses(norm, self.hidden, name="sbp_norm_hidden", namespace=ns)
         from_norm.connect()
         from_norm.run_regularly("Sp_tot_post = Sp_tot_pre\nSm_tot_post = Sm_tot_pre", order=2,
@@ -436,27 +486,23 @@ class SBPNetwork:
             levels = NeuronGroup(max_count, "level : 1\nn_above : 1", namespace=ns,
                                  name="sbp_levels")
             levels.level = "i + 1"
-            count_levels = Synapses(self.inputs, levels, name="sbp_count_levels", namespace=ns)
-            count_levels.connect()
-            count_levels.run_regularly("n_above_post += int(count_pre >= level_post)", order=4,
-                                       name="sbp_count", **step)
-            pick = Synapses(levels, norm, name="sbp_pick_level", namespace=ns)
-            pick.connect()
-            pick.run_regularly("cstar_post += int(n_above_pre >= k_reached)", order=5,
-                               name="sbp_pick", **step)
+            count_levels = reducer(self.inputs, levels,
+                                   {"n_above_post": "int(count_pre >= level_post)"}, 4,
+                                   "sbp_count_levels")
+            pick = reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"}, 5,
+                           "sbp_pick_level")
             to_inputs = Synapses(norm, self.inputs, name="sbp_norm_inputs", namespace=ns)
             to_inputs.connect()
             to_inputs.run_regularly("cstar_post = cstar_pre", order=6, name="sbp_threshold",
                                     **step)
             self.inputs.run_regularly("coactive = count*int(count >= clip(cstar, 1, inf))",
                                       order=7, name="sbp_coactive", **step)
-            act_reduce = Synapses(self.inputs, norm, name="sbp_inputs_norm", namespace=ns)
-            act_reduce.connect()
-            act_reduce.run_regularly("act_tot_post += coactive_pre", order=8,
-                                     name="sbp_activity", **step)
+            act_reduce = reducer(self.inputs, norm, {"act_tot_post": "coactive_pre"}, 8,
+                                 "sbp_inputs_norm")
             to_inputs.run_regularly("share_post = coactive_post/(act_tot_pre + "
                                     "int(act_tot_pre == 0))", order=9, name="sbp_share", **step)
-            levels.run_regularly("n_above = 0", order=12, name="sbp_levels_reset", **step)
+            if not summed:
+                levels.run_regularly("n_above = 0", order=12, name="sbp_levels_reset", **step)
             objects += [levels, count_levels, pick, to_inputs, act_reduce]
         # 4: input-weight update
         if not c.freeze_hidden:
@@ -465,8 +511,8 @@ class SBPNetwork:
                       "spread": "dw_ltp + dw_ltd + share_pre*signal_post",
                       "weighted": "dw_ltp + dw_ltd + share_pre*signal_post"}[c.sbp_mode]
             # (with synaptic scaling, the same pass sums the new weights per hidden neuron)
-            sums = ("\nwsum_e_post += w*int(sign_in > 0)\nwsum_i_post += -w*int(sign_in < 0)"
-                    if c.normalise_input else "")
+            sums = ("".join(f"\n{t} += {e}" for t, e in SCALING_SUMS.items())
+                    if c.normalise_input and not summed else "")
             self.input_hidden.run_regularly(
                 f"w = sign_in*clip(sign_in*(w + eta_in*({change})), 0, w_in_max)\n"
                 "dw_ltp = 0\ndw_ltd = 0" + sums,
@@ -477,13 +523,16 @@ class SBPNetwork:
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values
         if c.normalise_input and not c.freeze_hidden:
+            if summed:  # after the update pass (10) and the resets (12)
+                reduce(self.input_hidden, SCALING_SUMS, 13, "scaling_sums")
             self.hidden.run_regularly(
                 "scale_e = wnorm_e/(wsum_e + int(wsum_e == 0))\n"
-                "scale_i = wnorm_i/(wsum_i + int(wsum_i == 0))\nwsum_e = 0\nwsum_i = 0",
-                order=13, name="scaling_factors", **step)
+                "scale_i = wnorm_i/(wsum_i + int(wsum_i == 0))" + (
+                    "" if summed else "\nwsum_e = 0\nwsum_i = 0"),
+                order=14, name="scaling_factors", **step)
             self.input_hidden.run_regularly(
                 "w = w*(int(sign_in > 0)*scale_e_post + int(sign_in < 0)*scale_i_post)",
-                order=14, name="scaling_apply", **step)
+                order=15, name="scaling_apply", **step)
         # 5: output-weight update under Dale's law
         self.hidden_output.run_regularly(
             "w = dale_sign_pre*clip(dale_sign_pre*(w + eta_out*dw), 0, w_out_max)\ndw = 0",
@@ -496,13 +545,15 @@ class SBPNetwork:
             order=12,
             name="inputs_reset", **step)
         self.hidden.run_regularly(
-            membrane_reset + "apost_in = 0\napre_out = 0\nSp = 0\nSm = 0\nSw = 0",
+            membrane_reset + "apost_in = 0\napre_out = 0" + (
+                "" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
             order=12, name="hidden_reset", **step)
         self.output.run_regularly(
             membrane_reset + "apost = 0\nateach = 0\ntarget = labels(t, i)",
             order=12, name="output_reset", **step)
-        norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
-                           name="sbp_norm_reset", **step)
+        if not summed:
+            norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
+                               name="sbp_norm_reset", **step)
         return objects
 
     # ------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ def make_trainer(options: dict, out_dir, resume: bool = False, progress: bool = 
     data = make_data(options)
     config = make_config(options, data)
     trainer = Trainer(config, data, out_dir, device=options.get("device") or "cpp",
-                      resume=resume, progress=progress, build_dir=build_dir, runner=runner)
+                      resume=resume, progress=progress, build_dir=build_dir, runner=runner,
+                      threads=1 if options.get("threads") is None else options["threads"])
     if not resume:
         (Path(out_dir) / "run.json").write_text(json.dumps(options, indent=2) + "\n")
     return trainer

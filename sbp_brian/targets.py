@@ -60,6 +60,7 @@ def reset_target() -> None:
     reinit_and_delete()
     set_device("runtime")
     prefs.codegen.target = "numpy"
+    prefs.devices.cpp_standalone.openmp_threads = 0
 
 
 def use_target(name: str, directory: str | os.PathLike | None = None, build_on_run: bool = True,

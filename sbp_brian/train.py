@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from brian2 import device, second
+from brian2 import device, prefs, second
 from brian2 import seed as brian_seed
 
 from .datasets import Dataset
@@ -48,6 +48,14 @@ _SEED_CODE = """
         for (size_t _i = 0; _i < brian::_random_generators.size(); _i++)
             brian::_random_generators[_i].seed(_value + _i);
     }
+}
+"""
+#: brian2cuda: the same per-chunk seed for cuRAND (host and device API streams)
+_CUDA_SEED_CODE = """
+{
+    const char* _sbp_seed = getenv("SBP_BRIAN_SEED");
+    if (_sbp_seed != NULL)
+        brian::random_number_buffer.set_seed(strtoull(_sbp_seed, NULL, 10));
 }
 """
 
@@ -121,17 +129,34 @@ def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_ou
 
 
 class _CompiledRunner:
-    """The fast path: a cpp_standalone project compiled once and relaunched per chunk."""
+    """The fast path: a standalone project compiled once and relaunched per chunk.
 
-    def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None):
+    ``target``: "cpp" (cpp_standalone) or "cuda" (brian2cuda's cuda_standalone;
+    ``compile_only`` builds it without a GPU).  ``threads > 1`` uses OpenMP.  Both OpenMP and
+    CUDA need the boundary step's reductions as summed variables (``reductions="summed"``,
+    chosen automatically); one CPU thread uses the faster ``"accumulate"``.
+    """
+
+    def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None,
+                 target: str = "cpp", threads: int = 1, reductions: str | None = None,
+                 compile_only: bool = False):
         self.config = config
-        use_target("cpp", directory=build_dir, build_on_run=False)
+        if reductions is None:
+            reductions = "summed" if threads > 1 or target == "cuda" else "accumulate"
+        if reductions == "accumulate" and (threads > 1 or target == "cuda"):
+            raise TrainingError("the 'accumulate' reductions race under OpenMP and on a GPU; "
+                                "use reductions='summed'")
+        self.target = use_target(target, directory=build_dir, build_on_run=False,
+                                 compile_only=compile_only)
+        if self.target == "cpp":
+            prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
+        self.threads, self.reductions = threads, reductions
         self.net = SBPNetwork(config, config.chunk, boundary="generated",
-                              input_schedule=input_schedule)
+                              input_schedule=input_schedule, reductions=reductions)
         self.net.input_hidden.w = 0.0
         self.net.input_hidden.sign_in = 1.0
         self.net.hidden_output.w = 0.0
-        device.insert_code("main", _SEED_CODE)
+        device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
         self.net.network.run(self.net.duration(), namespace={})
         start = time.perf_counter()
         device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
@@ -230,20 +255,26 @@ class Trainer:
         ``x_test``/``y_test`` are what each epoch evaluates (a validation split while tuning).
     out_dir : path
         Receives ``metrics.jsonl``, ``checkpoint.npz`` and ``config.json``.
-    device : {"cpp", "numpy", "cython"}
+    device : {"cpp", "cuda", "numpy", "cython"}
+        "cpp" and "cuda" are the compiled fast path ("cuda" falls back to cpp_standalone, with
+        a warning, where no GPU is usable); "numpy"/"cython" the runtime reference.
+    threads : int
+        OpenMP threads of the cpp fast path (> 1 switches to the summed-variable reductions).
     resume : bool
         Continue from ``out_dir/checkpoint.npz``; without it an existing checkpoint is an
         error (never overwritten).
     """
 
     def __init__(self, config: TrainingConfig, data: Dataset, out_dir, device: str = "cpp",
-                 resume: bool = False, progress: bool = True, build_dir=None, runner=None):
+                 resume: bool = False, progress: bool = True, build_dir=None, runner=None,
+                 threads: int = 1):
         self.config, self.data = config, data
         self.out_dir = Path(out_dir)
         self.device = canonical_target(device)
-        if self.device == "cuda":
-            raise TrainingError("training on cuda_standalone needs the summed-variable "
-                                "boundary step (not yet implemented); use --device cpp")
+        if threads < 1 or (threads > 1 and self.device != "cpp"):
+            raise TrainingError(f"--threads {threads}: OpenMP threads need --device cpp and "
+                                "a count >= 1")
+        self.threads = threads
         if data.n_inputs != config.n_input:
             raise TrainingError(f"dataset has {data.n_inputs} inputs, network {config.n_input}")
         self.progress = progress
@@ -271,10 +302,11 @@ class Trainer:
 
     def runner(self):
         if self._runner is None:
-            if self.device == "cpp":
+            if self.device in ("cpp", "cuda"):
                 build = Path(self._build_dir) if self._build_dir else Path(
                     tempfile.mkdtemp(prefix="sbp_brian_build_"))
-                self._runner = _CompiledRunner(self.config, build)
+                self._runner = _CompiledRunner(self.config, build, target=self.device,
+                                               threads=self.threads)
             else:
                 self._runner = _RuntimeRunner(self.config, self.device)
         return self._runner

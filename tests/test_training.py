@@ -36,8 +36,12 @@ def schedule(config, seed=0):
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("mode", ["paper", "spread"])
-def test_compiled_path_equals_runtime_reference(mode, tmp_path):
+@pytest.mark.parametrize("mode, threads, reductions", [
+    ("paper", 1, "accumulate"), ("spread", 1, "accumulate"),
+    ("paper", 2, "summed"), ("weighted", 2, "summed")])
+def test_compiled_path_equals_runtime_reference(mode, threads, reductions, tmp_path):
+    """The compiled boundary step (both reduction variants; OpenMP with the summed one)
+    gives the numpy reference's spikes and weights on identical input spikes."""
     config = small_config(sbp_mode=mode, p=0.3)
     indices, times, data = schedule(config)
     x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
@@ -45,7 +49,8 @@ def test_compiled_path_equals_runtime_reference(mode, tmp_path):
     reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
                                n_samples=N_SAMPLES)
     ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
-    compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times))
+    compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times),
+                               threads=threads, reductions=reductions)
     fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
     # the weights moved, so the comparison is not trivial
     assert np.max(np.abs(ref_in - w_in)) > 1e-4 and np.max(np.abs(ref_out - w_out)) > 1e-4
@@ -108,6 +113,8 @@ def test_resume_with_other_options_is_refused(tmp_path):
     (["train", "--p", "5"], "'p' = 5.0 is out of range"),
     (["train", "--dataset", "mnist"], "pass --data-dir"),
     (["evaluate", "/nonexistent/run"], "run.json"),
+    (["train", "--threads", "0"], "--threads 0"),
+    (["train", "--device", "numpy", "--threads", "2"], "need --device cpp"),
 ])
 def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_path):
     code = main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
@@ -232,3 +239,38 @@ def test_dense_numpy_network_equals_brian_reference(mode):
     assert result.hidden_spikes == ref.hidden_spikes
     np.testing.assert_allclose(d_in, ref_in, rtol=0, atol=1e-9)
     np.testing.assert_allclose(d_out, ref_out, rtol=0, atol=1e-9)
+
+
+def test_summed_reductions_run_only_at_sample_boundaries():
+    """The summed-variable updaters are moved onto the boundary step's clock and order
+    (a private Brian2 attribute: this test catches a Brian2 change that would silently
+    make them run every step, or after the step that reads them)."""
+    from brian2.synapses.synapses import SummedVariableUpdater
+    from sbp_brian.network import SBPNetwork
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    config = small_config(sbp_mode="weighted")
+    net = SBPNetwork(config, 2, reductions="summed")
+    objects = net.network.sorted_objects
+    updaters = [o for o in objects if isinstance(o, SummedVariableUpdater)]
+    assert len(updaters) == 10
+    for updater in updaters:
+        assert updater.clock.dt == config.sample_duration and updater.when == "start"
+    order = [o.name for o in objects]
+    assert order.index("hidden_output_summed_variable_Sw_pre") < order.index("sbp_gains")
+    assert order.index("input_hidden_summed_variable_wsum_e_post") < order.index(
+        "scaling_factors") < order.index("scaling_apply")
+
+
+@pytest.mark.cuda
+@pytest.mark.slow
+def test_training_network_compiles_for_cuda(tmp_path):
+    """The training fast path (summed reductions) as a brian2cuda project, compiled with
+    nvcc (no GPU needed; several minutes, so not in the default run)."""
+    from sbp_brian.targets import doctor
+    status = {s.target: s for s in doctor()}["cuda"]
+    if not status.compiles:
+        pytest.skip(f"CUDA target cannot compile here: {status.reason}")
+    runner = _CompiledRunner(small_config(), tmp_path / "cuda", target="cuda", compile_only=True)
+    assert runner.target == "cuda" and runner.reductions == "summed"
+    assert (tmp_path / "cuda" / "main").is_file()
