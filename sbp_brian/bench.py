@@ -121,10 +121,11 @@ class _ChildMemory:
 
 def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int | None = None,
             n_chunks: int | None = None, model: str = "sbp_digits", images=None,
-            log=print) -> dict:
+            profile: bool = False, log=print) -> dict:
     """Time one way in this process; returns a JSON-friendly record.  ``images``: an ``.npz``
     file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
-    whole dataset in memory); by default they are loaded here."""
+    whole dataset in memory); by default they are loaded here.  ``profile`` (compiled ways):
+    Brian2's per-code-object timers, reported as ``profile`` (they cost a few %)."""
     from .train import _CompiledRunner, _RuntimeRunner
     from .dense import DenseNetwork
     from .targets import _cython_problem, reset_target
@@ -148,7 +149,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     if way in ("compiled", "openmp", "cuda"):
         runner = _CompiledRunner(config, Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")),
                                  target="cuda" if way == "cuda" else "cpp",
-                                 threads=os.cpu_count() if way == "openmp" else 1)
+                                 threads=os.cpu_count() if way == "openmp" else 1,
+                                 profile=profile)
         compile_seconds = runner.compile_seconds
     elif way.startswith("naive"):
         target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"
@@ -173,6 +175,12 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
             f"{rates[-1]:.1f} samples/s")
     binary_memory.__exit__()
+    top = []
+    if profile and way in ("compiled", "openmp", "cuda"):
+        info = runner.net.network.profiling_info  # (name, time), longest first
+        total = sum(float(t) for _, t in info) or 1.0
+        top = [[name, round(float(t), 3), round(100 * float(t) / total, 1)]
+               for name, t in info[:12]]
     reset_target()
     return {
         "way": way, "target": {"compiled": "cpp_standalone (1 thread)",
@@ -186,6 +194,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         "setup_seconds": round(setup_seconds, 2),
         "compile_or_first_sample_seconds": round(compile_seconds, 2),
         "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden)),
+        "profile (code object, seconds, % of all)": top or None,
         "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
         "peak_rss_binary_mb": round(binary_memory.peak, 1) if way in ("compiled", "openmp")
         else None,
@@ -193,8 +202,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
 
 
 def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chunks, images,
-                       log) -> dict:
-    args = json.dumps([way, n_hidden, duration_ms, chunk, n_chunks, str(images)])
+                       log, profile: bool = False) -> dict:
+    args = json.dumps([way, n_hidden, duration_ms, chunk, n_chunks, str(images), profile])
     proc = subprocess.run([sys.executable, "-m", "sbp_brian.bench", args], capture_output=True,
                           text=True, check=False)
     for line in proc.stdout.splitlines():
@@ -208,7 +217,7 @@ def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chu
 
 def benchmark_suite(ways=WAYS,
                     sizes=(100, 500, 1000, 2000), durations=(50.0,), chunk=None, n_chunks=None,
-                    out="bench/results.json", log=print) -> dict:
+                    out="bench/results.json", profile: bool = False, log=print) -> dict:
     """Run every way at 784-500-10 for each duration, and the compiled way at every size."""
     unknown = sorted(set(ways) - set(WAYS))
     if unknown:
@@ -227,7 +236,8 @@ def benchmark_suite(ways=WAYS,
                 skipped[way] = reason
                 log(f"[bench] {way}: skipped ({reason})")
                 continue
-            runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log))
+            runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log,
+                                           profile=profile and way != "openmp"))
     scaling = []
     if "compiled" in ways:
         for n_hidden in sizes:
@@ -259,13 +269,14 @@ def plot_results(result: dict, path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     runs = result["runs"]
-    labels = [f"{r['way']}\nT={r['sample_duration_ms']:g} ms" for r in runs]
-    ax1.bar(range(len(runs)), [r["samples_per_second_median"] for r in runs], color="C0")
-    ax1.set_xticks(range(len(runs)), labels)
-    ax1.set_yscale("log")
-    ax1.set_ylabel("training samples/s (log)")
+    labels = [f"{r['way']}, T = {r['sample_duration_ms']:g} ms" for r in runs]
+    ax1.barh(range(len(runs)), [r["samples_per_second_median"] for r in runs], color="C0")
+    ax1.set_yticks(range(len(runs)), labels)
+    ax1.invert_yaxis()
+    ax1.set_xscale("log")
+    ax1.set_xlabel("training samples/s (log scale)")
     ax1.set_title("784-500-10, dt = 0.1 ms")
     scaling = result["hidden_size_scaling"]
     if scaling:
@@ -282,7 +293,7 @@ def plot_results(result: dict, path) -> None:
 
 
 if __name__ == "__main__":  # one way in a child process: prints its record as the last line
-    way, n_hidden, duration_ms, chunk, n_chunks, images = json.loads(sys.argv[1])
-    record = run_way(way, n_hidden, duration_ms, chunk, n_chunks, images=images,
+    way, n_hidden, duration_ms, chunk, n_chunks, images, profile = json.loads(sys.argv[1])
+    record = run_way(way, n_hidden, duration_ms, chunk, n_chunks, images=images, profile=profile,
                      log=lambda line: print(line, flush=True))
     print(json.dumps(record))

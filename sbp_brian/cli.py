@@ -138,7 +138,8 @@ def _bench(args) -> int:
     from .bench import benchmark_suite
     try:
         result = benchmark_suite(ways=args.ways, sizes=args.sizes, durations=args.durations,
-                                 chunk=args.chunk, n_chunks=args.chunks, out=args.out)
+                                 chunk=args.chunk, n_chunks=args.chunks, out=args.out,
+                                 profile=args.profile)
     except (ValueError, RuntimeError) as err:
         raise TrainingError(str(err)) from err
     print(f"{'way':10s} {'T':>6s} {'samples/s':>10s} {'compiled is':>12s} {'python MB':>9s} "
@@ -146,11 +147,16 @@ def _bench(args) -> int:
     for r in result["runs"]:
         ratio = r["speedup_of_compiled"]
         print(f"{r['way']:10s} {r['sample_duration_ms']:5g}ms {r['samples_per_second_median']:10.1f} "
-              f"{ratio:11.1f}x {r['peak_rss_python_mb']:9.0f} {r['peak_rss_binary_mb'] or 0:9.0f} "
+              f"{f'{ratio:.1f}x' if ratio else '--':>12s} {r['peak_rss_python_mb']:9.0f} "
+              f"{r['peak_rss_binary_mb'] or 0:9.0f} "
               f"{r['compile_or_first_sample_seconds']:9.1f}")
     for r in result["hidden_size_scaling"]:
         print(f"compiled 784-{r['n_hidden']}-10: {r['samples_per_second_median']:.1f} samples/s, "
               f"{r['hidden_spikes_per_neuron_per_sample']:.2f} hidden spikes/neuron/sample")
+    for r in result["runs"]:
+        for name, seconds, percent in r["profile (code object, seconds, % of all)"] or []:
+            print(f"  profile {r['way']} T={r['sample_duration_ms']:g} ms: {name:40s} "
+                  f"{seconds:7.2f} s {percent:5.1f} %")
     for way, why in result["skipped"].items():
         print(f"{way}: skipped ({why})")
     if args.out:
@@ -233,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--chunk", type=int, default=None, help="samples per timed chunk")
     bench.add_argument("--chunks", type=int, default=None, help="timed chunks per way")
     bench.add_argument("--out", default="bench/results.json")
+    bench.add_argument("--profile", action="store_true",
+                       help="Brian2's per-code-object timers in the compiled way (a few %% slower)")
     bench.set_defaults(func=_bench)
     return parser
 

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 from brian2 import Hz, Quantity, ms  # noqa: E402
 from brian2.units.fundamentalunits import get_unit  # noqa: E402
 
-__all__ = ["plot_raster", "plot_state", "plot_rate", "plot_accuracy_curves", "save_figure"]
+__all__ = ["plot_raster", "plot_state", "plot_rate", "plot_accuracy_curves",
+           "plot_comparison", "save_figure"]
 
 
 def _axes(axes):
@@ -68,6 +69,24 @@ def plot_accuracy_curves(runs: dict, axes=None, key: str = "test_accuracy", **kw
         ax.plot(epochs, [100 * r[key] for r in records], "o-", ms=3, label=str(label), **kwds)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{key.replace('_', ' ')} (%)")
+    ax.legend(fontsize=7, frameon=False)
+    return ax
+
+
+def plot_comparison(curves: dict, axes=None, title: str = ""):
+    """Mean +- SD over seeds of the accuracy per epoch, one line per variant
+    (``{variant: [per-seed lists of accuracies]}``, as written by ``sbp-brian compare``)."""
+    ax = _axes(axes)
+    for variant, per_seed in curves.items():
+        n = min(len(a) for a in per_seed)
+        acc = 100 * np.array([a[:n] for a in per_seed])
+        epochs = np.arange(1, n + 1)
+        mean, sd = acc.mean(axis=0), acc.std(axis=0, ddof=1) if len(acc) > 1 else 0 * acc[0]
+        line, = ax.plot(epochs, mean, "o-", ms=3, label=f"{variant} ({mean[-1]:.1f} %)")
+        ax.fill_between(epochs, mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%), mean +- SD over seeds")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     return ax
 

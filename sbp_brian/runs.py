@@ -149,4 +149,20 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
             "per_seed": costs, "mean_reduction": float(np.mean(reductions)),
             "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else 0.0}
     (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot_comparison_dir(out_dir, results, seeds, title=f"{options.get('dataset') or 'digits'}, "
+                        f"seeds {', '.join(map(str, seeds))}")
     return results
+
+
+def plot_comparison_dir(out_dir, results: dict, seeds, title: str = "") -> list:
+    """``accuracy.png``/``.svg`` in ``out_dir``: each variant's test accuracy per epoch."""
+    import matplotlib.pyplot as plt
+    from .plotting import plot_comparison, save_figure
+    out_dir = Path(out_dir)
+    curves = {variant: [[r["test_accuracy"] for r in read_metrics(
+        out_dir / r_["folder"] / f"seed{seed}")] for seed in seeds]
+        for variant, r_ in results.items()}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_comparison(curves, axes=ax, title=title)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "accuracy")

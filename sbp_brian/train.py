@@ -139,7 +139,7 @@ class _CompiledRunner:
 
     def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None,
                  target: str = "cpp", threads: int = 1, reductions: str | None = None,
-                 compile_only: bool = False):
+                 compile_only: bool = False, profile: bool = False):
         self.config = config
         if reductions is None:
             reductions = "summed" if threads > 1 or target == "cuda" else "accumulate"
@@ -157,7 +157,7 @@ class _CompiledRunner:
         self.net.input_hidden.sign_in = 1.0
         self.net.hidden_output.w = 0.0
         device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
-        self.net.network.run(self.net.duration(), namespace={})
+        self.net.network.run(self.net.duration(), namespace={}, profile=profile)
         start = time.perf_counter()
         device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
         self.compile_seconds = time.perf_counter() - start

@@ -274,3 +274,38 @@ def test_training_network_compiles_for_cuda(tmp_path):
     runner = _CompiledRunner(small_config(), tmp_path / "cuda", target="cuda", compile_only=True)
     assert runner.target == "cuda" and runner.reductions == "summed"
     assert (tmp_path / "cuda" / "main").is_file()
+
+
+def test_comparison_figure_shows_mean_of_seeds(tmp_path):
+    from sbp_brian.runs import plot_comparison_dir
+    results = {}
+    for variant, finals in (("A", [0.8, 0.9]), ("B", [0.5, 0.7])):
+        for seed, final in enumerate(finals):
+            folder = tmp_path / variant.lower() / f"seed{seed}"
+            folder.mkdir(parents=True)
+            (folder / "metrics.jsonl").write_text("".join(
+                json.dumps({"epoch": k + 1, "test_accuracy": acc}) + "\n"
+                for k, acc in enumerate([0.3, final])))
+        results[variant] = {"folder": variant.lower()}
+    paths = plot_comparison_dir(tmp_path, results, [0, 1])
+    assert all(p.stat().st_size > 1000 for p in paths)
+    svg = (tmp_path / "accuracy.svg").read_text()
+    assert "A (85.0 %)" in svg and "B (60.0 %)" in svg
+
+
+def test_benchmark_suite_writes_json_and_plot(tmp_path):
+    """Two cheap ways on a 2 ms sample: the suite runs each in a subprocess, records
+    samples/s and memory, and writes the JSON and the plot (speed itself is measured by
+    ``sbp-brian bench``, never asserted here)."""
+    from sbp_brian.bench import benchmark_suite
+    out = tmp_path / "results.json"
+    result = benchmark_suite(ways=("dense", "naive-numpy"), sizes=(), durations=(2.0,),
+                             chunk=1, n_chunks=1, out=out, log=lambda line: None)
+    saved = json.loads(out.read_text())
+    assert [r["way"] for r in saved["runs"]] == ["dense", "naive-numpy"]
+    for r in result["runs"]:
+        assert r["samples_per_second_median"] > 0 and r["peak_rss_python_mb"] > 0
+        assert r["speedup_of_compiled"] is None  # the compiled way was not asked for
+    assert out.with_suffix(".png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="unknown benchmark way"):
+        benchmark_suite(ways=("gpu-magic",), out=None)
