@@ -45,9 +45,12 @@ Reductions (sums over synapses into neurons) come in two variants, ``reductions=
   This rebinds the updaters' private ``_clock`` attribute (Brian 2.10; checked by the
   tests, which compare the two variants on identical spikes).
 
-Exactness notes: STP state ``u, x`` lives in the input group (one copy per presynaptic
-neuron), which is exact because the STP parameters are the same for all synapses of an input
-and the state depends only on its spike train; the transmitted efficacy is
+Exactness notes: the Bernoulli input process (a spike in a step with probability
+``rate*dt``, Eq. 2) is drawn as geometric gaps between spikes (:data:`GEOMETRIC_STEPS`), the
+same process with one random number per spike.  STP state ``u, x`` lives in the input group
+(one copy per presynaptic neuron), which is exact because the STP parameters are the same
+for all synapses of an input and the state depends only on its spike train; the transmitted
+efficacy is
 ``(u + U (1 - u)) x`` computed from the state before the spike's own update (which the input
 group's reset applies).  STDP traces live in the neurons (exact for pair STDP).  Pairs of
 spikes in the same time step are not counted (a spike cannot cause another in the same step).

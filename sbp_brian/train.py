@@ -6,7 +6,8 @@ Two execution paths of one network definition (:class:`sbp_brian.network.SBPNetw
   input switching are compiled once into a ``cpp_standalone`` project that simulates a
   chunk of ``config.chunk`` samples; every chunk relaunches the same binary with new inputs,
   targets, weights and learning rates through ``device.run(run_args=...)`` and a fresh
-  random seed (``SBP_BRIAN_SEED``), then reads the weights back;
+  random seed (``SBP_BRIAN_SEED``), then reads the weights back; ``device="cuda"``
+  (brian2cuda) and OpenMP threads use the same project with summed-variable reductions;
 * **runtime reference** (``device="numpy"`` or ``"cython"``): one ``run(T)`` per sample and
   the boundary step in numpy (:mod:`sbp_brian.sbp`) between runs -- slow, readable, and the
   oracle the fast path is tested against.
