@@ -159,22 +159,20 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         runner = DenseNetwork(config)
     else:
         raise ValueError(f"unknown way {way!r}")
-    if way in ("naive", "naive-numpy", "dense"):  # first sample apart: code generation (and cython's compile)
+    if way in ("naive", "naive-numpy", "dense"):  # first sample apart: code generation, cython
         runner.run(x[:1], onehot[:1], w_in, w_out, learn=True, seed=n_chunks)
         compile_seconds = time.perf_counter() - start
     setup_seconds = time.perf_counter() - start
     rates, hidden = [], []
-    binary_memory = _ChildMemory()
-    binary_memory.__enter__()
-    for k in range(n_chunks):
-        sl = slice(k * chunk, (k + 1) * chunk)
-        t0 = time.perf_counter()
-        w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k)
-        rates.append(chunk / (time.perf_counter() - t0))
-        hidden.append(result.hidden_spikes / chunk / n_hidden)
-        log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
-            f"{rates[-1]:.1f} samples/s")
-    binary_memory.__exit__()
+    with _ChildMemory() as binary_memory:
+        for k in range(n_chunks):
+            sl = slice(k * chunk, (k + 1) * chunk)
+            t0 = time.perf_counter()
+            w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k)
+            rates.append(chunk / (time.perf_counter() - t0))
+            hidden.append(result.hidden_spikes / chunk / n_hidden)
+            log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
+                f"{rates[-1]:.1f} samples/s")
     top = []
     if profile and way in ("compiled", "openmp", "cuda"):
         info = runner.net.network.profiling_info  # (name, time), longest first
