@@ -129,7 +129,9 @@ def _compare(args) -> int:
     print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} cost reduction vs without SBP")
     for variant, r in results.items():
         cost = r.get("cost_vs_without_sbp")
-        cost_text = f"{cost['mean_reduction']:+.0%} +- {cost['sd_reduction']:.0%}" if cost else ""
+        cost_text = (f"{cost['mean_reduction']:+.0%} +- {cost['sd_reduction']:.0%}"
+                     if cost and cost["mean_reduction"] is not None else
+                     "undefined (error curves do not overlap)" if cost else "")
         print(f"{variant:26s} {r['mean']:.4f} +- {r['sd']:.4f}{'':10s} {cost_text}")
     return 0
 

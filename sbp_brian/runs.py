@@ -89,6 +89,9 @@ def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> d
     errors_a, errors_b = np.asarray(errors_a, float), np.asarray(errors_b, float)
     low = max(errors_a.min(), errors_b.min())
     high = min(errors_a.max(), errors_b.max())
+    if high < low:  # e.g. one epoch each: no error level is crossed by both curves
+        return {"levels": [], "epochs_a": [], "epochs_b": [], "cost_a": None, "cost_b": None,
+                "reduction": None, "undefined": "the two error curves' ranges do not overlap"}
     marks = np.linspace(low, high, levels)
 
     def first_epochs(errors):
@@ -144,9 +147,10 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
                 c = config["config"]
                 n_weights = c["n_input"] * c["n_hidden"] + c["n_hidden"] * c["n_output"]
             costs.append(computational_cost(a, b, n_weights))
-        reductions = [c["reduction"] for c in costs]
+        reductions = [c["reduction"] for c in costs if c["reduction"] is not None]
         results[variant]["cost_vs_without_sbp"] = {
-            "per_seed": costs, "mean_reduction": float(np.mean(reductions)),
+            "per_seed": costs, "defined_for_seeds": len(reductions),
+            "mean_reduction": float(np.mean(reductions)) if reductions else None,
             "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else 0.0}
     (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
     plot_comparison_dir(out_dir, results, seeds, title=f"{options.get('dataset') or 'digits'}, "

@@ -144,6 +144,13 @@ def test_computational_cost_by_hand():
     assert result["reduction"] == pytest.approx(1 - 220 / 280)
 
 
+def test_computational_cost_is_undefined_without_overlap():
+    """One epoch each (or curves whose error ranges do not overlap): no level is crossed by
+    both curves, so Eq. 1 has no value -- reported as such, not a crash."""
+    result = computational_cost([0.47], [0.45], 100)
+    assert result["reduction"] is None and "overlap" in result["undefined"]
+
+
 def test_cost_command_reads_two_runs(tmp_path, capsys):
     for name, errors in (("a", [0.5, 0.4, 0.3, 0.2]), ("b", [0.5, 0.3, 0.2, 0.1])):
         folder = tmp_path / name
