@@ -25,18 +25,22 @@ step is event-driven over the rows of the inputs and hidden neurons that spiked.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import second
 
 from .network import TrainingConfig, input_signs
 
 __all__ = ["DenseNetwork"]
 
 
+def _si(quantity) -> float:
+    """A quantity's value in SI units, as a float."""
+    return float(np.asarray(quantity))
+
+
 class _Layer:
     """State of a conductance-LIF layer and its parameters as SI floats."""
 
     def __init__(self, params: dict, n: int, dt: float, trace_taus: dict):
-        p = {k: float(np.asarray(v)) for k, v in params.items()}
+        p = {k: _si(v) for k, v in params.items()}
         self.p, self.n, self.dt = p, n, dt
         self.ref_steps = int(round(p["t_ref"] / dt))
         self.trace_taus = trace_taus
@@ -89,16 +93,15 @@ class DenseNetwork:
         c = self.config = config
         if c.teacher_mode != "regular":
             raise ValueError("the dense implementation has the regular teacher only")
-        self.dt = dt = float(c.dt / second)
+        self.dt = dt = _si(c.dt)
         self.steps = c.steps_per_sample
         self.input_spikes = input_spikes
-        f = lambda q: float(np.asarray(q))  # SI value of a quantity  # noqa: E731
-        self.U, self.tau_f, self.tau_d = c.stp["U"], f(c.stp["tau_f"]), f(c.stp["tau_d"])
-        self.g_in, self.g_out = f(c.g_in), f(c.g_out)
-        self.stdp_in = {k: f(v) for k, v in c.stdp_in.items()}
-        self.stdp_out = {k: f(v) for k, v in c.stdp_out.items()}
-        self.max_rate = f(c.max_rate)
-        rate = f(c.teacher_rate)
+        self.U, self.tau_f, self.tau_d = c.stp["U"], _si(c.stp["tau_f"]), _si(c.stp["tau_d"])
+        self.g_in, self.g_out = _si(c.g_in), _si(c.g_out)
+        self.stdp_in = {k: _si(v) for k, v in c.stdp_in.items()}
+        self.stdp_out = {k: _si(v) for k, v in c.stdp_out.items()}
+        self.max_rate = _si(c.max_rate)
+        rate = _si(c.teacher_rate)
         self.teach_steps = max(1, int(round(1 / (rate * dt)))) if rate > 0 else 1
         self.hidden = _Layer(c.hidden, c.n_hidden, dt, {"apost_in": self.stdp_in["tau_minus"],
                                                         "apre_out": self.stdp_out["tau_plus"]})

@@ -163,9 +163,9 @@ def plot_comparison_dir(out_dir, results: dict, seeds, title: str = "") -> list:
     import matplotlib.pyplot as plt
     from .plotting import plot_comparison, save_figure
     out_dir = Path(out_dir)
-    curves = {variant: [[r["test_accuracy"] for r in read_metrics(
-        out_dir / r_["folder"] / f"seed{seed}")] for seed in seeds]
-        for variant, r_ in results.items()}
+    curves = {variant: [[record["test_accuracy"] for record in read_metrics(
+        out_dir / result["folder"] / f"seed{seed}")] for seed in seeds]
+        for variant, result in results.items()}
     fig, ax = plt.subplots(figsize=(6, 4))
     plot_comparison(curves, axes=ax, title=title)
     fig.tight_layout()

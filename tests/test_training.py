@@ -23,6 +23,19 @@ def small_config(**overrides):
     return TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, **values)
 
 
+def reference_run(mode):
+    """The numpy runtime reference on identical input spikes: the oracle of the equivalence
+    tests.  Returns the config, the spikes, the inputs, the initial and the final weights."""
+    config = small_config(sbp_mode=mode, p=0.3)
+    indices, times, data = schedule(config)
+    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
+                               n_samples=N_SAMPLES)
+    return config, (indices, times), (x, y), (w_in, w_out), reference.run(
+        x, y, w_in, w_out, learn=True, seed=0)
+
+
 def schedule(config, seed=0):
     """Deterministic input spikes: Bernoulli draws made once in numpy."""
     rng = np.random.default_rng(seed)
@@ -42,13 +55,7 @@ def schedule(config, seed=0):
 def test_compiled_path_equals_runtime_reference(mode, threads, reductions, tmp_path):
     """The compiled boundary step (both reduction variants; OpenMP with the summed one)
     gives the numpy reference's spikes and weights on identical input spikes."""
-    config = small_config(sbp_mode=mode, p=0.3)
-    indices, times, data = schedule(config)
-    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
-    w_in, w_out = initial_weights(config, np.random.default_rng(1))
-    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
-                               n_samples=N_SAMPLES)
-    ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(mode)
     compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times),
                                threads=threads, reductions=reductions)
     fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
@@ -229,13 +236,7 @@ def test_dense_numpy_network_equals_brian_reference(mode):
     """The benchmark's dense numpy implementation is the same model: on identical input
     spikes it gives the Brian2 runtime reference's spike counts and weights."""
     from sbp_brian.dense import DenseNetwork
-    config = small_config(sbp_mode=mode, p=0.3)
-    indices, times, data = schedule(config)
-    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
-    w_in, w_out = initial_weights(config, np.random.default_rng(1))
-    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
-                               n_samples=N_SAMPLES)
-    ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(mode)
     steps = config.steps_per_sample
     raster = np.zeros((N_SAMPLES * steps, config.n_input), dtype=bool)
     raster[np.round(np.asarray(times / config.dt)).astype(int), indices] = True
