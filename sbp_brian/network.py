@@ -55,6 +55,21 @@ efficacy is
 group's reset applies).  STDP traces live in the neurons (exact for pair STDP).  Pairs of
 spikes in the same time step are not counted (a spike cannot cause another in the same step).
 
+The input synapses' LTP is accumulated at *presynaptic* spikes, so that a hidden spike touches
+none of its 784 input synapses (the largest cost of the fast path otherwise).  With ``s`` the
+time since the sample started, the pair-STDP LTP of synapse ``ij`` over a sample is
+
+    A+ sum_{s_i < s_j} exp(-(s_j - s_i)/tau+)
+      = P_i E_j(end) - sum_{s_i} exp(s_i/tau+) E_j(s_i),
+
+with ``P_i = sum_{s_i} exp(s_i/tau+)`` (input variable ``ltp_p``) and ``E_j(s) = A+ sum_{s_j
+<= s} exp(-s_j/tau+)`` (hidden variable ``ltp_e``).  Each input spike subtracts its term from
+``ltp_partial`` (a hidden spike in the same step counts into ``E_j`` through
+``lastspike == t``, since hidden resets run after synaptic propagation); the synaptic
+subexpression ``dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post`` is the sum above, the same as
+the trace form ``dw_ltp += apre_pre`` on postsynaptic spikes up to rounding.  The
+cancellation involves terms up to ``exp(T/tau+)``, hence :data:`MAX_T_OVER_TAU_PLUS`.
+
 The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
 ``boundary="python"``: the boundary step is then done by :mod:`sbp_brian.sbp` in numpy
 between ``run(T)`` calls.
@@ -86,6 +101,13 @@ REDUCTIONS = ("accumulate", "summed")
 #: every step, with one random number per spike instead of one per input per step.
 #: (``sim_dt`` is the time step under another name: brian2cuda 1.0b1 declares ``dt`` twice in
 #: reset code that mentions it.)
+#: Time since the start of the current sample (samples start at multiples of T).
+SAMPLE_TIME = "((timestep(t, sim_dt) % sample_steps)*sim_dt)"
+
+#: The LTP accumulation of the input synapses (module docstring) cancels terms as large as
+#: exp(T/tau+) in double precision; longer samples are refused (relative error < 1e-6 here).
+MAX_T_OVER_TAU_PLUS = 20
+
 GEOMETRIC_STEPS = ("clip(ceil(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12))), "
                    "1, inf)")
 
@@ -192,6 +214,12 @@ class TrainingConfig:
                              "weighted or None (without SBP)")
         if self.teacher_mode not in TEACHER_MODES:
             raise ValueError(f"unknown teacher mode {self.teacher_mode!r}")
+        ratio = float(self.sample_duration / self.stdp_in["tau_plus"])
+        if ratio > MAX_T_OVER_TAU_PLUS:
+            raise ValueError(
+                f"sample duration {self.sample_duration} is {ratio:.0f} x the input STDP tau_plus "
+                f"({self.stdp_in['tau_plus']}); at most {MAX_T_OVER_TAU_PLUS} x is supported (the "
+                "LTP accumulation loses precision beyond, see sbp_brian.network)")
         from .sbp import SBP_PARAMS
         SBP_PARAMS["p"].check("p", self.p, "sbp")
         SBP_PARAMS["f"].check("f", self.f, "sbp")
@@ -289,6 +317,7 @@ class SBPNetwork:
             "tau_plus_in": c.stdp_in["tau_plus"], "tau_minus_in": c.stdp_in["tau_minus"],
             "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
             "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
+            "sample_steps": c.steps_per_sample,
             "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f, "sim_dt": dt,
             "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
             "teach_steps": max(1, int(round(float(1 / (c.teacher_rate * dt))))) if c.teacher_rate > 0 else 1,
@@ -301,7 +330,7 @@ class SBPNetwork:
         rate : Hz                          # Bernoulli rate in this sample (Eq. 2)
         du/dt = -u/tau_f : 1               # STP utilisation (Eq. 4)
         dx/dt = (1 - x)/tau_d : 1          # STP resources (Eq. 4)
-        dapre/dt = -apre/tau_plus_in : 1   # presynaptic STDP trace
+        ltp_p : 1                          # sum over this sample's spikes of exp(s/tau+)
         count : 1                          # spikes in this sample
         next_spike : 1                     # time step of the next spike (Bernoulli draw)
         coactive : 1                       # activity weight in the spread modes
@@ -322,7 +351,8 @@ class SBPNetwork:
             draw_next = f"\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
         self.inputs = NeuronGroup(
             c.n_input, input_eqs, threshold=threshold,
-            reset="u += U*(1 - u)\nx -= u*x\napre += A_plus_in\ncount += 1" + draw_next,
+            reset=f"u += U*(1 - u)\nx -= u*x\nltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1"
+            + draw_next,
             method="exact", namespace=namespace, name="inputs")
         self.inputs.x = 1
         self.inputs.next_spike = np.inf
@@ -339,6 +369,7 @@ class SBPNetwork:
         hidden_ns = {**namespace, **hidden_model.namespace}
         hidden_eqs = hidden_model.equations + """
         dapost_in/dt = -apost_in/tau_minus_in : 1   # postsynaptic trace, input synapses
+        ltp_e : 1                                   # A+ sum over spikes so far of exp(-s/tau+)
         dapre_out/dt = -apre_out/tau_plus_out : 1   # presynaptic trace, output synapses
         dale_sign : 1 (constant)
         count : 1
@@ -360,7 +391,9 @@ class SBPNetwork:
         """
         self.hidden = NeuronGroup(
             c.n_hidden, hidden_eqs, threshold="v > V_th",
-            reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
+            reset=("v = V_reset\napost_in += A_minus_in\n"
+                   f"ltp_e += A_plus_in*exp(-{SAMPLE_TIME}/tau_plus_in)\n"
+                   "apre_out += 1\ncount += 1\ntotal += 1"),
             refractory="t_ref", method=hidden_model.method, namespace=hidden_ns, name="hidden")
         self.hidden.v = h["V_L"]
         signs = hidden_signs(c)
@@ -390,7 +423,8 @@ class SBPNetwork:
         objects.append(self.output)
 
         # ---- synapses -----------------------------------------------------------------
-        input_model = ("w : 1\nsign_in : 1 (constant)\ndw_ltp : 1\ndw_ltd : 1\n"
+        input_model = ("w : 1\nsign_in : 1 (constant)\nltp_partial : 1\ndw_ltd : 1\n"
+                       "dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post : 1\n"
                        "eta_in : 1 (shared)")
         summed = boundary == "generated" and reductions == "summed"
         if summed and c.normalise_input and not c.freeze_hidden:
@@ -402,10 +436,14 @@ class SBPNetwork:
                                          on_pre=transmit, namespace=namespace,
                                          name="input_hidden")
         else:
+            # LTD from the postsynaptic trace; LTP accumulated at presynaptic spikes too
+            # (module docstring), so hidden spikes touch no input synapse
             self.input_hidden = Synapses(
                 self.inputs, self.hidden, model=input_model,
-                on_pre=transmit + "\ndw_ltd -= apost_in_post",
-                on_post="dw_ltp += apre_pre", namespace=namespace, name="input_hidden")
+                on_pre=transmit + "\ndw_ltd -= apost_in_post\n"
+                f"ltp_partial -= exp({SAMPLE_TIME}/tau_plus_in)*ltp_e_post "
+                "+ A_plus_in*int(lastspike_post == t)",
+                namespace=namespace, name="input_hidden")
         self.input_hidden.connect()
         self.input_hidden.eta_in = c.eta_in
         output_model = "w : 1\ndw : 1\neta_out : 1 (shared)"
@@ -518,10 +556,10 @@ class SBPNetwork:
                     if c.normalise_input and not summed else "")
             self.input_hidden.run_regularly(
                 f"w = sign_in*clip(sign_in*(w + eta_in*({change})), 0, w_in_max)\n"
-                "dw_ltp = 0\ndw_ltd = 0" + sums,
+                "ltp_partial = 0\ndw_ltd = 0" + sums,
                 order=10, name="sbp_input_update", **step)
         else:
-            self.input_hidden.run_regularly("dw_ltp = 0\ndw_ltd = 0", order=10,
+            self.input_hidden.run_regularly("ltp_partial = 0\ndw_ltd = 0", order=10,
                                             name="sbp_input_clear", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values
@@ -544,11 +582,11 @@ class SBPNetwork:
         membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
                           "not_refractory = True\ncount = 0\n")
         self.inputs.run_regularly(
-            "count = 0\nu = 0\nx = 1\napre = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
+            "count = 0\nu = 0\nx = 1\nltp_p = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
             order=12,
             name="inputs_reset", **step)
         self.hidden.run_regularly(
-            membrane_reset + "apost_in = 0\napre_out = 0" + (
+            membrane_reset + "apost_in = 0\nltp_e = 0\napre_out = 0" + (
                 "" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
             order=12, name="hidden_reset", **step)
         self.output.run_regularly(

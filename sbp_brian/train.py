@@ -230,10 +230,10 @@ class _RuntimeRunner:
             c, np.asarray(ih.w[:]), np.asarray(ih.sign_in[:]), np.asarray(ih.dw_ltp[:]),
             np.asarray(ih.dw_ltd[:]), np.asarray(ho.w[:]), np.asarray(ho.dw[:]),
             np.asarray(net.inputs.count[:]), eta_in, eta_out, self.w_norm)
-        ih.w, ih.dw_ltp, ih.dw_ltd = w_in, 0, 0
+        ih.w, ih.ltp_partial, ih.dw_ltd = w_in, 0, 0
         ho.w, ho.dw = w_out, 0
         inputs, hidden, output = net.inputs, net.hidden, net.output
-        inputs.count, inputs.u, inputs.x, inputs.apre = 0, 0, 1, 0
+        inputs.count, inputs.u, inputs.x, inputs.ltp_p = 0, 0, 1, 0
         inputs.rate = np.asarray(x_next) * c.max_rate
         for group in (hidden, output):
             group.v = c.hidden["V_L"] if group is hidden else c.output["V_L"]
@@ -241,7 +241,7 @@ class _RuntimeRunner:
             group.lastspike = -1e4 * second
             group.not_refractory = True
             group.count = 0
-        hidden.apost_in, hidden.apre_out = 0, 0
+        hidden.apost_in, hidden.ltp_e, hidden.apre_out = 0, 0, 0
         output.apost, output.ateach = 0, 0
         output.target = np.asarray(y_next)
 
