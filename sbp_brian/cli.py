@@ -69,7 +69,8 @@ def _train_options(args) -> dict:
             "freeze_hidden": args.freeze_hidden or None, "p": args.p, "f": args.f,
             "epochs": args.epochs, "samples": args.samples, "test_samples": args.test_samples,
             "seed": getattr(args, "seed", None), "device": args.device,
-            "threads": getattr(args, "threads", None), "validation": args.validation}
+            "threads": getattr(args, "threads", None), "validation": args.validation,
+            "batch_size": args.batch_size}
 
 
 def _train(args) -> int:
@@ -179,6 +180,9 @@ def _add_training_options(parser) -> None:
     parser.add_argument("--p", type=float, help="SBP proportional factor p in [0.1, 1]")
     parser.add_argument("--f", type=float, help="SBP fraction factor f in [0.1, 1]")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int, metavar="B",
+                        help="mini-batch SBP: sum B samples' changes with frozen weights, then "
+                             "update (default 1: the paper's per-sample rule)")
     parser.add_argument("--samples", type=int, help="use the first N training samples")
     parser.add_argument("--test-samples", type=int, help="use the first N test samples")
     parser.add_argument("--validation", type=float, metavar="FRACTION",

@@ -93,6 +93,9 @@ class DenseNetwork:
         c = self.config = config
         if c.teacher_mode != "regular":
             raise ValueError("the dense implementation has the regular teacher only")
+        if c.batch_size != 1:
+            raise ValueError("the dense implementation has the per-sample rule only "
+                             "(batch_size = 1)")
         self.dt = dt = _si(c.dt)
         self.steps = c.steps_per_sample
         self.input_spikes = input_spikes

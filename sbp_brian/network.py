@@ -32,6 +32,14 @@ chunk of samples with no Python in between:
 6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
    counts, and loading of the next sample's input rates and teacher target.
 
+Mini-batch SBP (``batch_size = B > 1``, an option; the paper's rule is per sample, B = 1):
+every boundary computes its changes as above but adds them to ``dw_batch`` with the weights
+frozen; every B-th boundary (counted from the run's start, so B divides the chunk) applies
+the sum, clipped once, and synaptic scaling (step 4b) runs only there.  This is the rule that
+B copies of the network simulated in parallel would compute (the authors' released code
+trains in batches of 50), with summed rather than averaged changes so that the per-sample
+learning rates keep their meaning (their mean is ``eta/B``).
+
 Reductions (sums over synapses into neurons) come in two variants, ``reductions=``:
 
 * ``"accumulate"`` (default on one CPU thread): ``+=`` from synaptic ``run_regularly``
@@ -87,7 +95,7 @@ from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, Synapses, Tim
 
 from .equations import conductance_lif
 from .model_files import ModelFile, register_section
-from .parameters import Param
+from .parameters import Param, ParameterError
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "initial_weights",
            "hidden_signs", "input_signs"]
@@ -103,6 +111,9 @@ REDUCTIONS = ("accumulate", "summed")
 #: reset code that mentions it.)
 #: Time since the start of the current sample (samples start at multiples of T).
 SAMPLE_TIME = "((timestep(t, sim_dt) % sample_steps)*sim_dt)"
+
+#: 1 at the boundary that ends a mini-batch (every ``batch_size`` samples from the run's start)
+BATCH_END = "int(timestep(t, sim_dt) % (sample_steps*batch_size) == 0)"
 
 #: The LTP accumulation of the input synapses (module docstring) cancels terms as large as
 #: exp(T/tau+) in double precision; longer samples are refused (relative error < 1e-6 here).
@@ -126,6 +137,9 @@ register_section("training", {
     "w_in_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |input weights|"),
     "w_out_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |output weights|"),
     "chunk": Param(1, 250, low=1, integer=True, doc="samples per compiled run (fast path)"),
+    "batch_size": Param(1, 1, low=1, integer=True, doc="mini-batch SBP: samples whose boundary "
+                        "changes are summed, weights frozen, before one update (1 = the "
+                        "paper's per-sample rule)"),
     "lr_decay": Param(1, 0.0, low=0, doc="learning rates at epoch e (from 0) are eta/(1 + "
                                          "lr_decay e)"),
 }, {"normalise_input": (True, False)})
@@ -165,6 +179,7 @@ class TrainingConfig:
     epochs: int = 10
     chunk: int = 250
     lr_decay: float = 0.0
+    batch_size: int = 1
     normalise_input: bool = False
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -194,7 +209,7 @@ class TrainingConfig:
             p=sbp["p"], f=sbp["f"], seed=sim["seed"],
             **{k: training[k] for k in ("epochs", "eta_in", "eta_out", "w_in_init", "w_in_spread",
                                         "w_out_init", "w_in_max", "w_out_max", "chunk",
-                                        "lr_decay") if k in training})
+                                        "lr_decay", "batch_size") if k in training})
         values["normalise_input"] = model.options.get("training", {}).get("normalise_input",
                                                                           False)
         # the input weights are set for the model's own input count; other datasets get them
@@ -204,6 +219,12 @@ class TrainingConfig:
             for key in ("w_in_init", "w_in_spread", "w_in_max"):
                 values[key] = values.get(key, getattr(cls, key)) * fan_in
         values.update(overrides)
+        batch = values.get("batch_size", 1)
+        if not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ParameterError(f"batch_size must be a whole number >= 1, got {batch!r}")
+        if "chunk" not in overrides and values.get("chunk", cls.chunk) % batch:
+            # mini-batches restart at every chunk: round the model's chunk up to whole batches
+            values["chunk"] = -(-values.get("chunk", cls.chunk) // batch) * batch
         config = cls(**values)
         config.validate()
         return config
@@ -216,10 +237,13 @@ class TrainingConfig:
             raise ValueError(f"unknown teacher mode {self.teacher_mode!r}")
         ratio = float(self.sample_duration / self.stdp_in["tau_plus"])
         if ratio > MAX_T_OVER_TAU_PLUS:
-            raise ValueError(
+            raise ParameterError(
                 f"sample duration {self.sample_duration} is {ratio:.0f} x the input STDP tau_plus "
                 f"({self.stdp_in['tau_plus']}); at most {MAX_T_OVER_TAU_PLUS} x is supported (the "
                 "LTP accumulation loses precision beyond, see sbp_brian.network)")
+        if self.batch_size < 1 or self.chunk % self.batch_size:
+            raise ParameterError(f"batch_size {self.batch_size} must be >= 1 and divide the chunk "
+                             f"({self.chunk} samples): mini-batches restart at every chunk")
         from .sbp import SBP_PARAMS
         SBP_PARAMS["p"].check("p", self.p, "sbp")
         SBP_PARAMS["f"].check("f", self.f, "sbp")
@@ -278,6 +302,18 @@ OUTPUT_SUMS = {"Sp_pre": "dw*int(dw > 0)", "Sm_pre": "dw*int(dw < 0)", "Sw_pre":
 SCALING_SUMS = {"wsum_e_post": "w*int(sign_in > 0)", "wsum_i_post": "-w*int(sign_in < 0)"}
 
 
+def _update_code(clipped: str, change: str, batched: bool) -> str:
+    """Weight-update statements of the boundary step.  ``clipped`` is the bounded new weight
+    as a function of ``{new}`` (the unbounded one).  Per sample: ``w = clipped(w + change)``.
+    Mini-batch SBP: the changes are summed in ``dw_batch`` with ``w`` frozen and applied,
+    bounded once, at the batch's last boundary."""
+    if not batched:
+        return "w = " + clipped.format(new=f"w + {change}")
+    return (f"dw_batch += {change}\n"
+            f"w += {BATCH_END}*({clipped.format(new='w + dw_batch')} - w)\n"
+            f"dw_batch *= 1 - {BATCH_END}")
+
+
 def _summed_lines(sums: dict) -> str:
     return "\n".join(f"{target} = {expr} : 1 (summed)" for target, expr in sums.items())
 
@@ -317,7 +353,7 @@ class SBPNetwork:
             "tau_plus_in": c.stdp_in["tau_plus"], "tau_minus_in": c.stdp_in["tau_minus"],
             "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
             "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
-            "sample_steps": c.steps_per_sample,
+            "sample_steps": c.steps_per_sample, "batch_size": c.batch_size,
             "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f, "sim_dt": dt,
             "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
             "teach_steps": max(1, int(round(float(1 / (c.teacher_rate * dt))))) if c.teacher_rate > 0 else 1,
@@ -426,6 +462,9 @@ class SBPNetwork:
         input_model = ("w : 1\nsign_in : 1 (constant)\nltp_partial : 1\ndw_ltd : 1\n"
                        "dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post : 1\n"
                        "eta_in : 1 (shared)")
+        batched = c.batch_size > 1
+        if batched:
+            input_model += "\ndw_batch : 1   # summed changes of this mini-batch"
         summed = boundary == "generated" and reductions == "summed"
         if summed and c.normalise_input and not c.freeze_hidden:
             input_model += "\n" + _summed_lines(SCALING_SUMS)
@@ -446,7 +485,8 @@ class SBPNetwork:
                 namespace=namespace, name="input_hidden")
         self.input_hidden.connect()
         self.input_hidden.eta_in = c.eta_in
-        output_model = "w : 1\ndw : 1\neta_out : 1 (shared)"
+        output_model = "w : 1\ndw : 1\neta_out : 1 (shared)" + (
+            "\ndw_batch : 1" if batched else "")
         if summed:
             output_model += "\n" + _summed_lines(OUTPUT_SUMS)
         self.hidden_output = Synapses(
@@ -472,6 +512,7 @@ class SBPNetwork:
         """Brian2 objects doing the sample-boundary step (module docstring, steps 1-6)."""
         c, ns = self.config, self.namespace
         T = c.sample_duration
+        batched = c.batch_size > 1
         zeros_in = np.zeros((n_samples + 1, c.n_input))
         zeros_out = np.zeros((n_samples + 1, c.n_output))
         self.stim = TimedArray(zeros_in, dt=T, name="stim")
@@ -555,20 +596,22 @@ class SBPNetwork:
             sums = ("".join(f"\n{t} += {e}" for t, e in SCALING_SUMS.items())
                     if c.normalise_input and not summed else "")
             self.input_hidden.run_regularly(
-                f"w = sign_in*clip(sign_in*(w + eta_in*({change})), 0, w_in_max)\n"
-                "ltp_partial = 0\ndw_ltd = 0" + sums,
+                _update_code("sign_in*clip(sign_in*({new}), 0, w_in_max)", f"eta_in*({change})",
+                             batched) + "\nltp_partial = 0\ndw_ltd = 0" + sums,
                 order=10, name="sbp_input_update", **step)
         else:
             self.input_hidden.run_regularly("ltp_partial = 0\ndw_ltd = 0", order=10,
                                             name="sbp_input_clear", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values
+        # (with mini-batches, only where the weights changed: frozen means frozen)
         if c.normalise_input and not c.freeze_hidden:
             if summed:  # after the update pass (10) and the resets (12)
                 reduce(self.input_hidden, SCALING_SUMS, 13, "scaling_sums")
+            gate, keep = (f"{BATCH_END}*", f" + (1 - {BATCH_END})") if batched else ("", "")
             self.hidden.run_regularly(
-                "scale_e = wnorm_e/(wsum_e + int(wsum_e == 0))\n"
-                "scale_i = wnorm_i/(wsum_i + int(wsum_i == 0))" + (
+                f"scale_e = {gate}wnorm_e/(wsum_e + int(wsum_e == 0)){keep}\n"
+                f"scale_i = {gate}wnorm_i/(wsum_i + int(wsum_i == 0)){keep}" + (
                     "" if summed else "\nwsum_e = 0\nwsum_i = 0"),
                 order=14, name="scaling_factors", **step)
             self.input_hidden.run_regularly(
@@ -576,7 +619,8 @@ class SBPNetwork:
                 order=15, name="scaling_apply", **step)
         # 5: output-weight update under Dale's law
         self.hidden_output.run_regularly(
-            "w = dale_sign_pre*clip(dale_sign_pre*(w + eta_out*dw), 0, w_out_max)\ndw = 0",
+            _update_code("dale_sign_pre*clip(dale_sign_pre*({new}), 0, w_out_max)", "eta_out*dw",
+                         batched) + "\ndw = 0",
             order=11, name="sbp_output_update", **step)
         # 6: resets and the next sample's input and target
         membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"

@@ -30,7 +30,7 @@ VARIANTS = {
 def make_config(options: dict, data) -> TrainingConfig:
     model = load_model(options.get("model") or "sbp_digits")
     overrides = {k: options[k] for k in ("sbp_mode", "p", "f", "freeze_hidden", "epochs",
-                                         "seed", "chunk") if options.get(k) is not None}
+                                         "seed", "chunk", "batch_size") if options.get(k) is not None}
     if options.get("no_sbp"):
         overrides["sbp_mode"] = None
     return TrainingConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)

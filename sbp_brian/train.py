@@ -97,17 +97,16 @@ def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
     return np.stack([np.where(sign > 0, w, 0).sum(axis=0), np.where(sign < 0, -w, 0).sum(axis=0)])
 
 
-def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_out, dw_out,
-                     pre_activity, eta_in: float, eta_out: float, w_norm) -> tuple:
-    """The weight updates of the sample-boundary step (:mod:`sbp_brian.network`, steps 1-5)
-    in numpy: SBP input change (:func:`sbp_brian.sbp.sbp_input_change`) under per-synapse
-    Dale's law, optional synaptic scaling to ``w_norm`` (see :func:`input_norms`), output
-    update under Dale's law.  Flat arrays in synapse order in, new ``(w_in, w_out)`` out."""
+def boundary_changes(config: TrainingConfig, dw_ltp, dw_ltd, w_out, dw_out, pre_activity,
+                     eta_in: float, eta_out: float) -> tuple:
+    """The weight changes of one sample-boundary step (:mod:`sbp_brian.network`, steps 1-5)
+    in numpy, learning rates included: the SBP input change
+    (:func:`sbp_brian.sbp.sbp_input_change`; ``None`` when the hidden layer is frozen) and the
+    output change.  Flat arrays in synapse order."""
     c = config
     n_in, n_h, n_out = c.n_input, c.n_hidden, c.n_output
     dw_out = np.asarray(dw_out).reshape(n_h, n_out)
-    w_out = np.asarray(w_out).reshape(n_h, n_out)
-    w_in = np.asarray(w_in)
+    change = None
     if not c.freeze_hidden:
         ltp = np.asarray(dw_ltp).reshape(n_in, n_h)
         ltd = np.asarray(dw_ltd).reshape(n_in, n_h)
@@ -115,9 +114,24 @@ def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_ou
             change = ltp + ltd
         else:
             change = sbp_input_change(c.sbp_mode, ltp, ltd, dw_out, p=c.p, f=c.f,
-                                      w_out=w_out, pre_activity=np.asarray(pre_activity))
+                                      w_out=np.asarray(w_out).reshape(n_h, n_out),
+                                      pre_activity=np.asarray(pre_activity))
+        change = (eta_in * change).ravel()
+    return change, (eta_out * dw_out).ravel()
+
+
+def apply_changes(config: TrainingConfig, w_in, sign_in, w_out, change_in, change_out,
+                  w_norm) -> tuple:
+    """New ``(w_in, w_out)`` from changes (:func:`boundary_changes`, or their sum over a
+    mini-batch): input weights under per-synapse Dale's law, optional synaptic scaling to
+    ``w_norm`` (see :func:`input_norms`), output weights under Dale's law."""
+    c = config
+    n_in, n_h = c.n_input, c.n_hidden
+    w_in = np.asarray(w_in)
+    if change_in is not None:
         sign = np.asarray(sign_in).reshape(n_in, n_h)
-        w_in = dale_clip(w_in.reshape(n_in, n_h), eta_in * change, sign, c.w_in_max)
+        w_in = dale_clip(w_in.reshape(n_in, n_h), np.reshape(change_in, (n_in, n_h)), sign,
+                         c.w_in_max)
         if c.normalise_input:
             excitatory = sign > 0
             sums = [np.where(excitatory, w_in, 0).sum(axis=0),
@@ -126,7 +140,17 @@ def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_ou
             w_in = w_in * np.where(excitatory, scale[0][None, :], scale[1][None, :])
         w_in = w_in.ravel()
     signs = hidden_signs(c)[:, None]
-    return w_in, dale_clip(w_out, eta_out * dw_out, signs, c.w_out_max).ravel()
+    w_out = np.asarray(w_out).reshape(c.n_hidden, c.n_output)
+    change_out = np.reshape(change_out, w_out.shape)
+    return w_in, dale_clip(w_out, change_out, signs, c.w_out_max).ravel()
+
+
+def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_out, dw_out,
+                     pre_activity, eta_in: float, eta_out: float, w_norm) -> tuple:
+    """One per-sample boundary step: :func:`apply_changes` of :func:`boundary_changes`."""
+    changes = boundary_changes(config, dw_ltp, dw_ltd, w_out, dw_out, pre_activity, eta_in,
+                               eta_out)
+    return apply_changes(config, w_in, sign_in, w_out, *changes, w_norm)
 
 
 class _CompiledRunner:
@@ -199,6 +223,8 @@ class _RuntimeRunner:
         self.config = config
         self.target = use_target(target)
         self.net = SBPNetwork(config, n_samples, boundary="python", input_schedule=input_schedule)
+        self.pending = None   # summed changes of the current mini-batch
+        self.applied = None   # the changes applied at the last batch end
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
             w_norm=None) -> tuple:
@@ -211,27 +237,41 @@ class _RuntimeRunner:
         net.hidden_output.w = w_out
         counts = np.zeros((len(x), c.n_output), dtype=int)
         hidden_before = float(np.sum(net.hidden.total[:]))
+        self.pending = None
         for k in range(len(x)):
-            self.boundary(learn, x[k], y_onehot[k] if learn else np.zeros(c.n_output))
+            self.boundary(learn, x[k], y_onehot[k] if learn else np.zeros(c.n_output),
+                          batch_end=k % c.batch_size == 0)
             net.network.run(c.sample_duration, namespace={})
             counts[k] = np.asarray(net.output.count[:])
-        self.boundary(learn, np.zeros(c.n_input), np.zeros(c.n_output))
+        # the chunk's end ends a mini-batch (as in the compiled path, whose chunks are padded
+        # to a multiple of the batch with silent samples that change nothing)
+        self.boundary(learn, np.zeros(c.n_input), np.zeros(c.n_output), batch_end=True)
         hidden = float(np.sum(net.hidden.total[:])) - hidden_before
         return (np.array(net.input_hidden.w[:], copy=True),
                 np.array(net.hidden_output.w[:], copy=True), ChunkResult(counts, hidden))
 
-    def boundary(self, learn: bool, x_next, y_next) -> None:
-        """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy."""
+    def boundary(self, learn: bool, x_next, y_next, batch_end: bool = True) -> None:
+        """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy.  With
+        mini-batch SBP the changes are summed in ``self.pending`` and applied at the batch's
+        end."""
         c, net = self.config, self.net
         eta_in = c.eta_in * self.rate_scale if learn else 0.0
         eta_out = c.eta_out * self.rate_scale if learn else 0.0
         ih, ho = net.input_hidden, net.hidden_output
-        w_in, w_out = boundary_weights(
-            c, np.asarray(ih.w[:]), np.asarray(ih.sign_in[:]), np.asarray(ih.dw_ltp[:]),
-            np.asarray(ih.dw_ltd[:]), np.asarray(ho.w[:]), np.asarray(ho.dw[:]),
-            np.asarray(net.inputs.count[:]), eta_in, eta_out, self.w_norm)
-        ih.w, ih.ltp_partial, ih.dw_ltd = w_in, 0, 0
-        ho.w, ho.dw = w_out, 0
+        change_in, change_out = boundary_changes(
+            c, np.asarray(ih.dw_ltp[:]), np.asarray(ih.dw_ltd[:]), np.asarray(ho.w[:]),
+            np.asarray(ho.dw[:]), np.asarray(net.inputs.count[:]), eta_in, eta_out)
+        if self.pending is not None:
+            change_out = self.pending[1] + change_out
+            if change_in is not None:
+                change_in = self.pending[0] + change_in
+        self.pending = (change_in, change_out)
+        if batch_end:
+            ih.w, ho.w = apply_changes(c, np.asarray(ih.w[:]), np.asarray(ih.sign_in[:]),
+                                       np.asarray(ho.w[:]), change_in, change_out, self.w_norm)
+            self.pending, self.applied = None, (change_in, change_out)
+        ih.ltp_partial, ih.dw_ltd = 0, 0
+        ho.dw = 0
         inputs, hidden, output = net.inputs, net.hidden, net.output
         inputs.count, inputs.u, inputs.x, inputs.ltp_p = 0, 0, 1, 0
         inputs.rate = np.asarray(x_next) * c.max_rate
@@ -323,6 +363,8 @@ class Trainer:
                 self.state = json.loads(str(data["state"]))
         except (OSError, ValueError, KeyError) as err:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
+        # checkpoints written before mini-batch SBP existed used the per-sample rule
+        meta.get("config", {}).setdefault("batch_size", 1)
         if meta != json.loads(json.dumps(self.meta)):
             raise TrainingError(f"{path} was written by a different configuration, dataset or "
                                 "device; resume with the same options")

@@ -9,6 +9,7 @@ from sbp_brian.cli import main
 from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights
+from sbp_brian.parameters import ParameterError
 from sbp_brian.runs import computational_cost, make_trainer
 from sbp_brian.train import (CHECKPOINT, TrainingError, _CompiledRunner,
                              _RuntimeRunner, predict)
@@ -68,6 +69,74 @@ def test_compiled_path_equals_runtime_reference(mode, threads, reductions, tmp_p
     np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=1e-9)
 
 
+@pytest.mark.standalone
+@pytest.mark.parametrize("mode", ["paper", "weighted"])
+def test_mini_batch_compiled_path_equals_runtime_reference(mode, tmp_path):
+    """Mini-batch SBP (batch of 2): the compiled boundary step gives the numpy reference's
+    spikes and weights, and the result differs from the per-sample rule."""
+    config = small_config(sbp_mode=mode, batch_size=2)
+    indices, times, data = schedule(config)
+    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
+                               n_samples=N_SAMPLES)
+    ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
+    compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times))
+    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
+    np.testing.assert_array_equal(fast.counts, ref.counts)
+    np.testing.assert_allclose(fast_in, ref_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=1e-9)
+    _, _, _, _, (seq_in, seq_out, _) = reference_run(mode)
+    assert np.max(np.abs(seq_in - ref_in)) > 1e-6  # the batch is not the per-sample rule
+
+
+def test_mini_batch_freezes_weights_and_sums_the_changes():
+    """With one batch covering the chunk, the result is the initial weights plus the sum of
+    the per-sample changes, each measured with the initial weights (numpy reference)."""
+    from sbp_brian.train import apply_changes, input_norms
+    config = small_config(sbp_mode="paper", batch_size=N_SAMPLES)
+    indices, times, data = schedule(config)
+    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    batch_in, batch_out, _ = _RuntimeRunner(
+        config, "numpy", input_schedule=(indices, times), n_samples=N_SAMPLES).run(
+        x, y, w_in, w_out, learn=True, seed=0)
+    # each sample alone, from the same weights: its changes are what the batch sums
+    total_in, total_out = 0.0, 0.0
+    start_in, start_out = apply_changes(config, w_in, np.where(w_in < 0, -1.0, 1.0), w_out,
+                                        np.zeros_like(w_in), np.zeros_like(w_out),
+                                        input_norms(config, w_in))
+    for k in range(N_SAMPLES):
+        keep = (times >= k * config.sample_duration) & (times < (k + 1) * config.sample_duration)
+        one = _RuntimeRunner(config, "numpy", input_schedule=(
+            indices[keep], times[keep] - k * config.sample_duration), n_samples=1)
+        one.run(x[k:k + 1], y[k:k + 1], start_in, start_out, learn=True, seed=0)
+        total_in = total_in + one.applied[0]
+        total_out = total_out + one.applied[1]
+    expect_in, expect_out = apply_changes(config, start_in, np.where(start_in < 0, -1.0, 1.0),
+                                          start_out, total_in, total_out,
+                                          input_norms(config, w_in))
+    np.testing.assert_allclose(batch_in, expect_in, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(batch_out, expect_out, rtol=0, atol=1e-12)
+
+
+def test_batch_size_must_divide_an_explicit_chunk():
+    with pytest.raises(ParameterError, match="must be >= 1 and divide the chunk"):
+        small_config(batch_size=3)            # the tests' chunk is 4
+    with pytest.raises(ParameterError, match="batch_size must be a whole number >= 1"):
+        small_config(batch_size=0)
+    # the model's own chunk is rounded up to whole batches
+    config = TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, batch_size=3)
+    assert config.chunk % 3 == 0 and config.chunk >= 250
+
+
+def test_sample_duration_beyond_the_ltp_accumulation_limit_is_refused():
+    """The input LTP accumulated at presynaptic spikes cancels terms up to exp(T/tau+)
+    (sbp_brian.network): too long a sample is refused with the reason."""
+    with pytest.raises(ParameterError, match="at most 20 x is supported"):
+        small_config(sample_duration=400 * ms)   # 24 x tau+ = 16.8 ms
+
+
 def tiny_options(**extra):
     options = {"dataset": "digits", "samples": 24, "test_samples": 12, "epochs": 2,
                "seed": 5, "device": "cpp"}
@@ -122,6 +191,7 @@ def test_resume_with_other_options_is_refused(tmp_path):
     (["evaluate", "/nonexistent/run"], "run.json"),
     (["train", "--threads", "0"], "--threads 0"),
     (["train", "--device", "numpy", "--threads", "2"], "need --device cpp"),
+    (["train", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
 ])
 def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_path):
     code = main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
