@@ -219,12 +219,10 @@ class TrainingConfig:
             for key in ("w_in_init", "w_in_spread", "w_in_max"):
                 values[key] = values.get(key, getattr(cls, key)) * fan_in
         values.update(overrides)
-        batch = values.get("batch_size", 1)
-        if not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise ParameterError(f"batch_size must be a whole number >= 1, got {batch!r}")
-        if "chunk" not in overrides and values.get("chunk", cls.chunk) % batch:
+        batch, chunk = values.get("batch_size", 1), values.get("chunk", cls.chunk)
+        if "chunk" not in overrides and _whole_positive(batch) and chunk % batch:
             # mini-batches restart at every chunk: round the model's chunk up to whole batches
-            values["chunk"] = -(-values.get("chunk", cls.chunk) // batch) * batch
+            values["chunk"] = -(-chunk // batch) * batch
         config = cls(**values)
         config.validate()
         return config
@@ -241,7 +239,10 @@ class TrainingConfig:
                 f"sample duration {self.sample_duration} is {ratio:.0f} x the input STDP tau_plus "
                 f"({self.stdp_in['tau_plus']}); at most {MAX_T_OVER_TAU_PLUS} x is supported (the "
                 "LTP accumulation loses precision beyond, see sbp_brian.network)")
-        if self.batch_size < 1 or self.chunk % self.batch_size:
+        if not _whole_positive(self.batch_size):
+            raise ParameterError(f"batch_size must be a whole number >= 1, got "
+                                 f"{self.batch_size!r}")
+        if self.chunk % self.batch_size:
             raise ParameterError(f"batch_size {self.batch_size} must be >= 1 and divide the chunk "
                              f"({self.chunk} samples): mini-batches restart at every chunk")
         from .sbp import SBP_PARAMS
@@ -272,6 +273,10 @@ class TrainingConfig:
             else:
                 out[key] = value
         return out
+
+
+def _whole_positive(value) -> bool:
+    return isinstance(value, (int, np.integer)) and value >= 1
 
 
 def hidden_signs(config: TrainingConfig) -> np.ndarray:
@@ -462,7 +467,7 @@ class SBPNetwork:
         input_model = ("w : 1\nsign_in : 1 (constant)\nltp_partial : 1\ndw_ltd : 1\n"
                        "dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post : 1\n"
                        "eta_in : 1 (shared)")
-        batched = c.batch_size > 1
+        self.batched = batched = c.batch_size > 1
         if batched:
             input_model += "\ndw_batch : 1   # summed changes of this mini-batch"
         summed = boundary == "generated" and reductions == "summed"
@@ -512,7 +517,7 @@ class SBPNetwork:
         """Brian2 objects doing the sample-boundary step (module docstring, steps 1-6)."""
         c, ns = self.config, self.namespace
         T = c.sample_duration
-        batched = c.batch_size > 1
+        batched = self.batched
         zeros_in = np.zeros((n_samples + 1, c.n_input))
         zeros_out = np.zeros((n_samples + 1, c.n_output))
         self.stim = TimedArray(zeros_in, dt=T, name="stim")

@@ -24,10 +24,10 @@ def small_config(**overrides):
     return TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, **values)
 
 
-def reference_run(mode):
+def reference_run(mode, **overrides):
     """The numpy runtime reference on identical input spikes: the oracle of the equivalence
     tests.  Returns the config, the spikes, the inputs, the initial and the final weights."""
-    config = small_config(sbp_mode=mode, p=0.3)
+    config = small_config(sbp_mode=mode, p=0.3, **overrides)
     indices, times, data = schedule(config)
     x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
     w_in, w_out = initial_weights(config, np.random.default_rng(1))
@@ -74,13 +74,8 @@ def test_compiled_path_equals_runtime_reference(mode, threads, reductions, tmp_p
 def test_mini_batch_compiled_path_equals_runtime_reference(mode, tmp_path):
     """Mini-batch SBP (batch of 2): the compiled boundary step gives the numpy reference's
     spikes and weights, and the result differs from the per-sample rule."""
-    config = small_config(sbp_mode=mode, batch_size=2)
-    indices, times, data = schedule(config)
-    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
-    w_in, w_out = initial_weights(config, np.random.default_rng(1))
-    reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
-                               n_samples=N_SAMPLES)
-    ref_in, ref_out, ref = reference.run(x, y, w_in, w_out, learn=True, seed=0)
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
+        mode, batch_size=2)
     compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times))
     fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
     np.testing.assert_array_equal(fast.counts, ref.counts)
@@ -94,13 +89,8 @@ def test_mini_batch_freezes_weights_and_sums_the_changes():
     """With one batch covering the chunk, the result is the initial weights plus the sum of
     the per-sample changes, each measured with the initial weights (numpy reference)."""
     from sbp_brian.train import apply_changes, input_norms
-    config = small_config(sbp_mode="paper", batch_size=N_SAMPLES)
-    indices, times, data = schedule(config)
-    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
-    w_in, w_out = initial_weights(config, np.random.default_rng(1))
-    batch_in, batch_out, _ = _RuntimeRunner(
-        config, "numpy", input_schedule=(indices, times), n_samples=N_SAMPLES).run(
-        x, y, w_in, w_out, learn=True, seed=0)
+    config, (indices, times), (x, y), (w_in, w_out), (batch_in, batch_out, _) = reference_run(
+        "paper", batch_size=N_SAMPLES)
     # each sample alone, from the same weights: its changes are what the batch sums
     total_in, total_out = 0.0, 0.0
     start_in, start_out = apply_changes(config, w_in, np.where(w_in < 0, -1.0, 1.0), w_out,
