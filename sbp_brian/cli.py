@@ -79,9 +79,14 @@ def _train(args) -> int:
     if args.resume:
         options = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() \
             else _train_options(args)
+        extended = args.epochs is not None and args.epochs != options.get("epochs")
+        if extended:  # train a run further (checked against its checkpoint by the trainer)
+            options["epochs"] = args.epochs
     else:
-        options = _train_options(args)
+        options, extended = _train_options(args), False
     trainer = make_trainer(options, out, resume=args.resume)
+    if extended:
+        (out / "run.json").write_text(json.dumps(options, indent=2) + "\n")
     try:
         records = trainer.fit()
     finally:
@@ -215,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a network (fast path: cpp_standalone)")
     _add_training_options(train)
     train.add_argument("--seed", type=int)
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint.npz (with a larger --epochs: train "
+                            "a finished run further)")
     train.set_defaults(func=_train)
     evaluate = commands.add_parser("evaluate", help="test accuracy of a run's checkpoint")
     evaluate.add_argument("checkpoint", help="run folder or its checkpoint.npz")

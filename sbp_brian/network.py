@@ -58,10 +58,10 @@ Exactness notes: the Bernoulli input process (a spike in a step with probability
 same process with one random number per spike.  STP state ``u, x`` lives in the input group
 (one copy per presynaptic neuron), which is exact because the STP parameters are the same
 for all synapses of an input and the state depends only on its spike train; the transmitted
-efficacy is
-``(u + U (1 - u)) x`` computed from the state before the spike's own update (which the input
-group's reset applies).  STDP traces live in the neurons (exact for pair STDP).  Pairs of
-spikes in the same time step are not counted (a spike cannot cause another in the same step).
+efficacy ``eff = (u + U (1 - u)) x`` is computed from the state before the spike's own update,
+once per spike before synaptic propagation.  STDP traces live in the neurons (exact for pair
+STDP).  Pairs of spikes in the same time step are not counted (a spike cannot cause another
+in the same step).
 
 The input synapses' LTP is accumulated at *presynaptic* spikes, so that a hidden spike touches
 none of its 784 input synapses (the largest cost of the fast path otherwise).  With ``s`` the
@@ -72,11 +72,11 @@ time since the sample started, the pair-STDP LTP of synapse ``ij`` over a sample
 
 with ``P_i = sum_{s_i} exp(s_i/tau+)`` (input variable ``ltp_p``) and ``E_j(s) = A+ sum_{s_j
 <= s} exp(-s_j/tau+)`` (hidden variable ``ltp_e``).  Each input spike subtracts its term from
-``ltp_partial`` (a hidden spike in the same step counts into ``E_j`` through
-``lastspike == t``, since hidden resets run after synaptic propagation); the synaptic
-subexpression ``dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post`` is the sum above, the same as
-the trace form ``dw_ltp += apre_pre`` on postsynaptic spikes up to rounding.  The
-cancellation involves terms up to ``exp(T/tau+)``, hence :data:`MAX_T_OVER_TAU_PLUS`.
+``ltp_partial`` (``E_j`` counts a hidden spike before the synaptic propagation of its step,
+so that a pair in one step is not counted); the synaptic subexpression
+``dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post`` is the sum above, the same as the trace form
+``dw_ltp += apre_pre`` on postsynaptic spikes up to rounding.  The cancellation involves
+terms up to ``exp(T/tau+)``, hence :data:`MAX_T_OVER_TAU_PLUS`.
 
 The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
 ``boundary="python"``: the boundary step is then done by :mod:`sbp_brian.sbp` in numpy
@@ -239,6 +239,10 @@ class TrainingConfig:
                 f"sample duration {self.sample_duration} is {ratio:.0f} x the input STDP tau_plus "
                 f"({self.stdp_in['tau_plus']}); at most {MAX_T_OVER_TAU_PLUS} x is supported (the "
                 "LTP accumulation loses precision beyond, see sbp_brian.network)")
+        for name in ("epochs", "chunk"):
+            if not _whole_positive(getattr(self, name)):
+                raise ParameterError(f"{name} must be a whole number >= 1, got "
+                                     f"{getattr(self, name)!r}")
         if not _whole_positive(self.batch_size):
             raise ParameterError(f"batch_size must be a whole number >= 1, got "
                                  f"{self.batch_size!r}")
@@ -371,6 +375,7 @@ class SBPNetwork:
         rate : Hz                          # Bernoulli rate in this sample (Eq. 2)
         du/dt = -u/tau_f : 1               # STP utilisation (Eq. 4)
         dx/dt = (1 - x)/tau_d : 1          # STP resources (Eq. 4)
+        eff : 1                            # efficacy of the latest spike (before its update)
         ltp_p : 1                          # sum over this sample's spikes of exp(s/tau+)
         count : 1                          # spikes in this sample
         next_spike : 1                     # time step of the next spike (Bernoulli draw)
@@ -392,9 +397,13 @@ class SBPNetwork:
             draw_next = f"\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
         self.inputs = NeuronGroup(
             c.n_input, input_eqs, threshold=threshold,
-            reset=f"u += U*(1 - u)\nx -= u*x\nltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1"
-            + draw_next,
+            reset=("eff = (u + U*(1 - u))*x\nu += U*(1 - u)\nx -= u*x\n"
+                   f"ltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1" + draw_next),
             method="exact", namespace=namespace, name="inputs")
+        # TM-STP at a spike (Eq. 4): the transmitted efficacy uses the state before the
+        # spike's own update.  The reset runs before synaptic propagation (nothing there reads
+        # what it changes), so that each synaptic event of a spike reads one number, eff.
+        self.inputs.resetter["spike"].when = "after_thresholds"
         self.inputs.x = 1
         self.inputs.next_spike = np.inf
         self.first_spike = (f"\nnext_spike = timestep(t, sim_dt) - 1 + {GEOMETRIC_STEPS}"
@@ -432,10 +441,16 @@ class SBPNetwork:
         """
         self.hidden = NeuronGroup(
             c.n_hidden, hidden_eqs, threshold="v > V_th",
-            reset=("v = V_reset\napost_in += A_minus_in\n"
-                   f"ltp_e += A_plus_in*exp(-{SAMPLE_TIME}/tau_plus_in)\n"
-                   "apre_out += 1\ncount += 1\ntotal += 1"),
+            reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
+            events={"spiked": "lastspike == t"},
             refractory="t_ref", method=hidden_model.method, namespace=hidden_ns, name="hidden")
+        # E_j (ltp_e) must count a hidden spike before the synaptic propagation of its time
+        # step (module docstring), and the reset runs after it: the event "spiked" (this step's
+        # spikes, read after the spike thresholder) updates it right after the thresholds
+        self.hidden.thresholder["spiked"].order = self.hidden.order - 1
+        self.hidden.run_on_event(
+            "spiked", f"ltp_e += A_plus_in*exp(-{SAMPLE_TIME}/tau_plus_in)",
+            when="after_thresholds")
         self.hidden.v = h["V_L"]
         signs = hidden_signs(c)
         self.hidden_signs = signs
@@ -473,8 +488,8 @@ class SBPNetwork:
         summed = boundary == "generated" and reductions == "summed"
         if summed and c.normalise_input and not c.freeze_hidden:
             input_model += "\n" + _summed_lines(SCALING_SUMS)
-        transmit = ("gE_post += g_in*w*int(w > 0)*(u_pre + U*(1 - u_pre))*x_pre\n"
-                    "gI_post -= g_in*w*int(w < 0)*(u_pre + U*(1 - u_pre))*x_pre")
+        transmit = ("gE_post += g_in*w*int(w > 0)*eff_pre\n"
+                    "gI_post -= g_in*w*int(w < 0)*eff_pre")
         if c.freeze_hidden:  # no plasticity to accumulate: skip the STDP bookkeeping
             self.input_hidden = Synapses(self.inputs, self.hidden, model=input_model,
                                          on_pre=transmit, namespace=namespace,
@@ -485,8 +500,7 @@ class SBPNetwork:
             self.input_hidden = Synapses(
                 self.inputs, self.hidden, model=input_model,
                 on_pre=transmit + "\ndw_ltd -= apost_in_post\n"
-                f"ltp_partial -= exp({SAMPLE_TIME}/tau_plus_in)*ltp_e_post "
-                "+ A_plus_in*int(lastspike_post == t)",
+                f"ltp_partial -= exp({SAMPLE_TIME}/tau_plus_in)*ltp_e_post",
                 namespace=namespace, name="input_hidden")
         self.input_hidden.connect()
         self.input_hidden.eta_in = c.eta_in
@@ -620,7 +634,7 @@ class SBPNetwork:
                     "" if summed else "\nwsum_e = 0\nwsum_i = 0"),
                 order=14, name="scaling_factors", **step)
             self.input_hidden.run_regularly(
-                "w = w*(int(sign_in > 0)*scale_e_post + int(sign_in < 0)*scale_i_post)",
+                "w = w*(int(w > 0)*scale_e_post + int(w < 0)*scale_i_post)",
                 order=15, name="scaling_apply", **step)
         # 5: output-weight update under Dale's law
         self.hidden_output.run_regularly(

@@ -286,6 +286,11 @@ class _RuntimeRunner:
         output.target = np.asarray(y_next)
 
 
+def _without_epochs(meta: dict) -> dict:
+    return {**meta, "config": {k: v for k, v in meta.get("config", {}).items()
+                               if k != "epochs"}}
+
+
 class Trainer:
     """Train and evaluate one configuration on one dataset, writing into ``out_dir``.
 
@@ -303,7 +308,9 @@ class Trainer:
         OpenMP threads of the cpp fast path (> 1 switches to the summed-variable reductions).
     resume : bool
         Continue from ``out_dir/checkpoint.npz``; without it an existing checkpoint is an
-        error (never overwritten).
+        error (never overwritten).  The configuration must be the checkpoint's, except that
+        ``epochs`` may be larger: a finished run is then trained further, exactly as if it
+        had been started with that many epochs.
     """
 
     def __init__(self, config: TrainingConfig, data: Dataset, out_dir, device: str = "cpp",
@@ -365,9 +372,19 @@ class Trainer:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
         # checkpoints written before mini-batch SBP existed used the per-sample rule
         meta.get("config", {}).setdefault("batch_size", 1)
-        if meta != json.loads(json.dumps(self.meta)):
+        mine = json.loads(json.dumps(self.meta))
+        if _without_epochs(meta) != _without_epochs(mine):
             raise TrainingError(f"{path} was written by a different configuration, dataset or "
                                 "device; resume with the same options")
+        if self.state["epoch"] > self.config.epochs:
+            raise TrainingError(f"{path} has finished {self.state['epoch']} epochs: --epochs "
+                                f"{self.config.epochs} would shorten it (pass a larger number "
+                                "to train further)")
+        # A run may be extended (more epochs): nothing in an epoch depends on the total
+        # count (shuffles, spikes and learning rates depend on the epoch index), so the
+        # extended run is the run that was asked for that many epochs from the start.
+        if meta["config"]["epochs"] != self.config.epochs:
+            (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
 
     def save_checkpoint(self) -> Path:
         """Write weights and position atomically (temporary file, then rename)."""

@@ -150,6 +150,20 @@ def test_resume_reaches_the_same_weights(tmp_path):
     np.testing.assert_array_equal(resumed.w_out, full.w_out)
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    # a finished one-epoch run trained further to two epochs is the two-epoch run
+    short = make_trainer({**options, "epochs": 1}, tmp_path / "short", progress=False,
+                         runner=runner)
+    short.fit()
+    assert not np.array_equal(short.w_in, full.w_in)
+    with pytest.raises(TrainingError, match="has finished 2 epochs: --epochs 1 would shorten"):
+        make_trainer({**options, "epochs": 1}, tmp_path / "full", resume=True,
+                     progress=False, runner=runner)
+    extended = make_trainer(options, tmp_path / "short", resume=True, progress=False,
+                            runner=runner)
+    extended.fit()
+    np.testing.assert_array_equal(extended.w_in, full.w_in)
+    np.testing.assert_array_equal(extended.w_out, full.w_out)
+    assert json.loads((tmp_path / "short" / "config.json").read_text())["config"]["epochs"] == 2
     full.close()
 
 
@@ -182,6 +196,7 @@ def test_resume_with_other_options_is_refused(tmp_path):
     (["train", "--threads", "0"], "--threads 0"),
     (["train", "--device", "numpy", "--threads", "2"], "need --device cpp"),
     (["train", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
+    (["train", "--epochs", "0"], "epochs must be a whole number >= 1"),
 ])
 def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_path):
     code = main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
