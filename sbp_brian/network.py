@@ -634,7 +634,7 @@ class SBPNetwork:
                     "" if summed else "\nwsum_e = 0\nwsum_i = 0"),
                 order=14, name="scaling_factors", **step)
             self.input_hidden.run_regularly(
-                "w = w*(int(w > 0)*scale_e_post + int(w < 0)*scale_i_post)",
+                "w = w*(int(sign_in > 0)*scale_e_post + int(sign_in < 0)*scale_i_post)",
                 order=15, name="scaling_apply", **step)
         # 5: output-weight update under Dale's law
         self.hidden_output.run_regularly(

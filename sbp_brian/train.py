@@ -376,8 +376,9 @@ class Trainer:
         if _without_epochs(meta) != _without_epochs(mine):
             raise TrainingError(f"{path} was written by a different configuration, dataset or "
                                 "device; resume with the same options")
-        if self.state["epoch"] > self.config.epochs:
-            raise TrainingError(f"{path} has finished {self.state['epoch']} epochs: --epochs "
+        started = self.state["epoch"] + (self.state["chunk"] > 0)  # epochs trained, partly
+        if started > self.config.epochs:
+            raise TrainingError(f"{path} has trained {started} epochs: --epochs "
                                 f"{self.config.epochs} would shorten it (pass a larger number "
                                 "to train further)")
         # A run may be extended (more epochs): nothing in an epoch depends on the total

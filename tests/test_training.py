@@ -143,6 +143,9 @@ def test_resume_reaches_the_same_weights(tmp_path):
     part = make_trainer(options, tmp_path / "part", progress=False, runner=runner)
     part.fit(stop_after_chunks=4)          # stops inside the second epoch
     assert json.loads(str(np.load(tmp_path / "part" / CHECKPOINT)["state"]))["epoch"] == 1
+    with pytest.raises(TrainingError, match="has trained 2 epochs"):  # one and a part
+        make_trainer({**options, "epochs": 1}, tmp_path / "part", resume=True,
+                     progress=False, runner=runner)
     resumed = make_trainer(options, tmp_path / "part", resume=True, progress=False,
                            runner=runner)
     resumed.fit()
@@ -155,7 +158,7 @@ def test_resume_reaches_the_same_weights(tmp_path):
                          runner=runner)
     short.fit()
     assert not np.array_equal(short.w_in, full.w_in)
-    with pytest.raises(TrainingError, match="has finished 2 epochs: --epochs 1 would shorten"):
+    with pytest.raises(TrainingError, match="has trained 2 epochs: --epochs 1 would shorten"):
         make_trainer({**options, "epochs": 1}, tmp_path / "full", resume=True,
                      progress=False, runner=runner)
     extended = make_trainer(options, tmp_path / "short", resume=True, progress=False,
