@@ -103,6 +103,17 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _probe(args) -> int:
+    from .probe import linear_probe
+    try:
+        result = linear_probe(args.run, args.train_samples, args.test_samples, args.device,
+                              progress=True)
+    except ValueError as err:
+        raise TrainingError(str(err)) from err
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _cost(args) -> int:
     from .runs import computational_cost, read_metrics
     a, b = read_metrics(args.run_a), read_metrics(args.run_b)
@@ -228,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("checkpoint", help="run folder or its checkpoint.npz")
     evaluate.add_argument("--device", choices=TARGETS)
     evaluate.set_defaults(func=_evaluate)
+    probe = commands.add_parser(
+        "probe", help="linear probe of a run's hidden spike counts against its spiking readout")
+    probe.add_argument("run", help="run folder")
+    probe.add_argument("--train-samples", type=int, default=3000,
+                       help="training images for the probe's fit (default 3000)")
+    probe.add_argument("--test-samples", type=int, help="first N test images (default all)")
+    probe.add_argument("--device", choices=TARGETS)
+    probe.set_defaults(func=_probe)
     cost = commands.add_parser("cost", help="the SBP paper's computational cost of two runs")
     cost.add_argument("run_a", help="run without SBP (folder)")
     cost.add_argument("run_b", help="run with SBP (folder)")

@@ -342,10 +342,14 @@ class SBPNetwork:
     reductions : {"accumulate", "summed"}
         How the boundary step sums over synapses (module docstring); "summed" is safe
         under OpenMP and on a GPU.
+    record_hidden : bool
+        Also record hidden spikes (for per-sample hidden counts, :meth:`sample_counts`);
+        off in training, where nothing reads them.
     """
 
     def __init__(self, config: TrainingConfig, n_samples: int, boundary: str = "generated",
-                 input_schedule=None, reductions: str = "accumulate"):
+                 input_schedule=None, reductions: str = "accumulate",
+                 record_hidden: bool = False):
         if boundary not in ("generated", "python"):
             raise ValueError(f"boundary must be 'generated' or 'python', got {boundary!r}")
         if reductions not in REDUCTIONS:
@@ -522,6 +526,10 @@ class SBPNetwork:
 
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         objects.append(self.output_spikes)
+        self.hidden_spikes = None
+        if record_hidden:
+            self.hidden_spikes = SpikeMonitor(self.hidden, name="hidden_spikes")
+            objects.append(self.hidden_spikes)
         if boundary == "generated":
             objects += self._boundary_step(n_samples)
         self.network = Network(*objects)
@@ -668,14 +676,18 @@ class SBPNetwork:
         """See :func:`initial_weights`."""
         return initial_weights(self.config, rng)
 
-    def sample_counts(self, n_samples: int) -> np.ndarray:
-        """Output spike counts per sample (n_samples, n_output) from the spike monitor."""
+    def sample_counts(self, n_samples: int, layer: str = "output") -> np.ndarray:
+        """Spike counts per sample, shape (n_samples, layer size), from the layer's spike
+        monitor (``layer="hidden"`` needs ``record_hidden``)."""
         c = self.config
+        monitor = self.output_spikes if layer == "output" else self.hidden_spikes
+        if monitor is None:
+            raise ValueError("hidden spikes are recorded only with record_hidden=True")
         T = float(c.sample_duration / second)
-        t = np.asarray(self.output_spikes.t[:] / second)
-        i = np.asarray(self.output_spikes.i[:])
+        t = np.asarray(monitor.t[:] / second)
+        i = np.asarray(monitor.i[:])
         sample = np.floor(t / T + 1e-9).astype(int)
         keep = sample < n_samples
-        counts = np.zeros((n_samples, c.n_output), dtype=int)
+        counts = np.zeros((n_samples, monitor.source.N), dtype=int)
         np.add.at(counts, (sample[keep], i[keep]), 1)
         return counts

@@ -44,13 +44,14 @@ def make_data(options: dict):
 
 
 def make_trainer(options: dict, out_dir, resume: bool = False, progress: bool = True,
-                 build_dir=None, runner=None) -> Trainer:
+                 build_dir=None, runner=None, record_hidden: bool = False) -> Trainer:
     """A :class:`Trainer` from CLI-style options; writes ``run.json`` for a new run."""
     data = make_data(options)
     config = make_config(options, data)
     trainer = Trainer(config, data, out_dir, device=options.get("device") or "cpp",
                       resume=resume, progress=progress, build_dir=build_dir, runner=runner,
-                      threads=1 if options.get("threads") is None else options["threads"])
+                      threads=1 if options.get("threads") is None else options["threads"],
+                      record_hidden=record_hidden)
     if not resume:
         (Path(out_dir) / "run.json").write_text(json.dumps(options, indent=2) + "\n")
     return trainer

@@ -79,7 +79,7 @@ def accuracy(counts: np.ndarray, labels: np.ndarray) -> float:
 
 
 def chunk_seed(seed: int, epoch: int, chunk: int, phase: int) -> int:
-    """Deterministic seed of one chunk (phase 0 training, 1 evaluation)."""
+    """Deterministic seed of one chunk (phase 0 training, 1 evaluation, 2 probe fits)."""
     return int(np.random.SeedSequence([seed, epoch, chunk, phase]).generate_state(1)[0])
 
 
@@ -87,6 +87,7 @@ def chunk_seed(seed: int, epoch: int, chunk: int, phase: int) -> int:
 class ChunkResult:
     counts: np.ndarray        # (n, n_output) output spikes per sample
     hidden_spikes: float      # total hidden spikes in the chunk
+    hidden_counts: np.ndarray | None = None  # (n, n_hidden) when the runner records them
 
 
 def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
@@ -164,7 +165,8 @@ class _CompiledRunner:
 
     def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None,
                  target: str = "cpp", threads: int = 1, reductions: str | None = None,
-                 compile_only: bool = False, profile: bool = False):
+                 compile_only: bool = False, profile: bool = False,
+                 record_hidden: bool = False):
         self.config = config
         if reductions is None:
             reductions = "summed" if threads > 1 or target == "cuda" else "accumulate"
@@ -177,7 +179,8 @@ class _CompiledRunner:
             prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         self.threads, self.reductions = threads, reductions
         self.net = SBPNetwork(config, config.chunk, boundary="generated",
-                              input_schedule=input_schedule, reductions=reductions)
+                              input_schedule=input_schedule, reductions=reductions,
+                              record_hidden=record_hidden)
         self.net.input_hidden.w = 0.0
         self.net.input_hidden.sign_in = 1.0
         self.net.hidden_output.w = 0.0
@@ -211,8 +214,10 @@ class _CompiledRunner:
             del os.environ["SBP_BRIAN_SEED"]
         counts = net.sample_counts(n)
         hidden = float(np.sum(net.hidden.total[:]))
+        hidden_counts = net.sample_counts(n, "hidden") if net.hidden_spikes is not None else None
         return (np.array(net.input_hidden.w[:], copy=True),
-                np.array(net.hidden_output.w[:], copy=True), ChunkResult(counts, hidden))
+                np.array(net.hidden_output.w[:], copy=True),
+                ChunkResult(counts, hidden, hidden_counts))
 
 
 class _RuntimeRunner:
@@ -236,6 +241,7 @@ class _RuntimeRunner:
         net.input_hidden.sign_in = input_signs(w_in)
         net.hidden_output.w = w_out
         counts = np.zeros((len(x), c.n_output), dtype=int)
+        hidden_counts = np.zeros((len(x), c.n_hidden), dtype=int)
         hidden_before = float(np.sum(net.hidden.total[:]))
         self.pending = None
         for k in range(len(x)):
@@ -243,12 +249,14 @@ class _RuntimeRunner:
                           batch_end=k % c.batch_size == 0)
             net.network.run(c.sample_duration, namespace={})
             counts[k] = np.asarray(net.output.count[:])
+            hidden_counts[k] = np.asarray(net.hidden.count[:])
         # the chunk's end ends a mini-batch (as in the compiled path, whose chunks are padded
         # to a multiple of the batch with silent samples that change nothing)
         self.boundary(learn, np.zeros(c.n_input), np.zeros(c.n_output), batch_end=True)
         hidden = float(np.sum(net.hidden.total[:])) - hidden_before
         return (np.array(net.input_hidden.w[:], copy=True),
-                np.array(net.hidden_output.w[:], copy=True), ChunkResult(counts, hidden))
+                np.array(net.hidden_output.w[:], copy=True),
+                ChunkResult(counts, hidden, hidden_counts))
 
     def boundary(self, learn: bool, x_next, y_next, batch_end: bool = True) -> None:
         """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy.  With
@@ -315,7 +323,7 @@ class Trainer:
 
     def __init__(self, config: TrainingConfig, data: Dataset, out_dir, device: str = "cpp",
                  resume: bool = False, progress: bool = True, build_dir=None, runner=None,
-                 threads: int = 1):
+                 threads: int = 1, record_hidden: bool = False):
         self.config, self.data = config, data
         self.out_dir = Path(out_dir)
         self.device = canonical_target(device)
@@ -323,6 +331,7 @@ class Trainer:
             raise TrainingError(f"--threads {threads}: OpenMP threads need --device cpp and "
                                 "a count >= 1")
         self.threads = threads
+        self.record_hidden = record_hidden  # per-sample hidden counts (compiled path)
         if data.n_inputs != config.n_input:
             raise TrainingError(f"dataset has {data.n_inputs} inputs, network {config.n_input}")
         self.progress = progress
@@ -354,7 +363,8 @@ class Trainer:
                 build = Path(self._build_dir) if self._build_dir else Path(
                     tempfile.mkdtemp(prefix="sbp_brian_build_"))
                 self._runner = _CompiledRunner(self.config, build, target=self.device,
-                                               threads=self.threads)
+                                               threads=self.threads,
+                                               record_hidden=self.record_hidden)
             else:
                 self._runner = _RuntimeRunner(self.config, self.device)
         return self._runner
@@ -416,15 +426,26 @@ class Trainer:
         """Accuracy and output counts on ``x, y`` (default: the dataset's test part)."""
         x = self.data.x_test if x is None else x
         y = self.data.y_test if y is None else y
-        runner = self.runner()
-        counts = []
-        for index, (a, b) in enumerate(self._chunks(len(x))):
-            _, _, result = runner.run(x[a:b], self._onehot(y[a:b]), self.w_in, self.w_out,
-                                      learn=False, seed=chunk_seed(self.config.seed, epoch,
-                                                                   index, 1), w_norm=self.w_norm)
-            counts.append(result.counts)
-        counts = np.concatenate(counts) if counts else np.zeros((0, self.config.n_output))
+        counts, _ = self.responses(x, epoch=epoch)
         return accuracy(counts, y), counts
+
+    def responses(self, x, epoch: int = 0, phase: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Output and hidden spike counts per sample of ``x`` with learning off (hidden
+        counts only when the trainer records them, else None).  ``phase`` selects the
+        random stream (1: evaluation; see :func:`chunk_seed`)."""
+        runner = self.runner()
+        counts, hidden = [], []
+        for index, (a, b) in enumerate(self._chunks(len(x))):
+            _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
+                                      self.w_in, self.w_out, learn=False,
+                                      seed=chunk_seed(self.config.seed, epoch, index, phase),
+                                      w_norm=self.w_norm)
+            counts.append(result.counts)
+            hidden.append(result.hidden_counts)
+        if not counts:
+            return np.zeros((0, self.config.n_output)), None
+        hidden = None if any(h is None for h in hidden) else np.concatenate(hidden)
+        return np.concatenate(counts), hidden
 
     def fit(self, epochs: int | None = None, stop_after_chunks: int | None = None) -> list:
         """Train for ``epochs`` (default: the config's); returns the metrics records written.

@@ -170,6 +170,31 @@ def test_resume_reaches_the_same_weights(tmp_path):
     full.close()
 
 
+@pytest.mark.standalone
+def test_linear_probe_scores_hidden_counts_and_the_run_s_own_readout(tmp_path):
+    from sbp_brian.probe import linear_probe
+    options = tiny_options(epochs=1)
+    trained = make_trainer(options, tmp_path / "run", progress=False)
+    trained.fit()
+    test_accuracy, _ = trained.evaluate()          # what `sbp-brian evaluate` reports
+    trained.close()
+    recording = make_trainer(options, tmp_path / "run", resume=True, progress=False,
+                             record_hidden=True)
+    data = recording.data
+    _, _, result = recording.runner().run(data.x_test, np.zeros((12, 10)), recording.w_in,
+                                          recording.w_out, learn=False, seed=3)
+    recording.close()
+    assert result.hidden_counts.shape == (12, 500)
+    assert result.hidden_counts.sum() == result.hidden_spikes > 0  # monitor = counters
+    probe = linear_probe(tmp_path / "run", train_samples=24)
+    assert probe["spiking_readout"] == test_accuracy  # the same test presentations
+    assert probe["test_samples"] == 12 and probe["epoch"] == 1
+    for key in ("probe_hidden_counts", "probe_pixels"):
+        assert 0.0 <= probe[key] <= 1.0
+    with pytest.raises(ValueError, match="train_samples must be in"):
+        linear_probe(tmp_path / "run", train_samples=10**6)
+
+
 def test_existing_checkpoint_is_never_overwritten(tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(b"precious")
     with pytest.raises(TrainingError, match="exists: pass --resume"):
@@ -196,6 +221,7 @@ def test_resume_with_other_options_is_refused(tmp_path):
     (["train", "--p", "5"], "'p' = 5.0 is out of range"),
     (["train", "--dataset", "mnist"], "pass --data-dir"),
     (["evaluate", "/nonexistent/run"], "run.json"),
+    (["probe", "/nonexistent/run"], "not a run folder"),
     (["train", "--threads", "0"], "--threads 0"),
     (["train", "--device", "numpy", "--threads", "2"], "need --device cpp"),
     (["train", "--batch-size", "0"], "batch_size must be a whole number >= 1"),

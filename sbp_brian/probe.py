@@ -1,0 +1,81 @@
+"""``sbp-brian probe RUN``: how much of a run's accuracy its hidden code allows.
+
+A linear probe separates the hidden representation from the spiking readout: a logistic
+regression (on standardised features) is fitted to the hidden layer's spike counts, one
+Bernoulli presentation per image, on training images, and scored on test images; the
+network's own spiking readout (most output spikes, ties wrong) is scored on the same test
+presentations, and a logistic regression on the pixels of the same training images gives the
+data's linear ceiling.  If probe and readout agree, the hidden code limits the accuracy; if
+the readout is far below the probe, the output layer does.  (Dale's law on the output
+synapses does not by itself limit a linear arg-max readout: adding the same constant to a
+hidden neuron's weights onto every output changes no decision, so any readout can be shifted
+to the signs Dale's law asks for.)
+
+The run's checkpoint is simulated with learning off (the compiled path with a hidden spike
+monitor, or the runtime reference), and the probe's training presentations use their own
+random stream (``chunk_seed`` phase 2) while the test presentations are the ones
+``sbp-brian evaluate`` uses, so the readout accuracy reported here is the run's test accuracy
+on those images.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .train import accuracy, predict
+
+__all__ = ["linear_probe"]
+
+
+def _logistic(x_train, y_train, x_test, y_test) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    return float(model.fit(x_train, y_train).score(x_test, y_test))
+
+
+def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None,
+                 device: str | None = None, progress: bool = False) -> dict:
+    """Probe of a run folder's checkpoint (see the module docstring); returns a dict of
+    accuracies (``probe_hidden_counts``, ``spiking_readout``, ``probe_pixels``) and activity
+    figures."""
+    from .runs import make_trainer
+    folder = Path(run)
+    folder = folder.parent if folder.is_file() else folder
+    if not (folder / "run.json").exists():
+        raise FileNotFoundError(f"{folder / 'run.json'}: not a run folder")
+    options = json.loads((folder / "run.json").read_text())
+    if device:
+        options["device"] = device
+    start = time.perf_counter()
+    trainer = make_trainer(options, folder, resume=True, progress=progress, record_hidden=True)
+    try:
+        data = trainer.data
+        if train_samples < 2 or train_samples > len(data.y_train):
+            raise ValueError(f"train_samples must be in [2, {len(data.y_train)}], got "
+                             f"{train_samples}")
+        n_test = len(data.y_test) if test_samples is None else min(test_samples,
+                                                                   len(data.y_test))
+        x_train, y_train = data.x_train[:train_samples], data.y_train[:train_samples]
+        x_test, y_test = data.x_test[:n_test], data.y_test[:n_test]
+        _, hidden_train = trainer.responses(x_train, phase=2)
+        counts_test, hidden_test = trainer.responses(x_test, phase=1)
+    finally:
+        trainer.close()
+    return {
+        "run": str(folder), "epoch": trainer.state["epoch"],
+        "train_samples": int(train_samples), "test_samples": int(n_test),
+        "evaluated_on": data.name,
+        "probe_hidden_counts": _logistic(hidden_train, y_train, hidden_test, y_test),
+        "spiking_readout": accuracy(counts_test, y_test),
+        "readout_undecided": float(np.mean(predict(counts_test) < 0)),  # tied or silent: wrong
+        "readout_silent": float(np.mean(counts_test.sum(axis=1) == 0)),
+        "probe_pixels": _logistic(x_train, y_train, x_test, y_test),
+        "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden_test)),
+        "silent_hidden_fraction": float(np.mean(hidden_test.sum(axis=0) == 0)),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
