@@ -134,6 +134,14 @@ def tiny_options(**extra):
     return options
 
 
+def resume_and_compare(options, folder, runner, full) -> None:
+    """Resume the run in ``folder`` to its end; its weights must be ``full``'s."""
+    resumed = make_trainer(options, folder, resume=True, progress=False, runner=runner)
+    resumed.fit()
+    np.testing.assert_array_equal(resumed.w_in, full.w_in)
+    np.testing.assert_array_equal(resumed.w_out, full.w_out)
+
+
 @pytest.mark.standalone
 def test_resume_reaches_the_same_weights(tmp_path):
     options = tiny_options(chunk=8)  # 3 chunks per epoch
@@ -146,11 +154,7 @@ def test_resume_reaches_the_same_weights(tmp_path):
     with pytest.raises(TrainingError, match="has trained 2 epochs"):  # one and a part
         make_trainer({**options, "epochs": 1}, tmp_path / "part", resume=True,
                      progress=False, runner=runner)
-    resumed = make_trainer(options, tmp_path / "part", resume=True, progress=False,
-                           runner=runner)
-    resumed.fit()
-    np.testing.assert_array_equal(resumed.w_in, full.w_in)
-    np.testing.assert_array_equal(resumed.w_out, full.w_out)
+    resume_and_compare(options, tmp_path / "part", runner, full)
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     # a finished one-epoch run trained further to two epochs is the two-epoch run
@@ -161,11 +165,7 @@ def test_resume_reaches_the_same_weights(tmp_path):
     with pytest.raises(TrainingError, match="has trained 2 epochs: --epochs 1 would shorten"):
         make_trainer({**options, "epochs": 1}, tmp_path / "full", resume=True,
                      progress=False, runner=runner)
-    extended = make_trainer(options, tmp_path / "short", resume=True, progress=False,
-                            runner=runner)
-    extended.fit()
-    np.testing.assert_array_equal(extended.w_in, full.w_in)
-    np.testing.assert_array_equal(extended.w_out, full.w_out)
+    resume_and_compare(options, tmp_path / "short", runner, full)
     assert json.loads((tmp_path / "short" / "config.json").read_text())["config"]["epochs"] == 2
     full.close()
 
