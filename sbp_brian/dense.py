@@ -51,6 +51,7 @@ class _Layer:
         self.gE = np.zeros(self.n)
         self.gI = np.zeros(self.n)
         self.last = np.full(self.n, -10**9)
+        self.depolarisation = np.zeros(self.n)  # integral of v - V_L over the sample
         self.traces = {name: np.zeros(self.n) for name in self.trace_taus}
         self.count = np.zeros(self.n)
 
@@ -66,7 +67,10 @@ class _Layer:
         k_v = np.where(free, self._dv(self.v, self.gE, self.gI), 0.0)
         gE_mid = self.gE - 0.5 * dt * self.gE / p["tau_E"]
         gI_mid = self.gI - 0.5 * dt * self.gI / p["tau_I"]
-        v_new = self.v + dt * self._dv(self.v + 0.5 * dt * k_v, gE_mid, gI_mid)
+        v_mid = self.v + 0.5 * dt * k_v
+        v_new = self.v + dt * self._dv(v_mid, gE_mid, gI_mid)
+        # the readout's mean depolarisation, integrated by the same rule (network's v_mean)
+        self.depolarisation += dt * (v_mid - p["V_L"])
         self.v = np.where(free, v_new, self.v)
         self.gE = self.gE - dt * gE_mid / p["tau_E"]
         self.gI = self.gI - dt * gI_mid / p["tau_I"]
@@ -127,18 +131,20 @@ class DenseNetwork:
         W_in = np.array(w_in, dtype=float).reshape(c.n_input, c.n_hidden)
         W_out = np.array(w_out, dtype=float).reshape(c.n_hidden, c.n_output)
         counts = np.zeros((len(x), c.n_output), dtype=int)
+        potentials = np.zeros((len(x), c.n_output))
         hidden_spikes = 0.0
         for k in range(len(x)):
             target = y_onehot[k] if learn else np.zeros(c.n_output)
             ltp, ltd, dw_out, pre_count = self._sample(k, np.asarray(x[k]), target, W_in, W_out)
             hidden_spikes += self.hidden.count.sum()
             counts[k] = self.output.count
+            potentials[k] = self.output.depolarisation / (self.steps * self.dt) * 1e3  # mV
             new_in, new_out = boundary_weights(c, W_in.ravel(), sign_in, ltp.ravel(), ltd.ravel(),
                                                W_out.ravel(), dw_out.ravel(), pre_count,
                                                eta_in, eta_out, w_norm)
             W_in = new_in.reshape(W_in.shape)
             W_out = new_out.reshape(W_out.shape)
-        return W_in.ravel(), W_out.ravel(), ChunkResult(counts, hidden_spikes)
+        return W_in.ravel(), W_out.ravel(), ChunkResult(counts, hidden_spikes, None, potentials)
 
     def _sample(self, k: int, intensity, target, W_in, W_out):
         """One sample from the boundary reset to the end; returns the accumulated changes."""

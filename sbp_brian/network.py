@@ -32,6 +32,11 @@ chunk of samples with no Python in between:
 6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
    counts, and loading of the next sample's input rates and teacher target.
 
+Readout: the output neurons' spike counts per sample, and their mean depolarisation over the
+sample, ``v_mean = (1/T) int (v - V_L) dt`` (an extra state variable integrated with the
+membrane, recorded at each boundary before the reset), which breaks ties between equal counts
+(:func:`sbp_brian.train.predict`).
+
 Mini-batch SBP (``batch_size = B > 1``, an option; the paper's rule is per sample, B = 1):
 every boundary computes its changes as above but adds them to ``dw_batch`` with the weights
 frozen; every B-th boundary (counted from the run's start, so B divides the chunk) applies
@@ -90,8 +95,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, nS,
-                    second)
+from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
+                    TimedArray, mV, nS, second)
 
 from .equations import conductance_lif
 from .model_files import ModelFile, register_section
@@ -367,6 +372,7 @@ class SBPNetwork:
             "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
             "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
             "sample_steps": c.steps_per_sample, "batch_size": c.batch_size,
+            "sample_duration": T,
             "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f, "sim_dt": dt,
             "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
             "teach_steps": max(1, int(round(float(1 / (c.teacher_rate * dt))))) if c.teacher_rate > 0 else 1,
@@ -470,6 +476,7 @@ class SBPNetwork:
         dateach/dt = -ateach/tau_minus_out : 1   # trace of teacher spikes
         target : 1                               # 1 for the target class while training
         count : 1
+        dv_mean/dt = (v - V_L)/sample_duration : volt  # mean depolarisation (readout ties)
         """
         teach = ("rand() < teacher_rate*sim_dt*target" if c.teacher_mode == "poisson" else
                  "target > 0.5 and (timestep(t, sim_dt) % teach_steps) == 0")
@@ -526,6 +533,14 @@ class SBPNetwork:
 
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         objects.append(self.output_spikes)
+        self.output_potential = None
+        if boundary == "generated":
+            # v_mean at each boundary before the reset: the mean depolarisation of the
+            # sample that ends there (the record at t = 0 precedes the first sample)
+            self.output_potential = StateMonitor(self.output, "v_mean", record=True, dt=T,
+                                                 when="start", order=-1,
+                                                 name="output_potential")
+            objects.append(self.output_potential)
         self.hidden_spikes = None
         if record_hidden:
             self.hidden_spikes = SpikeMonitor(self.hidden, name="hidden_spikes")
@@ -547,7 +562,7 @@ class SBPNetwork:
         ns["stim"], ns["labels"] = self.stim, self.labels
         for group in (self.inputs, self.hidden, self.output):
             group.namespace.update({"stim": self.stim, "labels": self.labels, "nS": nS,
-                                    "second": second})
+                                    "second": second, "mV": mV})
         step = dict(dt=T, when="start")
         objects = []
         summed = self.reductions == "summed"
@@ -661,7 +676,7 @@ class SBPNetwork:
                 "" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
             order=12, name="hidden_reset", **step)
         self.output.run_regularly(
-            membrane_reset + "apost = 0\nateach = 0\ntarget = labels(t, i)",
+            membrane_reset + "apost = 0\nateach = 0\nv_mean = 0*mV\ntarget = labels(t, i)",
             order=12, name="output_reset", **step)
         if not summed:
             norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
@@ -675,6 +690,13 @@ class SBPNetwork:
     def initial_weights(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """See :func:`initial_weights`."""
         return initial_weights(self.config, rng)
+
+    def sample_potentials(self, n_samples: int) -> np.ndarray:
+        """Mean depolarisation ``v - V_L`` of each output neuron over each sample, in mV,
+        shape (n_samples, n_output) (compiled path: recorded at the boundaries)."""
+        if self.output_potential is None:
+            raise ValueError("boundary='python': read output.v_mean after each sample")
+        return np.asarray(self.output_potential.v_mean[:, 1:n_samples + 1] / mV).T
 
     def sample_counts(self, n_samples: int, layer: str = "output") -> np.ndarray:
         """Spike counts per sample, shape (n_samples, layer size), from the layer's spike

@@ -3,10 +3,11 @@
 A linear probe separates the hidden representation from the spiking readout: a logistic
 regression (on standardised features) is fitted to the hidden layer's spike counts, one
 Bernoulli presentation per image, on training images, and scored on test images; the
-network's own spiking readout (most output spikes, ties wrong) is scored on the same test
-presentations, and a logistic regression on the pixels of the same training images gives the
-data's linear ceiling.  If probe and readout agree, the hidden code limits the accuracy; if
-the readout is far below the probe, the output layer does.  (Dale's law on the output
+network's own spiking readout (most output spikes, ties by mean membrane potential; also
+count-only, ties wrong) is scored on the same test presentations, and a logistic regression
+on the pixels of the same training images gives the data's linear ceiling.  If probe and
+readout agree, the hidden code limits the accuracy; if the readout is far below the probe,
+the output layer does.  (Dale's law on the output
 synapses does not by itself limit a linear arg-max readout: adding the same constant to a
 hidden neuron's weights onto every output changes no decision, so any readout can be shifted
 to the signs Dale's law asks for.)
@@ -14,8 +15,8 @@ to the signs Dale's law asks for.)
 The run's checkpoint is simulated with learning off (the compiled path with a hidden spike
 monitor, or the runtime reference), and the probe's training presentations use their own
 random stream (``chunk_seed`` phase 2) while the test presentations are the ones
-``sbp-brian evaluate`` uses, so the readout accuracy reported here is the run's test accuracy
-on those images.
+``sbp-brian evaluate`` uses (the last epoch's evaluation), so the readout accuracy reported
+here is the run's logged test accuracy on those images.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .train import accuracy, predict
+from .train import accuracy, undecided
 
 __all__ = ["linear_probe"]
 
@@ -62,8 +63,9 @@ def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None
                                                                    len(data.y_test))
         x_train, y_train = data.x_train[:train_samples], data.y_train[:train_samples]
         x_test, y_test = data.x_test[:n_test], data.y_test[:n_test]
-        _, hidden_train = trainer.responses(x_train, phase=2)
-        counts_test, hidden_test = trainer.responses(x_test, phase=1)
+        hidden_train = trainer.responses(x_train, phase=2).hidden_counts
+        test = trainer.responses(x_test, epoch=trainer.last_evaluated_epoch, phase=1)
+        hidden_test = test.hidden_counts
     finally:
         trainer.close()
     return {
@@ -71,9 +73,10 @@ def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None
         "train_samples": int(train_samples), "test_samples": int(n_test),
         "evaluated_on": data.name,
         "probe_hidden_counts": _logistic(hidden_train, y_train, hidden_test, y_test),
-        "spiking_readout": accuracy(counts_test, y_test),
-        "readout_undecided": float(np.mean(predict(counts_test) < 0)),  # tied or silent: wrong
-        "readout_silent": float(np.mean(counts_test.sum(axis=1) == 0)),
+        "spiking_readout": test.accuracy(y_test),
+        "spiking_readout_counts_only": accuracy(test.counts, y_test),
+        "readout_undecided_by_counts": float(np.mean(undecided(test.counts))),
+        "readout_silent": float(np.mean(test.counts.sum(axis=1) == 0)),
         "probe_pixels": _logistic(x_train, y_train, x_test, y_test),
         "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden_test)),
         "silent_hidden_fraction": float(np.mean(hidden_test.sum(axis=0) == 0)),

@@ -6,6 +6,8 @@ A run folder holds ``run.json`` (the options it was started with), ``config.json
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import numpy as np
 from .datasets import load_dataset
 from .model_files import load_model
 from .network import TrainingConfig
-from .train import METRICS, Trainer
+from .train import METRICS, Trainer, accuracy
 
 __all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "VARIANTS"]
 
@@ -58,7 +60,9 @@ def make_trainer(options: dict, out_dir, resume: bool = False, progress: bool = 
 
 
 def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) -> dict:
-    """Test accuracy of a run's checkpoint, rebuilt from its ``run.json``."""
+    """Test accuracy of a run's checkpoint, rebuilt from its ``run.json``, on the test
+    presentations of the last epoch's evaluation (so a finished run gives the metrics log's
+    last test accuracy), with the count-only accuracy beside it."""
     checkpoint = Path(checkpoint)
     folder = checkpoint.parent if checkpoint.is_file() else checkpoint
     options = json.loads((folder / "run.json").read_text())
@@ -66,11 +70,13 @@ def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) 
         options["device"] = device
     trainer = make_trainer(options, folder, resume=True, progress=progress)
     try:
-        acc, counts = trainer.evaluate()
+        acc, responses = trainer.evaluate(epoch=trainer.last_evaluated_epoch)
     finally:
         trainer.close()
-    return {"run": str(folder), "accuracy": acc, "evaluated_on": trainer.data.name,
-            "n_samples": int(len(counts)), "epoch": trainer.state["epoch"]}
+    return {"run": str(folder), "accuracy": acc,
+            "accuracy_counts_only": accuracy(responses.counts, trainer.data.y_test),
+            "evaluated_on": trainer.data.name, "n_samples": int(len(responses.counts)),
+            "epoch": trainer.state["epoch"]}
 
 
 def read_metrics(run) -> list[dict]:
@@ -114,27 +120,13 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
     "without SBP" and each SBP mode, per seed; writes ``comparison.json`` in ``out_dir``.
     """
     out_dir = Path(out_dir)
-    results = {}
-    for variant, overrides in VARIANTS.items():
-        slug = "".join(ch if ch.isalnum() else "_" for ch in variant).strip("_").lower()
-        runner = None
-        accs = []
-        for seed in seeds:
-            run_options = {**options, **overrides, "seed": seed}
-            folder = out_dir / slug / f"seed{seed}"
-            resume = (folder / "checkpoint.npz").exists()  # an interrupted comparison continues
-            trainer = make_trainer(run_options, folder, resume=resume, progress=progress,
-                                   build_dir=out_dir / slug / "build", runner=runner)
-            log(f"[compare] {variant}, seed {seed}" + (" (resumed)" if resume else ""))
-            trainer.fit()
-            runner = trainer._runner
-            accs.append(read_metrics(folder)[-1]["test_accuracy"])
-        if runner is not None:
-            from .targets import reset_target
-            reset_target()
-        results[variant] = {"folder": slug, "accuracies": accs,
-                            "mean": float(np.mean(accs)), "sd": float(np.std(accs, ddof=1))
-                            if len(accs) > 1 else 0.0}
+    # compiled projects are shared by one variant's seeds, and are this process's own: two
+    # comparisons writing into one folder (e.g. one per seed, on two cores) never share one
+    builds = Path(tempfile.mkdtemp(prefix="sbp_brian_compare_"))
+    try:
+        results = _train_variants(options, seeds, out_dir, builds, progress, log)
+    finally:
+        shutil.rmtree(builds, ignore_errors=True)
     base = results["without SBP"]["folder"]
     n_weights = None
     for variant in ("SBP paper", "SBP spread", "SBP weighted (ours)", "control (fixed hidden)"):
@@ -156,6 +148,33 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
     (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
     plot_comparison_dir(out_dir, results, seeds, title=f"{options.get('dataset') or 'digits'}, "
                         f"seeds {', '.join(map(str, seeds))}")
+    return results
+
+
+def _train_variants(options: dict, seeds, out_dir: Path, builds: Path, progress: bool,
+                    log) -> dict:
+    """Train (or resume, or keep) every variant's runs; their final test accuracies."""
+    results = {}
+    for variant, overrides in VARIANTS.items():
+        slug = "".join(ch if ch.isalnum() else "_" for ch in variant).strip("_").lower()
+        runner = None
+        accs = []
+        for seed in seeds:
+            run_options = {**options, **overrides, "seed": seed}
+            folder = out_dir / slug / f"seed{seed}"
+            resume = (folder / "checkpoint.npz").exists()  # an interrupted comparison continues
+            trainer = make_trainer(run_options, folder, resume=resume, progress=progress,
+                                   build_dir=builds / slug, runner=runner)
+            log(f"[compare] {variant}, seed {seed}" + (" (resumed)" if resume else ""))
+            trainer.fit()
+            runner = trainer._runner
+            accs.append(read_metrics(folder)[-1]["test_accuracy"])
+        if runner is not None:
+            from .targets import reset_target
+            reset_target()
+        results[variant] = {"folder": slug, "accuracies": accs,
+                            "mean": float(np.mean(accs)), "sd": float(np.std(accs, ddof=1))
+                            if len(accs) > 1 else 0.0}
     return results
 
 

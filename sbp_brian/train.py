@@ -15,7 +15,8 @@ Two execution paths of one network definition (:class:`sbp_brian.network.SBPNetw
 Between chunks the loop logs, checkpoints (weights, epoch, position, seeds, config; written
 atomically) and can be resumed (``resume=True``), reaching the same weights as an
 uninterrupted run with the same seed.  Prediction = the output neuron with the most spikes in
-the sample (ties at the top count as wrong), with the teacher off.
+the sample, with the teacher off; ties at the top go to the higher mean membrane potential
+(:func:`predict`; the metrics log also gives the count-only accuracy, ties wrong).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from brian2 import device, prefs, second
+from brian2 import device, mV, prefs, second
 from brian2 import seed as brian_seed
 
 from .datasets import Dataset
@@ -37,7 +38,8 @@ from .network import SBPNetwork, TrainingConfig, hidden_signs, initial_weights, 
 from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
-__all__ = ["Trainer", "TrainingError", "predict", "accuracy", "CHECKPOINT", "METRICS"]
+__all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "undecided",
+           "CHECKPOINT", "METRICS"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -65,17 +67,35 @@ class TrainingError(RuntimeError):
     """Training cannot start or continue (existing run, incompatible checkpoint, ...)."""
 
 
-def predict(counts: np.ndarray) -> np.ndarray:
-    """Winner by spike count per sample; -1 when no output fired or the top is tied."""
+def predict(counts: np.ndarray, potentials: np.ndarray | None = None) -> np.ndarray:
+    """Prediction per sample: the output neuron with the most spikes.
+
+    Ties at the top count (all outputs silent included) go to the tied output with the
+    higher mean membrane potential over the sample (``potentials``, e.g. mV, same shape as
+    ``counts``), the readout of ``../shared/spec``'s prototype study: of two outputs that
+    fired equally, the one that was closer to firing more.  Without ``potentials`` a tie is
+    undecided: -1, which no label equals (the count-only readout).
+    """
     counts = np.asarray(counts)
-    winners = counts.argmax(axis=1)
-    top = counts.max(axis=1)
-    tied = (counts == top[:, None]).sum(axis=1) > 1
-    return np.where((top > 0) & ~tied, winners, -1)
+    top = counts.max(axis=1, initial=0)
+    at_top = counts == top[:, None]
+    if potentials is not None:
+        return np.where(at_top, np.asarray(potentials, dtype=float), -np.inf).argmax(axis=1)
+    tied = at_top.sum(axis=1) > 1
+    return np.where((top > 0) & ~tied, counts.argmax(axis=1), -1)
 
 
-def accuracy(counts: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(predict(counts) == np.asarray(labels))) if len(labels) else float("nan")
+def undecided(counts: np.ndarray) -> np.ndarray:
+    """True where spike counts alone do not decide (tied top count, or no output fired)."""
+    return predict(counts) < 0
+
+
+def accuracy(counts: np.ndarray, labels: np.ndarray,
+             potentials: np.ndarray | None = None) -> float:
+    """Fraction of samples whose :func:`predict` equals the label."""
+    if not len(labels):
+        return float("nan")
+    return float(np.mean(predict(counts, potentials) == np.asarray(labels)))
 
 
 def chunk_seed(seed: int, epoch: int, chunk: int, phase: int) -> int:
@@ -85,9 +105,27 @@ def chunk_seed(seed: int, epoch: int, chunk: int, phase: int) -> int:
 
 @dataclass
 class ChunkResult:
+    """The network's responses to a run of samples."""
     counts: np.ndarray        # (n, n_output) output spikes per sample
-    hidden_spikes: float      # total hidden spikes in the chunk
+    hidden_spikes: float      # total hidden spikes in the run
     hidden_counts: np.ndarray | None = None  # (n, n_hidden) when the runner records them
+    potentials: np.ndarray | None = None     # (n, n_output) mean depolarisation (mV)
+
+    def predictions(self) -> np.ndarray:
+        return predict(self.counts, self.potentials)
+
+    def accuracy(self, labels) -> float:
+        return accuracy(self.counts, labels, self.potentials)
+
+    @classmethod
+    def concatenate(cls, results: list, n_output: int) -> "ChunkResult":
+        def joined(name):
+            parts = [getattr(r, name) for r in results]
+            return None if any(p is None for p in parts) else np.concatenate(parts)
+        if not results:
+            return cls(np.zeros((0, n_output), dtype=int), 0.0, None, np.zeros((0, n_output)))
+        return cls(joined("counts"), float(sum(r.hidden_spikes for r in results)),
+                   joined("hidden_counts"), joined("potentials"))
 
 
 def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
@@ -217,7 +255,7 @@ class _CompiledRunner:
         hidden_counts = net.sample_counts(n, "hidden") if net.hidden_spikes is not None else None
         return (np.array(net.input_hidden.w[:], copy=True),
                 np.array(net.hidden_output.w[:], copy=True),
-                ChunkResult(counts, hidden, hidden_counts))
+                ChunkResult(counts, hidden, hidden_counts, net.sample_potentials(n)))
 
 
 class _RuntimeRunner:
@@ -241,6 +279,7 @@ class _RuntimeRunner:
         net.input_hidden.sign_in = input_signs(w_in)
         net.hidden_output.w = w_out
         counts = np.zeros((len(x), c.n_output), dtype=int)
+        potentials = np.zeros((len(x), c.n_output))
         hidden_counts = np.zeros((len(x), c.n_hidden), dtype=int)
         hidden_before = float(np.sum(net.hidden.total[:]))
         self.pending = None
@@ -249,6 +288,7 @@ class _RuntimeRunner:
                           batch_end=k % c.batch_size == 0)
             net.network.run(c.sample_duration, namespace={})
             counts[k] = np.asarray(net.output.count[:])
+            potentials[k] = np.asarray(net.output.v_mean[:] / mV)
             hidden_counts[k] = np.asarray(net.hidden.count[:])
         # the chunk's end ends a mini-batch (as in the compiled path, whose chunks are padded
         # to a multiple of the batch with silent samples that change nothing)
@@ -256,7 +296,7 @@ class _RuntimeRunner:
         hidden = float(np.sum(net.hidden.total[:])) - hidden_before
         return (np.array(net.input_hidden.w[:], copy=True),
                 np.array(net.hidden_output.w[:], copy=True),
-                ChunkResult(counts, hidden, hidden_counts))
+                ChunkResult(counts, hidden, hidden_counts, potentials))
 
     def boundary(self, learn: bool, x_next, y_next, batch_end: bool = True) -> None:
         """The sample-boundary step of :mod:`sbp_brian.network` (steps 1-6), in numpy.  With
@@ -290,8 +330,26 @@ class _RuntimeRunner:
             group.not_refractory = True
             group.count = 0
         hidden.apost_in, hidden.ltp_e, hidden.apre_out = 0, 0, 0
-        output.apost, output.ateach = 0, 0
+        output.apost, output.ateach, output.v_mean = 0, 0, 0 * mV
         output.target = np.asarray(y_next)
+
+
+#: Advisory lock file of a run folder while it trains.
+LOCK = ".training.lock"
+
+
+def _lock_folder(folder: Path):
+    """Hold an exclusive lock on ``folder`` (released when the returned handle closes), so that
+    two processes never interleave checkpoints and metrics in one run folder."""
+    import fcntl
+    handle = open(Path(folder) / LOCK, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise TrainingError(f"{folder} is being trained by another process; wait for it to "
+                            "finish or choose another --out") from None
+    return handle
 
 
 def _without_epochs(meta: dict) -> dict:
@@ -422,36 +480,48 @@ class Trainer:
         out[np.arange(len(labels)), labels] = 1
         return out
 
-    def evaluate(self, x=None, y=None, epoch: int = 0) -> tuple[float, np.ndarray]:
-        """Accuracy and output counts on ``x, y`` (default: the dataset's test part)."""
+    @property
+    def last_evaluated_epoch(self) -> int:
+        """Index of the last completed epoch (0 before any): its evaluation's random stream
+        gave the metrics log's last test accuracy, so evaluating the checkpoint with it
+        reproduces that number."""
+        return max(0, self.state["epoch"] - 1)
+
+    def evaluate(self, x=None, y=None, epoch: int = 0) -> tuple[float, ChunkResult]:
+        """Accuracy (:func:`predict`) and responses on ``x, y`` (default: the dataset's test
+        part)."""
         x = self.data.x_test if x is None else x
         y = self.data.y_test if y is None else y
-        counts, _ = self.responses(x, epoch=epoch)
-        return accuracy(counts, y), counts
+        result = self.responses(x, epoch=epoch)
+        return result.accuracy(y), result
 
-    def responses(self, x, epoch: int = 0, phase: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Output and hidden spike counts per sample of ``x`` with learning off (hidden
-        counts only when the trainer records them, else None).  ``phase`` selects the
-        random stream (1: evaluation; see :func:`chunk_seed`)."""
+    def responses(self, x, epoch: int = 0, phase: int = 1) -> ChunkResult:
+        """The network's responses to the samples ``x`` with learning off (hidden counts only
+        when the trainer records them).  ``phase`` selects the random stream (1: evaluation;
+        see :func:`chunk_seed`)."""
         runner = self.runner()
-        counts, hidden = [], []
+        results = []
         for index, (a, b) in enumerate(self._chunks(len(x))):
             _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
                                       self.w_in, self.w_out, learn=False,
                                       seed=chunk_seed(self.config.seed, epoch, index, phase),
                                       w_norm=self.w_norm)
-            counts.append(result.counts)
-            hidden.append(result.hidden_counts)
-        if not counts:
-            return np.zeros((0, self.config.n_output)), None
-        hidden = None if any(h is None for h in hidden) else np.concatenate(hidden)
-        return np.concatenate(counts), hidden
+            results.append(result)
+        return ChunkResult.concatenate(results, self.config.n_output)
 
     def fit(self, epochs: int | None = None, stop_after_chunks: int | None = None) -> list:
         """Train for ``epochs`` (default: the config's); returns the metrics records written.
 
-        ``stop_after_chunks`` stops early after that many chunks (to test resuming).
+        ``stop_after_chunks`` stops early after that many chunks (to test resuming).  The run
+        folder is locked meanwhile: a second process training into it is refused.
         """
+        lock = _lock_folder(self.out_dir)
+        try:
+            return self._fit(epochs, stop_after_chunks)
+        finally:
+            lock.close()
+
+    def _fit(self, epochs: int | None, stop_after_chunks: int | None) -> list:
         from tqdm import tqdm
 
         c = self.config
@@ -472,12 +542,19 @@ class Trainer:
                 a, b = chunks[self.state["chunk"]]
                 idx = order[a:b]
                 t0 = time.perf_counter()
-                self.w_in, self.w_out, result = runner.run(
+                w_in, w_out, result = runner.run(
                     self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.w_in,
                     self.w_out, learn=True,
                     seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
                     rate_scale=1.0 / (1.0 + c.lr_decay * epoch), w_norm=self.w_norm)
-                self.state["correct"] += int(np.sum(predict(result.counts) ==
+                if not (np.all(np.isfinite(w_in)) and np.all(np.isfinite(w_out))):
+                    bar.close()
+                    raise TrainingError(
+                        f"epoch {epoch + 1}, chunk {self.state['chunk'] + 1}: the simulation "
+                        "returned non-finite weights; nothing was saved (the checkpoint holds "
+                        "the last good state)")
+                self.w_in, self.w_out = w_in, w_out
+                self.state["correct"] += int(np.sum(result.predictions() ==
                                                     self.data.y_train[idx]))
                 self.state["seen"] += b - a
                 hidden_spikes += result.hidden_spikes
@@ -493,11 +570,14 @@ class Trainer:
                     return records
             bar.close()
             train_seconds = time.perf_counter() - start
-            test_acc, _ = self.evaluate(epoch=epoch)
+            test_acc, test = self.evaluate(epoch=epoch)
             record = {
                 "epoch": epoch + 1,
                 "train_accuracy": self.state["correct"] / max(1, self.state["seen"]),
                 "test_accuracy": test_acc,
+                # the count-only readout (ties wrong) and how often counts alone do not decide
+                "test_accuracy_counts_only": accuracy(test.counts, self.data.y_test),
+                "test_undecided_by_counts": float(np.mean(undecided(test.counts))),
                 "evaluated_on": "validation" if "validation" in self.data.name else "test",
                 "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
                 / c.n_hidden,
