@@ -7,10 +7,9 @@ network's own spiking readout (most output spikes, ties by mean membrane potenti
 count-only, ties wrong) is scored on the same test presentations, and a logistic regression
 on the pixels of the same training images gives the data's linear ceiling.  If probe and
 readout agree, the hidden code limits the accuracy; if the readout is far below the probe,
-the output layer does.  (Dale's law on the output
-synapses does not by itself limit a linear arg-max readout: adding the same constant to a
-hidden neuron's weights onto every output changes no decision, so any readout can be shifted
-to the signs Dale's law asks for.)
+the output layer does.  (Dale's law on the output synapses does not by itself limit a linear
+arg-max readout: adding the same constant to a hidden neuron's weights onto every output
+changes no decision, so any readout can be shifted to the signs Dale's law asks for.)
 
 The run's checkpoint is simulated with learning off (the compiled path with a hidden spike
 monitor, or the runtime reference), and the probe's training presentations use their own
