@@ -39,11 +39,13 @@ def _si(quantity) -> float:
 class _Layer:
     """State of a conductance-LIF layer and its parameters as SI floats."""
 
-    def __init__(self, params: dict, n: int, dt: float, trace_taus: dict):
+    def __init__(self, params: dict, n: int, dt: float, trace_taus: dict,
+                 readout: bool = False):
         p = {k: _si(v) for k, v in params.items()}
         self.p, self.n, self.dt = p, n, dt
         self.ref_steps = int(round(p["t_ref"] / dt))
         self.trace_taus = trace_taus
+        self.readout = readout  # integrate the readout's mean depolarisation (outputs only)
         self.reset()
 
     def reset(self) -> None:
@@ -69,8 +71,8 @@ class _Layer:
         gI_mid = self.gI - 0.5 * dt * self.gI / p["tau_I"]
         v_mid = self.v + 0.5 * dt * k_v
         v_new = self.v + dt * self._dv(v_mid, gE_mid, gI_mid)
-        # the readout's mean depolarisation, integrated by the same rule (network's v_mean)
-        self.depolarisation += dt * (v_mid - p["V_L"])
+        if self.readout:  # the network's v_mean, integrated by the same rule
+            self.depolarisation += dt * (v_mid - p["V_L"])
         self.v = np.where(free, v_new, self.v)
         self.gE = self.gE - dt * gE_mid / p["tau_E"]
         self.gI = self.gI - dt * gI_mid / p["tau_I"]
@@ -113,7 +115,8 @@ class DenseNetwork:
         self.hidden = _Layer(c.hidden, c.n_hidden, dt, {"apost_in": self.stdp_in["tau_minus"],
                                                         "apre_out": self.stdp_out["tau_plus"]})
         self.output = _Layer(c.output, c.n_output, dt, {"apost": self.stdp_out["tau_minus"],
-                                                        "ateach": self.stdp_out["tau_minus"]})
+                                                        "ateach": self.stdp_out["tau_minus"]},
+                             readout=True)
         self.rng = np.random.default_rng(c.seed)
         self.decay_u = np.exp(-dt / self.tau_f)
         self.decay_x = np.exp(-dt / self.tau_d)

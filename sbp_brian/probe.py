@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .train import accuracy, undecided
 
 __all__ = ["linear_probe"]
 
@@ -73,8 +72,8 @@ def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None
         "evaluated_on": data.name,
         "probe_hidden_counts": _logistic(hidden_train, y_train, hidden_test, y_test),
         "spiking_readout": test.accuracy(y_test),
-        "spiking_readout_counts_only": accuracy(test.counts, y_test),
-        "readout_undecided_by_counts": float(np.mean(undecided(test.counts))),
+        "spiking_readout_counts_only": test.accuracy_counts_only(y_test),
+        "readout_undecided_by_counts": test.undecided_by_counts(),
         "readout_silent": float(np.mean(test.counts.sum(axis=1) == 0)),
         "probe_pixels": _logistic(x_train, y_train, x_test, y_test),
         "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden_test)),

@@ -15,7 +15,7 @@ import numpy as np
 from .datasets import load_dataset
 from .model_files import load_model
 from .network import TrainingConfig
-from .train import METRICS, Trainer, accuracy
+from .train import METRICS, Trainer
 
 __all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "VARIANTS"]
 
@@ -74,7 +74,7 @@ def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) 
     finally:
         trainer.close()
     return {"run": str(folder), "accuracy": acc,
-            "accuracy_counts_only": accuracy(responses.counts, trainer.data.y_test),
+            "accuracy_counts_only": responses.accuracy_counts_only(trainer.data.y_test),
             "evaluated_on": trainer.data.name, "n_samples": int(len(responses.counts)),
             "epoch": trainer.state["epoch"]}
 

@@ -38,8 +38,8 @@ from .network import SBPNetwork, TrainingConfig, hidden_signs, initial_weights, 
 from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
-__all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "undecided",
-           "CHECKPOINT", "METRICS"]
+__all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "CHECKPOINT",
+           "METRICS"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -85,11 +85,6 @@ def predict(counts: np.ndarray, potentials: np.ndarray | None = None) -> np.ndar
     return np.where((top > 0) & ~tied, counts.argmax(axis=1), -1)
 
 
-def undecided(counts: np.ndarray) -> np.ndarray:
-    """True where spike counts alone do not decide (tied top count, or no output fired)."""
-    return predict(counts) < 0
-
-
 def accuracy(counts: np.ndarray, labels: np.ndarray,
              potentials: np.ndarray | None = None) -> float:
     """Fraction of samples whose :func:`predict` equals the label."""
@@ -116,6 +111,14 @@ class ChunkResult:
 
     def accuracy(self, labels) -> float:
         return accuracy(self.counts, labels, self.potentials)
+
+    def accuracy_counts_only(self, labels) -> float:
+        """Accuracy of the count-only readout (ties and silence wrong)."""
+        return accuracy(self.counts, labels)
+
+    def undecided_by_counts(self) -> float:
+        """Fraction of samples that spike counts alone do not decide (tie or silence)."""
+        return float(np.mean(predict(self.counts) < 0)) if len(self.counts) else float("nan")
 
     @classmethod
     def concatenate(cls, results: list, n_output: int) -> "ChunkResult":
@@ -576,8 +579,8 @@ class Trainer:
                 "train_accuracy": self.state["correct"] / max(1, self.state["seen"]),
                 "test_accuracy": test_acc,
                 # the count-only readout (ties wrong) and how often counts alone do not decide
-                "test_accuracy_counts_only": accuracy(test.counts, self.data.y_test),
-                "test_undecided_by_counts": float(np.mean(undecided(test.counts))),
+                "test_accuracy_counts_only": test.accuracy_counts_only(self.data.y_test),
+                "test_undecided_by_counts": test.undecided_by_counts(),
                 "evaluated_on": "validation" if "validation" in self.data.name else "test",
                 "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
                 / c.n_hidden,
