@@ -21,8 +21,8 @@ chunk of samples with no Python in between:
 
 1. per hidden neuron ``S+_j = sum_k max(dw_jk, 0)``, ``S-_j = sum_k min(dw_jk, 0)`` and
    ``Sw_j = sum_k w_jk dw_jk`` (``+=`` from the output synapses);
-2. totals over hidden neurons (reduced into a one-neuron group and broadcast back) for
-   ``n(x) = x / sum(x)``;
+2. totals over hidden neurons (reduced into a one-neuron group, read by every hidden neuron
+   through a linked variable) for ``n(x) = x / sum(x)``;
 3. for the spread modes, the inputs' activity threshold that selects the fraction p of most
    active input synapses (ties at the threshold included);
 4. the input-weight update (``sbp_mode``: ``None`` = local STDP only, "paper", "spread",
@@ -96,10 +96,10 @@ from typing import Any
 
 import numpy as np
 from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
-                    TimedArray, mV, nS, second)
+                    TimedArray, linked_var, mV, nS, second)
 
 from .equations import conductance_lif
-from .model_files import ModelFile, register_section
+from .model_files import ModelFile, ModelFileError, register_section
 from .parameters import Param, ParameterError
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "initial_weights",
@@ -191,7 +191,20 @@ class TrainingConfig:
 
     @classmethod
     def from_model(cls, model: ModelFile, n_input: int, n_output: int, **overrides):
-        """Build from a model file; ``n_input``/``n_output`` come from the dataset."""
+        """Build from a model file; ``n_input``/``n_output`` come from the dataset.
+
+        The training network has no homeostatic membrane adjustment (SBP Eqs. 6-9; the
+        equations exist as :func:`~sbp_brian.equations.with_homeostasis` for protocols): Eq. 8
+        relaxes ``V_j`` toward ``sum_i V_i W_ij + V_Tr``, and Bernoulli input sources have no
+        membrane potential ``V_i``, so the spiking reading is undecided.  A model file that
+        asks for it is refused rather than silently trained without it.
+        """
+        if model.homeostasis:
+            populations = ", ".join(f"[neurons.{p}.homeostasis]" for p in model.homeostasis)
+            raise ModelFileError(
+                f"{model.path}: {populations}: the training network does not implement "
+                "homeostatic membrane adjustment (SBP Eqs. 6-9); remove the section to train "
+                "this model (it is used by single-neuron protocols only)")
         sizes, sim, training = model["sizes"], model["simulation"], model.sections.get(
             "training", {})
         teacher = model.sections.get("teacher", {"rate": 200 * Hz})
@@ -391,8 +404,13 @@ class SBPNetwork:
         next_spike : 1                     # time step of the next spike (Bernoulli draw)
         coactive : 1                       # activity weight in the spread modes
         share : 1                          # share of the propagated signal
-        cstar : 1                          # activity threshold of the spread modes
         """
+        # totals of the generated boundary step, read from its one-neuron group "sbp_norm"
+        # (linked variables: a broadcast by synapses would be a pass the step does not need)
+        generated = boundary == "generated"
+        if generated:
+            input_eqs += ("cstar : 1 (linked)    # activity threshold of the spread modes\n"
+                          "act_tot : 1 (linked)  # their total activity\n")
         if input_schedule is not None:
             indices, times = input_schedule
             steps = int(round(float((n_samples * T + dt) / dt))) + 1
@@ -437,8 +455,6 @@ class SBPNetwork:
         Sp : 1
         Sm : 1
         Sw : 1
-        Sp_tot : 1
-        Sm_tot : 1
         wsum_e : 1                                  # sum of excitatory input weights
         wsum_i : 1                                  # sum of |inhibitory input weights|
         wnorm_e : 1                                 # their values at the start of training
@@ -449,6 +465,8 @@ class SBPNetwork:
         gain_ltd : 1
         signal : 1
         """
+        if generated:
+            hidden_eqs += "Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"  # from sbp_norm
         self.hidden = NeuronGroup(
             c.n_hidden, hidden_eqs, threshold="v > V_th",
             reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
@@ -588,22 +606,24 @@ class SBPNetwork:
 
         # 1: per-hidden-neuron sums of the output change
         reduce(self.hidden_output, OUTPUT_SUMS, 0, "sbp_output_sums")
-        # 2: totals over hidden neurons, reduced into one neuron and broadcast back
+        # 2: totals over hidden neurons, reduced into one neuron that the hidden neurons (and,
+        #    for the spread modes, the inputs) read through linked variables
         norm = NeuronGroup(1, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
                            namespace=ns, name="sbp_norm")
         to_norm = reducer(self.hidden, norm, {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
                           1, "sbp_hidden_norm")
-        from_norm = Synapses(norm, self.hidden, name="sbp_norm_hidden", namespace=ns)
-        from_norm.connect()
-        from_norm.run_regularly("Sp_tot_post = Sp_tot_pre\nSm_tot_post = Sm_tot_pre", order=2,
-                                name="sbp_broadcast", **step)
+        for group, variables in ((self.hidden, ("Sp_tot", "Sm_tot")),
+                                 (self.inputs, ("cstar", "act_tot"))):
+            everyone = np.zeros(len(group), dtype=int)  # all read the one norm neuron
+            for name in variables:
+                setattr(group, name, linked_var(norm, name, index=everyone))
         # gains (paper mode) and signals (spread modes); n(x) = x when sum(x) = 0
         self.hidden.run_regularly(
             "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
             "gain_ltd = f*(1 + p*(-Sm)/(Sm_tot + int(Sm_tot == 0)))\n"
             + ("signal = f*Sw" if c.sbp_mode == "weighted" else "signal = f*(Sp + Sm)"),
             order=3, name="sbp_gains", **step)
-        objects += [norm, to_norm, from_norm]
+        objects += [norm, to_norm]
         # 3: activity threshold of the spread modes (top p-fraction, ties included)
         if c.sbp_mode in ("spread", "weighted") and not c.freeze_hidden:
             max_count = int(np.ceil(float(c.max_rate * T))) * 3 + 10
@@ -615,19 +635,15 @@ class SBPNetwork:
                                    "sbp_count_levels")
             pick = reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"}, 5,
                            "sbp_pick_level")
-            to_inputs = Synapses(norm, self.inputs, name="sbp_norm_inputs", namespace=ns)
-            to_inputs.connect()
-            to_inputs.run_regularly("cstar_post = cstar_pre", order=6, name="sbp_threshold",
-                                    **step)
             self.inputs.run_regularly("coactive = count*int(count >= clip(cstar, 1, inf))",
                                       order=7, name="sbp_coactive", **step)
             act_reduce = reducer(self.inputs, norm, {"act_tot_post": "coactive_pre"}, 8,
                                  "sbp_inputs_norm")
-            to_inputs.run_regularly("share_post = coactive_post/(act_tot_pre + "
-                                    "int(act_tot_pre == 0))", order=9, name="sbp_share", **step)
+            self.inputs.run_regularly("share = coactive/(act_tot + int(act_tot == 0))", order=9,
+                                      name="sbp_share", **step)
             if not summed:
                 levels.run_regularly("n_above = 0", order=12, name="sbp_levels_reset", **step)
-            objects += [levels, count_levels, pick, to_inputs, act_reduce]
+            objects += [levels, count_levels, pick, act_reduce]
         # 4: input-weight update
         if not c.freeze_hidden:
             change = {None: "dw_ltp + dw_ltd",
