@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -146,8 +147,10 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     onehot = np.eye(10)[y]
     start = time.perf_counter()
     compile_seconds = 0.0
+    project = None  # the compiled project's folder, removed at the end
     if way in ("compiled", "openmp", "cuda"):
-        runner = _CompiledRunner(config, Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")),
+        project = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_"))
+        runner = _CompiledRunner(config, project,
                                  target="cuda" if way == "cuda" else "cpp",
                                  threads=os.cpu_count() if way == "openmp" else 1,
                                  profile=profile)
@@ -180,6 +183,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         top = [[name, round(float(t), 3), round(100 * float(t) / total, 1)]
                for name, t in info[:12]]
     reset_target()
+    if project is not None:
+        shutil.rmtree(project, ignore_errors=True)
     return {
         "way": way, "target": {"compiled": "cpp_standalone (1 thread)",
                                "openmp": f"cpp_standalone ({os.cpu_count()} OpenMP threads)",
@@ -220,29 +225,18 @@ def benchmark_suite(ways=WAYS,
     unknown = sorted(set(ways) - set(WAYS))
     if unknown:
         raise ValueError(f"unknown benchmark way(s) {unknown}; choose from {list(WAYS)}")
-    runs, skipped = [], {}
     most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (
         n_chunks or 3)
     x, y, source = _images(most, np.random.default_rng(0))
-    images = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_")) / "images.npz"
-    np.savez(images, x=x, y=y, source=source)
-    del x, y
-    for duration in durations:
-        for way in ways:
-            reason = unavailable(way)
-            if reason:
-                skipped[way] = reason
-                log(f"[bench] {way}: skipped ({reason})")
-                continue
-            runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log,
-                                           profile=profile and way != "openmp"))
-    scaling = []
-    if "compiled" in ways:
-        for n_hidden in sizes:
-            known = [r for r in runs if r["way"] == "compiled" and r["n_hidden"] == n_hidden
-                     and r["sample_duration_ms"] == durations[0]]
-            scaling.append(known[0] if known else _run_in_subprocess(
-                "compiled", n_hidden, durations[0], chunk, n_chunks, images, log))
+    folder = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_"))
+    try:
+        images = folder / "images.npz"
+        np.savez(images, x=x, y=y, source=source)
+        del x, y
+        runs, skipped, scaling = _run_suite(ways, sizes, durations, chunk, n_chunks, images,
+                                            profile, log)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     for duration in durations:  # ratios to our default path, in the same run
         same = [r for r in runs if r["sample_duration_ms"] == duration]
         ours = [r for r in same if r["way"] == "compiled"]
@@ -260,6 +254,29 @@ def benchmark_suite(ways=WAYS,
         out.write_text(json.dumps(result, indent=2) + "\n")
         plot_results(result, out.with_suffix(".png"))
     return result
+
+
+def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log):
+    """Every way at 784-500-10 per duration, then the compiled way at every size, each in
+    its own subprocess on the images in ``images``."""
+    runs, skipped = [], {}
+    for duration in durations:
+        for way in ways:
+            reason = unavailable(way)
+            if reason:
+                skipped[way] = reason
+                log(f"[bench] {way}: skipped ({reason})")
+                continue
+            runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log,
+                                           profile=profile and way != "openmp"))
+    scaling = []
+    if "compiled" in ways:
+        for n_hidden in sizes:
+            known = [r for r in runs if r["way"] == "compiled" and r["n_hidden"] == n_hidden
+                     and r["sample_duration_ms"] == durations[0]]
+            scaling.append(known[0] if known else _run_in_subprocess(
+                "compiled", n_hidden, durations[0], chunk, n_chunks, images, log))
+    return runs, skipped, scaling
 
 
 def plot_results(result: dict, path) -> None:

@@ -413,6 +413,7 @@ class Trainer:
             (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         self._build_dir = build_dir
         self._runner = runner  # a compiled project may be shared by runs that differ in seed
+        self._temporary_build = None  # a project folder of our own, removed by close()
 
     # -- setup ---------------------------------------------------------------------------
     def _initial_weights(self, rng):
@@ -421,8 +422,10 @@ class Trainer:
     def runner(self):
         if self._runner is None:
             if self.device in ("cpp", "cuda"):
-                build = Path(self._build_dir) if self._build_dir else Path(
-                    tempfile.mkdtemp(prefix="sbp_brian_build_"))
+                if self._build_dir:
+                    build = Path(self._build_dir)
+                else:
+                    build = self._temporary_build = Path(tempfile.mkdtemp(prefix="sbp_brian_build_"))
                 self._runner = _CompiledRunner(self.config, build, target=self.device,
                                                threads=self.threads,
                                                record_hidden=self.record_hidden)
@@ -603,6 +606,8 @@ class Trainer:
         return records
 
     def close(self) -> None:
+        """Return Brian2 to runtime mode and remove the temporary compiled project, if any."""
         reset_target()
-        if self._build_dir is None and isinstance(self._runner, _CompiledRunner):
-            shutil.rmtree(device.project_dir, ignore_errors=True)
+        if self._temporary_build is not None:
+            shutil.rmtree(self._temporary_build, ignore_errors=True)
+            self._temporary_build = None

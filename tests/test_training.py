@@ -246,6 +246,26 @@ def test_corrupt_checkpoint_is_reported_and_kept(tmp_path):
     assert (tmp_path / CHECKPOINT).read_bytes() == b"not a checkpoint"
 
 
+def test_close_removes_the_temporary_compiled_project(tmp_path, caplog):
+    """A trainer that compiled into a folder of its own removes it on close (and says nothing
+    about it); a build folder the caller passed is kept."""
+    import logging
+    trainer = make_trainer(tiny_options(epochs=1), tmp_path / "run", progress=False)
+    trainer.fit()
+    build = trainer._temporary_build
+    assert build is not None and build.exists()
+    with caplog.at_level(logging.WARNING, logger="brian2"):
+        trainer.close()
+    assert not build.exists()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    given = tmp_path / "given_build"
+    trainer = make_trainer(tiny_options(epochs=1), tmp_path / "run2", progress=False,
+                           build_dir=given)
+    trainer.fit()
+    trainer.close()
+    assert given.exists()
+
+
 def test_resume_with_other_options_is_refused(tmp_path):
     trainer = make_trainer(tiny_options(), tmp_path, progress=False)
     trainer.save_checkpoint()
@@ -479,11 +499,15 @@ def test_comparison_figure_shows_mean_of_seeds(tmp_path):
     assert "A (85.0 %)" in svg and "B (60.0 %)" in svg
 
 
-def test_benchmark_suite_writes_json_and_plot(tmp_path):
+def test_benchmark_suite_writes_json_and_plot(tmp_path, monkeypatch):
     """Two cheap ways on a 2 ms sample: the suite runs each in a subprocess, records
     samples/s and memory, and writes the JSON and the plot (speed itself is measured by
-    ``sbp-brian bench``, never asserted here)."""
+    ``sbp-brian bench``, never asserted here); its temporary files are removed."""
+    import tempfile
     from sbp_brian.bench import benchmark_suite
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     out = tmp_path / "results.json"
     result = benchmark_suite(ways=("dense", "naive-numpy"), sizes=(), durations=(2.0,),
                              chunk=1, n_chunks=1, out=out, log=lambda line: None)
@@ -493,5 +517,6 @@ def test_benchmark_suite_writes_json_and_plot(tmp_path):
         assert r["samples_per_second_median"] > 0 and r["peak_rss_python_mb"] > 0
         assert r["speedup_of_compiled"] is None  # the compiled way was not asked for
     assert out.with_suffix(".png").stat().st_size > 1000
+    assert not list(scratch.iterdir())
     with pytest.raises(ValueError, match="unknown benchmark way"):
         benchmark_suite(ways=("gpu-magic",), out=None)
