@@ -228,15 +228,12 @@ def benchmark_suite(ways=WAYS,
     most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (
         n_chunks or 3)
     x, y, source = _images(most, np.random.default_rng(0))
-    folder = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_"))
-    try:
-        images = folder / "images.npz"
+    with tempfile.TemporaryDirectory(prefix="sbp_brian_bench_") as folder:
+        images = Path(folder) / "images.npz"
         np.savez(images, x=x, y=y, source=source)
         del x, y
         runs, skipped, scaling = _run_suite(ways, sizes, durations, chunk, n_chunks, images,
                                             profile, log)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     for duration in durations:  # ratios to our default path, in the same run
         same = [r for r in runs if r["sample_duration_ms"] == duration]
         ours = [r for r in same if r["way"] == "compiled"]

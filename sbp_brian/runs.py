@@ -6,7 +6,6 @@ A run folder holds ``run.json`` (the options it was started with), ``config.json
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -122,11 +121,8 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
     out_dir = Path(out_dir)
     # compiled projects are shared by one variant's seeds, and are this process's own: two
     # comparisons writing into one folder (e.g. one per seed, on two cores) never share one
-    builds = Path(tempfile.mkdtemp(prefix="sbp_brian_compare_"))
-    try:
-        results = _train_variants(options, seeds, out_dir, builds, progress, log)
-    finally:
-        shutil.rmtree(builds, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as builds:
+        results = _train_variants(options, seeds, out_dir, Path(builds), progress, log)
     base = results["without SBP"]["folder"]
     n_weights = None
     for variant in ("SBP paper", "SBP spread", "SBP weighted (ours)", "control (fixed hidden)"):
