@@ -8,7 +8,8 @@ Layers (sizes, parameters and provenance from a model file)::
 
 Plasticity over each sample of duration T, accumulated without being applied:
 
-* input -> hidden: pair STDP (Eq. 12), LTP part ``dw_ltp`` and LTD part ``dw_ltd``;
+* input -> hidden: pair STDP (Eq. 12), LTP part ``dw_ltp`` and LTD part ``dw_ltd`` ("paper"
+  mode weighs them apart), or only their sum ``dw_stdp`` (the other modes);
 * hidden -> output: the error-driven teaching rule ``STDP(pre, teacher) - STDP(pre, actual)``
   (the spiking analogue of Eqs. 10-11 that learned in ``../shared/spec``'s prototype study):
   a presynaptic spike changes ``dw`` by ``-A- (a_teach - a_post)``, an actual output spike by
@@ -81,7 +82,8 @@ with ``P_i = sum_{s_i} exp(s_i/tau+)`` (input variable ``ltp_p``) and ``E_j(s) =
 so that a pair in one step is not counted); the synaptic subexpression
 ``dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post`` is the sum above, the same as the trace form
 ``dw_ltp += apre_pre`` on postsynaptic spikes up to rounding.  The cancellation involves
-terms up to ``exp(T/tau+)``, hence :data:`MAX_T_OVER_TAU_PLUS`.
+terms up to ``exp(T/tau+)``, hence :data:`MAX_T_OVER_TAU_PLUS`.  (The modes that use only
+LTP + LTD accumulate both into one variable, ``stdp_partial``, with ``dw_stdp`` its sum.)
 
 The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
 ``boundary="python"``: the boundary step is then done by :mod:`sbp_brian.sbp` in numpy
@@ -109,11 +111,6 @@ TEACHER_MODES = ("regular", "poisson")
 SBP_CHOICES = (None, "paper", "spread", "weighted")
 REDUCTIONS = ("accumulate", "summed")
 
-#: Time steps to the next spike of a Bernoulli process with probability ``rate*dt`` per step:
-#: geometric, drawn by inversion.  Exactly the distribution of a ``rand() < rate*dt`` test
-#: every step, with one random number per spike instead of one per input per step.
-#: (``sim_dt`` is the time step under another name: brian2cuda 1.0b1 declares ``dt`` twice in
-#: reset code that mentions it.)
 #: Time since the start of the current sample (samples start at multiples of T).
 SAMPLE_TIME = "((timestep(t, sim_dt) % sample_steps)*sim_dt)"
 
@@ -124,6 +121,11 @@ BATCH_END = "int(timestep(t, sim_dt) % (sample_steps*batch_size) == 0)"
 #: exp(T/tau+) in double precision; longer samples are refused (relative error < 1e-6 here).
 MAX_T_OVER_TAU_PLUS = 20
 
+#: Time steps to the next spike of a Bernoulli process with probability ``rate*dt`` per step:
+#: geometric, drawn by inversion.  Exactly the distribution of a ``rand() < rate*dt`` test
+#: every step, with one random number per spike instead of one per input per step.
+#: (``sim_dt`` is the time step under another name: brian2cuda 1.0b1 declares ``dt`` twice in
+#: reset code that mentions it.)
 GEOMETRIC_STEPS = ("clip(ceil(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12))), "
                    "1, inf)")
 
@@ -508,9 +510,21 @@ class SBPNetwork:
         objects.append(self.output)
 
         # ---- synapses -----------------------------------------------------------------
-        input_model = ("w : 1\nsign_in : 1 (constant)\nltp_partial : 1\ndw_ltd : 1\n"
-                       "dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post : 1\n"
-                       "eta_in : 1 (shared)")
+        # The pair-STDP change of each input synapse over a sample.  "paper" mode weighs its
+        # LTP and LTD parts apart (Eq. 13), so they accumulate apart; the other rules need
+        # only their sum, which one accumulator holds (a write fewer per synaptic event)
+        ltd_term, ltp_term = "apost_in_post", f"exp({SAMPLE_TIME}/tau_plus_in)*ltp_e_post"
+        self.stdp_split = c.sbp_mode == "paper"
+        if self.stdp_split:
+            stdp_model = ("ltp_partial : 1\ndw_ltd : 1\n"
+                          "dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post : 1")
+            accumulate = f"dw_ltd -= {ltd_term}\nltp_partial -= {ltp_term}"
+            self.stdp_accumulators = ("ltp_partial", "dw_ltd")
+        else:
+            stdp_model = "stdp_partial : 1\ndw_stdp = stdp_partial + ltp_p_pre*ltp_e_post : 1"
+            accumulate = f"stdp_partial -= {ltd_term} + {ltp_term}"
+            self.stdp_accumulators = ("stdp_partial",)
+        input_model = f"w : 1\nsign_in : 1 (constant)\n{stdp_model}\neta_in : 1 (shared)"
         self.batched = batched = c.batch_size > 1
         if batched:
             input_model += "\ndw_batch : 1   # summed changes of this mini-batch"
@@ -527,9 +541,7 @@ class SBPNetwork:
             # LTD from the postsynaptic trace; LTP accumulated at presynaptic spikes too
             # (module docstring), so hidden spikes touch no input synapse
             self.input_hidden = Synapses(
-                self.inputs, self.hidden, model=input_model,
-                on_pre=transmit + "\ndw_ltd -= apost_in_post\n"
-                f"ltp_partial -= exp({SAMPLE_TIME}/tau_plus_in)*ltp_e_post",
+                self.inputs, self.hidden, model=input_model, on_pre=transmit + "\n" + accumulate,
                 namespace=namespace, name="input_hidden")
         self.input_hidden.connect()
         self.input_hidden.eta_in = c.eta_in
@@ -646,20 +658,18 @@ class SBPNetwork:
             objects += [levels, count_levels, pick, act_reduce]
         # 4: input-weight update
         if not c.freeze_hidden:
-            change = {None: "dw_ltp + dw_ltd",
+            change = {None: "dw_stdp",
                       "paper": "gain_ltp_post*dw_ltp + gain_ltd_post*dw_ltd",
-                      "spread": "dw_ltp + dw_ltd + share_pre*signal_post",
-                      "weighted": "dw_ltp + dw_ltd + share_pre*signal_post"}[c.sbp_mode]
+                      "spread": "dw_stdp + share_pre*signal_post",
+                      "weighted": "dw_stdp + share_pre*signal_post"}[c.sbp_mode]
+            clear = "".join(f"\n{name} = 0" for name in self.stdp_accumulators)
             # (with synaptic scaling, the same pass sums the new weights per hidden neuron)
             sums = ("".join(f"\n{t} += {e}" for t, e in SCALING_SUMS.items())
                     if c.normalise_input and not summed else "")
             self.input_hidden.run_regularly(
                 _update_code("sign_in*clip(sign_in*({new}), 0, w_in_max)", f"eta_in*({change})",
-                             batched) + "\nltp_partial = 0\ndw_ltd = 0" + sums,
+                             batched) + clear + sums,
                 order=10, name="sbp_input_update", **step)
-        else:
-            self.input_hidden.run_regularly("ltp_partial = 0\ndw_ltd = 0", order=10,
-                                            name="sbp_input_clear", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values
         # (with mini-batches, only where the weights changed: frozen means frozen)

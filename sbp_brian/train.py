@@ -309,9 +309,14 @@ class _RuntimeRunner:
         eta_in = c.eta_in * self.rate_scale if learn else 0.0
         eta_out = c.eta_out * self.rate_scale if learn else 0.0
         ih, ho = net.input_hidden, net.hidden_output
+        if net.stdp_split:
+            dw_ltp, dw_ltd = np.asarray(ih.dw_ltp[:]), np.asarray(ih.dw_ltd[:])
+        else:  # only the sum is kept (and needed)
+            dw_ltp = np.asarray(ih.dw_stdp[:])
+            dw_ltd = np.zeros_like(dw_ltp)
         change_in, change_out = boundary_changes(
-            c, np.asarray(ih.dw_ltp[:]), np.asarray(ih.dw_ltd[:]), np.asarray(ho.w[:]),
-            np.asarray(ho.dw[:]), np.asarray(net.inputs.count[:]), eta_in, eta_out)
+            c, dw_ltp, dw_ltd, np.asarray(ho.w[:]), np.asarray(ho.dw[:]),
+            np.asarray(net.inputs.count[:]), eta_in, eta_out)
         if self.pending is not None:
             change_out = self.pending[1] + change_out
             if change_in is not None:
@@ -321,7 +326,8 @@ class _RuntimeRunner:
             ih.w, ho.w = apply_changes(c, np.asarray(ih.w[:]), np.asarray(ih.sign_in[:]),
                                        np.asarray(ho.w[:]), change_in, change_out, self.w_norm)
             self.pending, self.applied = None, (change_in, change_out)
-        ih.ltp_partial, ih.dw_ltd = 0, 0
+        for name in net.stdp_accumulators:
+            setattr(ih, name, 0)
         ho.dw = 0
         inputs, hidden, output = net.inputs, net.hidden, net.output
         inputs.count, inputs.u, inputs.x, inputs.ltp_p = 0, 0, 1, 0
