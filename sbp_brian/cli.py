@@ -142,7 +142,7 @@ def _compare(args) -> int:
     from .runs import compare
     options = _train_options(args)
     options.pop("seed")
-    results = compare(options, args.seeds, args.out or Path("runs") / "compare")
+    results = compare(options, args.seeds, args.out or Path("runs") / "compare", jobs=args.jobs)
     print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} cost reduction vs without SBP")
     for variant, r in results.items():
         cost = r.get("cost_vs_without_sbp")
@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "same seeds and budget")
     _add_training_options(compare)
     compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    compare.add_argument("--jobs", type=int, default=1, metavar="N",
+                         help="train N runs at a time, one process each (default 1; up to "
+                              "one per CPU core)")
     compare.set_defaults(func=_compare)
     bench = commands.add_parser(
         "bench", help="training samples/s of the SBP workload (784-N-10), every way to run it")

@@ -14,7 +14,7 @@ import numpy as np
 from .datasets import load_dataset
 from .model_files import load_model
 from .network import TrainingConfig
-from .train import METRICS, Trainer
+from .train import METRICS, Trainer, TrainingError
 
 __all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "VARIANTS"]
 
@@ -110,19 +110,28 @@ def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> d
             "reduction": float(1 - cost_b / cost_a)}
 
 
-def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> dict:
+def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
+            jobs: int = 1) -> dict:
     """Train every variant of :data:`VARIANTS` with the same seeds, data and budget.
 
     Runs already in ``out_dir`` are resumed from their checkpoints (finished ones are kept).
+    ``jobs > 1`` trains that many runs at a time, each in a process of its own (one per CPU
+    core: every run is single-threaded), with a line per epoch instead of progress bars; the
+    runs are the same as one at a time (same seeds, same random streams).
 
     Returns per-variant test accuracies (final epoch) and the SBP paper's cost between
     "without SBP" and each SBP mode, per seed; writes ``comparison.json`` in ``out_dir``.
     """
     out_dir = Path(out_dir)
-    # compiled projects are shared by one variant's seeds, and are this process's own: two
-    # comparisons writing into one folder (e.g. one per seed, on two cores) never share one
-    with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as builds:
-        results = _train_variants(options, seeds, out_dir, Path(builds), progress, log)
+    if jobs < 1:
+        raise TrainingError(f"--jobs must be at least 1, got {jobs}")
+    if jobs > 1:
+        results = _train_variants_parallel(options, seeds, out_dir, jobs, log)
+    else:
+        # compiled projects are shared by one variant's seeds, and are this process's own:
+        # two comparisons writing into one folder never share one
+        with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as builds:
+            results = _train_variants(options, seeds, out_dir, Path(builds), progress, log)
     base = results["without SBP"]["folder"]
     n_weights = None
     for variant in ("SBP paper", "SBP spread", "SBP weighted (ours)", "control (fixed hidden)"):
@@ -147,31 +156,90 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print) -> 
     return results
 
 
+def _slug(variant: str) -> str:
+    """A variant's folder name."""
+    return "".join(ch if ch.isalnum() else "_" for ch in variant).strip("_").lower()
+
+
+def _summary(accuracies: dict) -> dict:
+    """Per variant: folder, final test accuracies in seed order, mean and SD."""
+    return {variant: {"folder": _slug(variant), "accuracies": accs,
+                      "mean": float(np.mean(accs)),
+                      "sd": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0}
+            for variant, accs in accuracies.items()}
+
+
+def _start_run(options: dict, variant: str, seed: int, out_dir: Path, progress: bool,
+               build_dir: Path, runner=None) -> tuple[Trainer, Path, bool]:
+    """A trainer for one variant and seed, its folder, and whether it resumes an interrupted
+    or finished run."""
+    folder = out_dir / _slug(variant) / f"seed{seed}"
+    resume = (folder / "checkpoint.npz").exists()
+    trainer = make_trainer({**options, **VARIANTS[variant], "seed": seed}, folder,
+                           resume=resume, progress=progress, build_dir=build_dir, runner=runner)
+    return trainer, folder, resume
+
+
 def _train_variants(options: dict, seeds, out_dir: Path, builds: Path, progress: bool,
                     log) -> dict:
     """Train (or resume, or keep) every variant's runs; their final test accuracies."""
-    results = {}
-    for variant, overrides in VARIANTS.items():
-        slug = "".join(ch if ch.isalnum() else "_" for ch in variant).strip("_").lower()
+    accuracies = {}
+    for variant in VARIANTS:
         runner = None
         accs = []
         for seed in seeds:
-            run_options = {**options, **overrides, "seed": seed}
-            folder = out_dir / slug / f"seed{seed}"
-            resume = (folder / "checkpoint.npz").exists()  # an interrupted comparison continues
-            trainer = make_trainer(run_options, folder, resume=resume, progress=progress,
-                                   build_dir=builds / slug, runner=runner)
-            log(f"[compare] {variant}, seed {seed}" + (" (resumed)" if resume else ""))
+            trainer, folder, resumed = _start_run(options, variant, seed, out_dir, progress,
+                                                  builds / _slug(variant), runner)
+            log(f"[compare] {variant}, seed {seed}" + (" (resumed)" if resumed else ""))
             trainer.fit()
             runner = trainer._runner
             accs.append(read_metrics(folder)[-1]["test_accuracy"])
         if runner is not None:
             from .targets import reset_target
             reset_target()
-        results[variant] = {"folder": slug, "accuracies": accs,
-                            "mean": float(np.mean(accs)), "sd": float(np.std(accs, ddof=1))
-                            if len(accs) > 1 else 0.0}
-    return results
+        accuracies[variant] = accs
+    return _summary(accuracies)
+
+
+def _train_one(options: dict, variant: str, seed: int, out_dir: Path) -> float:
+    """One run of a parallel comparison, in a worker process; its final test accuracy."""
+    with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as build:
+        trainer, folder, resumed = _start_run(options, variant, seed, out_dir, False,
+                                              Path(build))
+        trainer.log = lambda text: print(f"[compare] {variant}, seed {seed}: {text}",
+                                         flush=True)
+        trainer.log("resumed" if resumed else "started")
+        try:
+            trainer.fit()
+        finally:
+            trainer.close()
+    return read_metrics(folder)[-1]["test_accuracy"]
+
+
+def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log) -> dict:
+    """:func:`_train_variants` with ``jobs`` worker processes (Brian2's device is global
+    to a process, so each run gets a fresh one: spawned, not forked)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    runs = [(variant, seed) for variant in VARIANTS for seed in seeds]
+    finished, failed = {}, []
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_one, options, variant, seed, out_dir): (variant, seed)
+                   for variant, seed in runs}
+        log(f"[compare] {len(runs)} runs, {jobs} at a time")
+        for future in as_completed(futures):
+            variant, seed = futures[future]
+            try:
+                finished[variant, seed] = future.result()
+            except Exception as error:  # the other runs go on; each keeps its checkpoint
+                failed.append(f"{variant}, seed {seed}: {error}")
+                continue
+            log(f"[compare] done: {variant}, seed {seed}: test {finished[variant, seed]:.4f}")
+    if failed:
+        raise TrainingError("runs of the comparison failed (finished runs are kept; rerun the "
+                            "command to resume the others):\n  " + "\n  ".join(failed))
+    return _summary({variant: [finished[variant, seed] for seed in seeds]
+                     for variant in VARIANTS})
 
 
 def plot_comparison_dir(out_dir, results: dict, seeds, title: str = "") -> list:

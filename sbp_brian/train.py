@@ -20,6 +20,7 @@ the sample, with the teacher off; ties at the top go to the higher mean membrane
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -402,6 +403,8 @@ class Trainer:
         if data.n_inputs != config.n_input:
             raise TrainingError(f"dataset has {data.n_inputs} inputs, network {config.n_input}")
         self.progress = progress
+        #: where each epoch's summary line goes (None: nowhere)
+        self.log = functools.partial(print, flush=True) if progress else None
         self.out_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = self.out_dir / CHECKPOINT
         self.state = {"epoch": 0, "chunk": 0, "correct": 0, "seen": 0}
@@ -603,10 +606,10 @@ class Trainer:
             with open(self.out_dir / METRICS, "a") as handle:
                 handle.write(json.dumps(record) + "\n")
             records.append(record)
-            if self.progress:
-                print(f"epoch {epoch + 1}: train {record['train_accuracy']:.3f}, "
-                      f"{record['evaluated_on']} {test_acc:.3f}, "
-                      f"{record['samples_per_second']} samples/s", flush=True)
+            if self.log is not None:
+                self.log(f"epoch {epoch + 1}: train {record['train_accuracy']:.3f}, "
+                         f"{record['evaluated_on']} {test_acc:.3f}, "
+                         f"{record['samples_per_second']} samples/s")
             self.state = {"epoch": epoch + 1, "chunk": 0, "correct": 0, "seen": 0}
             self.save_checkpoint()
         return records
