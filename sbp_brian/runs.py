@@ -227,14 +227,20 @@ def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log
         futures = {pool.submit(_train_one, options, variant, seed, out_dir): (variant, seed)
                    for variant, seed in runs}
         log(f"[compare] {len(runs)} runs, {jobs} at a time")
-        for future in as_completed(futures):
-            variant, seed = futures[future]
-            try:
-                finished[variant, seed] = future.result()
-            except Exception as error:  # the other runs go on; each keeps its checkpoint
-                failed.append(f"{variant}, seed {seed}: {error}")
-                continue
-            log(f"[compare] done: {variant}, seed {seed}: test {finished[variant, seed]:.4f}")
+        try:
+            for future in as_completed(futures):
+                variant, seed = futures[future]
+                try:
+                    finished[variant, seed] = future.result()
+                except Exception as error:  # the other runs go on; each keeps its checkpoint
+                    failed.append(f"{variant}, seed {seed}: {error}")
+                    continue
+                log(f"[compare] done: {variant}, seed {seed}: "
+                    f"test {finished[variant, seed]:.4f}")
+        except BaseException:  # e.g. Ctrl-C: start no further run (checkpoints are kept)
+            for future in futures:
+                future.cancel()
+            raise
     if failed:
         raise TrainingError("runs of the comparison failed (finished runs are kept; rerun the "
                             "command to resume the others):\n  " + "\n  ".join(failed))
