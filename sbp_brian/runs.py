@@ -6,6 +6,7 @@ A run folder holds ``run.json`` (the options it was started with), ``config.json
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -201,51 +202,82 @@ def _train_variants(options: dict, seeds, out_dir: Path, builds: Path, progress:
     return _summary(accuracies)
 
 
-def _train_one(options: dict, variant: str, seed: int, out_dir: Path) -> float:
-    """One run of a parallel comparison, in a worker process; its final test accuracy."""
-    with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as build:
-        trainer, folder, resumed = _start_run(options, variant, seed, out_dir, False,
-                                              Path(build))
-        trainer.log = lambda text: print(f"[compare] {variant}, seed {seed}: {text}",
-                                         flush=True)
-        trainer.log("resumed" if resumed else "started")
-        try:
-            trainer.fit()
-        finally:
-            trainer.close()
-    return read_metrics(folder)[-1]["test_accuracy"]
+def _train_one(options: dict, variant: str, seed: int, out_dir: Path) -> None:
+    """One run of a parallel comparison, in a worker process of its own.  Exit code 0 when
+    the run finished, 1 when it failed (the error printed), 130 when interrupted (its last
+    checkpoint is kept)."""
+    import signal
+    import sys
+
+    def log(text: str) -> None:
+        print(f"[compare] {variant}, seed {seed}: {text}", flush=True)
+
+    # Brian2 turns a first Ctrl-C into a request to stop the current simulation, which a
+    # compiled chunk never reads; a worker stops at once instead
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as build:
+            trainer, _, resumed = _start_run(options, variant, seed, out_dir, False, Path(build))
+            trainer.log = log
+            log("resumed" if resumed else "started")
+            try:
+                trainer.fit()
+            finally:
+                trainer.close()
+    except KeyboardInterrupt:
+        log("interrupted (its checkpoint is kept; rerun the command to resume)")
+        sys.exit(130)
+    except Exception as error:
+        log(f"failed: {type(error).__name__}: {error}")
+        sys.exit(1)
 
 
 def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log) -> dict:
-    """:func:`_train_variants` with ``jobs`` worker processes (Brian2's device is global
-    to a process, so each run gets a fresh one: spawned, not forked)."""
+    """:func:`_train_variants` with up to ``jobs`` runs at a time, each in a process of its
+    own (Brian2's device is global to a process: spawned, not forked).  An interrupt
+    (Ctrl-C) starts no further run and stops the running ones, which keep their last
+    checkpoints (rerunning the command resumes them)."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    runs = [(variant, seed) for variant in VARIANTS for seed in seeds]
-    finished, failed = {}, []
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_train_one, options, variant, seed, out_dir): (variant, seed)
-                   for variant, seed in runs}
-        log(f"[compare] {len(runs)} runs, {jobs} at a time")
-        try:
-            for future in as_completed(futures):
-                variant, seed = futures[future]
-                try:
-                    finished[variant, seed] = future.result()
-                except Exception as error:  # the other runs go on; each keeps its checkpoint
-                    failed.append(f"{variant}, seed {seed}: {error}")
-                    continue
-                log(f"[compare] done: {variant}, seed {seed}: "
-                    f"test {finished[variant, seed]:.4f}")
-        except BaseException:  # e.g. Ctrl-C: start no further run (checkpoints are kept)
-            for future in futures:
-                future.cancel()
-            raise
+    import signal
+    from multiprocessing.connection import wait
+    context = multiprocessing.get_context("spawn")
+    pending = [(variant, seed) for variant in VARIANTS for seed in seeds]
+    running, failed = {}, []
+    log(f"[compare] {len(pending)} runs, {jobs} at a time")
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                variant, seed = pending.pop(0)
+                process = context.Process(target=_train_one,
+                                          args=(options, variant, seed, out_dir))
+                process.start()
+                running[process.sentinel] = (process, variant, seed)
+            for sentinel in wait(list(running)):
+                process, variant, seed = running.pop(sentinel)
+                process.join()
+                if process.exitcode != 0:
+                    failed.append(f"{variant}, seed {seed} (exit code {process.exitcode})")
+                else:
+                    log(f"[compare] done: {variant}, seed {seed}")
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt):
+            log("[compare] interrupted: no further run is started; the running ones stop and "
+                "keep their checkpoints (rerun the command to resume)")
+        # a Ctrl-C in the terminal reached the workers too; interrupt those it did not
+        for process, _, _ in running.values():
+            process.join(timeout=5)
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+        for process, _, _ in running.values():
+            process.join(timeout=120)
+            if process.is_alive():
+                process.terminate()
+        raise
     if failed:
         raise TrainingError("runs of the comparison failed (finished runs are kept; rerun the "
-                            "command to resume the others):\n  " + "\n  ".join(failed))
-    return _summary({variant: [finished[variant, seed] for seed in seeds]
-                     for variant in VARIANTS})
+                            "command to resume the others): " + "; ".join(failed))
+    return _summary({variant: [read_metrics(out_dir / _slug(variant) / f"seed{seed}")[-1][
+        "test_accuracy"] for seed in seeds] for variant in VARIANTS})
 
 
 def plot_comparison_dir(out_dir, results: dict, seeds, title: str = "") -> list:
