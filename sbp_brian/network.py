@@ -717,6 +717,15 @@ class SBPNetwork:
         """See :func:`initial_weights`."""
         return initial_weights(self.config, rng)
 
+    def stdp_changes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The input synapses' pair-STDP changes accumulated so far, as (LTP, LTD) flat arrays;
+        where only their sum is kept ("paper" mode excepted) it is the LTP part, LTD zero."""
+        ih = self.input_hidden
+        if self.stdp_split:
+            return np.asarray(ih.dw_ltp[:]), np.asarray(ih.dw_ltd[:])
+        total = np.asarray(ih.dw_stdp[:])
+        return total, np.zeros_like(total)
+
     def sample_potentials(self, n_samples: int) -> np.ndarray:
         """Mean depolarisation ``v - V_L`` of each output neuron over each sample, in mV,
         shape (n_samples, n_output) (compiled path: recorded at the boundaries)."""

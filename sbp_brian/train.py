@@ -310,11 +310,7 @@ class _RuntimeRunner:
         eta_in = c.eta_in * self.rate_scale if learn else 0.0
         eta_out = c.eta_out * self.rate_scale if learn else 0.0
         ih, ho = net.input_hidden, net.hidden_output
-        if net.stdp_split:
-            dw_ltp, dw_ltd = np.asarray(ih.dw_ltp[:]), np.asarray(ih.dw_ltd[:])
-        else:  # only the sum is kept (and needed)
-            dw_ltp = np.asarray(ih.dw_stdp[:])
-            dw_ltd = np.zeros_like(dw_ltp)
+        dw_ltp, dw_ltd = net.stdp_changes()
         change_in, change_out = boundary_changes(
             c, dw_ltp, dw_ltd, np.asarray(ho.w[:]), np.asarray(ho.dw[:]),
             np.asarray(net.inputs.count[:]), eta_in, eta_out)
