@@ -21,6 +21,7 @@ from .targets import TARGETS, TargetError
 from .datasets import DatasetError
 from .train import TrainingError
 from .bench import WAYS
+from .runs import VARIANT_KEYS
 
 
 def _doctor(args) -> int:
@@ -142,14 +143,20 @@ def _compare(args) -> int:
     from .runs import compare
     options = _train_options(args)
     options.pop("seed")
-    results = compare(options, args.seeds, args.out or Path("runs") / "compare", jobs=args.jobs)
-    print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} cost reduction vs without SBP")
+    results = compare(options, args.seeds, args.out or Path("runs") / "compare", jobs=args.jobs,
+                      variants=args.variants)
+    print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} {'vs control (Welch)':30s} "
+          "cost reduction vs without SBP")
     for variant, r in results.items():
         cost = r.get("cost_vs_without_sbp")
         cost_text = (f"{cost['mean_reduction']:+.0%} +- {cost['sd_reduction']:.0%}"
                      if cost and cost["mean_reduction"] is not None else
                      "undefined (error curves do not overlap)" if cost else "")
-        print(f"{variant:26s} {r['mean']:.4f} +- {r['sd']:.4f}{'':10s} {cost_text}")
+        test = r.get("vs_control")
+        test_text = "" if test is None else f"{test['difference']:+.4f}" + (
+            f", t = {test['welch_t']:.2f}, p = {test['p']:.3f}" if test["p"] is not None else "")
+        print(f"{variant:26s} {r['mean']:.4f} +- {r['sd']:.4f}{'':10s} {test_text:30s} "
+              f"{cost_text}")
     return 0
 
 
@@ -259,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   "same seeds and budget")
     _add_training_options(compare)
     compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    compare.add_argument("--variants", nargs="+", choices=list(VARIANT_KEYS),
+                         metavar="VARIANT",
+                         help=f"only these ({', '.join(VARIANT_KEYS)}; default all); finished "
+                              "runs in OUT are kept, so a comparison can be made in parts")
     compare.add_argument("--jobs", type=int, default=1, metavar="N",
                          help="train N runs at a time, one process each (default 1; up to "
                               "one per CPU core)")

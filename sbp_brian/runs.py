@@ -17,7 +17,8 @@ from .model_files import load_model
 from .network import TrainingConfig
 from .train import METRICS, Trainer, TrainingError
 
-__all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "VARIANTS"]
+__all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "welch_test",
+           "VARIANTS", "VARIANT_KEYS", "compare"]
 
 #: The comparison's variants: name -> option overrides.
 VARIANTS = {
@@ -27,6 +28,9 @@ VARIANTS = {
     "SBP spread": {"no_sbp": False, "sbp_mode": "spread"},
     "SBP weighted (ours)": {"no_sbp": False, "sbp_mode": "weighted"},
 }
+#: Short names of the variants (``sbp-brian compare --variants``), in :data:`VARIANTS` order.
+VARIANT_KEYS = dict(zip(("control", "without-sbp", "paper", "spread", "weighted"), VARIANTS))
+CONTROL, BASELINE = "control (fixed hidden)", "without SBP"
 
 
 def make_config(options: dict, data) -> TrainingConfig:
@@ -112,30 +116,83 @@ def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> d
 
 
 def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
-            jobs: int = 1) -> dict:
-    """Train every variant of :data:`VARIANTS` with the same seeds, data and budget.
+            jobs: int = 1, variants=None) -> dict:
+    """Train every variant of :data:`VARIANTS` (or those named in ``variants``, by name or
+    :data:`VARIANT_KEYS` key) with the same seeds, data and budget.
 
-    Runs already in ``out_dir`` are resumed from their checkpoints (finished ones are kept).
-    ``jobs > 1`` trains that many runs at a time, each in a process of its own (one per CPU
-    core: every run is single-threaded), with a line per epoch instead of progress bars; the
-    runs are the same as one at a time (same seeds, same random streams).
+    Runs already in ``out_dir`` are resumed from their checkpoints (finished ones are kept),
+    so a long comparison can be made in parts (some variants or seeds at a time) and a rerun
+    over finished runs only summarises them.  ``jobs > 1`` trains that many runs at a time,
+    each in a process of its own (one per CPU core: every run is single-threaded), with a
+    line per epoch instead of progress bars; the runs are the same as one at a time (same
+    seeds, same random streams).
 
-    Returns per-variant test accuracies (final epoch) and the SBP paper's cost between
-    "without SBP" and each SBP mode, per seed; writes ``comparison.json`` in ``out_dir``.
+    Returns per variant the test accuracies (final epoch, seed order), their mean and SD;
+    with the control among the variants and at least two seeds, each other variant's
+    difference from it with Welch's t-test (``vs_control``); with "without SBP" among them,
+    the SBP paper's cost between it and each other variant, per seed
+    (``cost_vs_without_sbp``).  Writes ``comparison.json`` and ``accuracy.png``/``.svg`` in
+    ``out_dir``.
     """
     out_dir = Path(out_dir)
+    variants = _variant_names(variants)
     if jobs < 1:
         raise TrainingError(f"--jobs must be at least 1, got {jobs}")
     if jobs > 1:
-        results = _train_variants_parallel(options, seeds, out_dir, jobs, log)
+        results = _train_variants_parallel(options, seeds, out_dir, jobs, log, variants)
     else:
         # compiled projects are shared by one variant's seeds, and are this process's own:
         # two comparisons writing into one folder never share one
         with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as builds:
-            results = _train_variants(options, seeds, out_dir, Path(builds), progress, log)
-    base = results["without SBP"]["folder"]
+            results = _train_variants(options, seeds, out_dir, Path(builds), progress, log,
+                                      variants)
+    if CONTROL in results and len(seeds) > 1:
+        for variant in results:
+            if variant != CONTROL:
+                results[variant]["vs_control"] = welch_test(
+                    results[variant]["accuracies"], results[CONTROL]["accuracies"])
+    if BASELINE in results:
+        _add_costs(results, seeds, out_dir)
+    (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot_comparison_dir(out_dir, results, seeds, title=f"{options.get('dataset') or 'digits'}, "
+                        f"seeds {', '.join(map(str, seeds))}")
+    return results
+
+
+def _variant_names(variants) -> list[str]:
+    """Full variant names, in :data:`VARIANTS` order, from names or short keys."""
+    if not variants:
+        return list(VARIANTS)
+    wanted = set()
+    for name in variants:
+        full = VARIANT_KEYS.get(name, name)
+        if full not in VARIANTS:
+            raise TrainingError(f"unknown variant {name!r}; the variants are "
+                                f"{', '.join(VARIANT_KEYS)}")
+        wanted.add(full)
+    return [variant for variant in VARIANTS if variant in wanted]
+
+
+def welch_test(a, b) -> dict:
+    """Welch's two-sample t-test (unequal variances) of accuracies ``a`` against ``b``:
+    the difference of means, t, its degrees of freedom and the two-sided p (``None`` where
+    undefined: both samples without spread)."""
+    from scipy import stats
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    result = {"difference": float(a.mean() - b.mean()), "welch_t": None, "df": None, "p": None}
+    if a.var() + b.var() > 0:
+        test = stats.ttest_ind(a, b, equal_var=False)
+        result.update(welch_t=float(test.statistic), df=float(test.df), p=float(test.pvalue))
+    return result
+
+
+def _add_costs(results: dict, seeds, out_dir: Path) -> None:
+    """The SBP paper's cost (Eq. 1) between "without SBP" and each other variant, per seed."""
+    base = results[BASELINE]["folder"]
     n_weights = None
-    for variant in ("SBP paper", "SBP spread", "SBP weighted (ours)", "control (fixed hidden)"):
+    for variant in results:
+        if variant == BASELINE:
+            continue
         costs = []
         for seed in seeds:
             a = [1 - r["test_accuracy"] for r in read_metrics(out_dir / base / f"seed{seed}")]
@@ -151,10 +208,6 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
             "per_seed": costs, "defined_for_seeds": len(reductions),
             "mean_reduction": float(np.mean(reductions)) if reductions else None,
             "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else 0.0}
-    (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot_comparison_dir(out_dir, results, seeds, title=f"{options.get('dataset') or 'digits'}, "
-                        f"seeds {', '.join(map(str, seeds))}")
-    return results
 
 
 def _slug(variant: str) -> str:
@@ -182,10 +235,10 @@ def _start_run(options: dict, variant: str, seed: int, out_dir: Path, progress: 
 
 
 def _train_variants(options: dict, seeds, out_dir: Path, builds: Path, progress: bool,
-                    log) -> dict:
-    """Train (or resume, or keep) every variant's runs; their final test accuracies."""
+                    log, variants) -> dict:
+    """Train (or resume, or keep) the variants' runs; their final test accuracies."""
     accuracies = {}
-    for variant in VARIANTS:
+    for variant in variants:
         runner = None
         accs = []
         for seed in seeds:
@@ -232,7 +285,8 @@ def _train_one(options: dict, variant: str, seed: int, out_dir: Path) -> None:
         sys.exit(1)
 
 
-def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log) -> dict:
+def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log,
+                             variants) -> dict:
     """:func:`_train_variants` with up to ``jobs`` runs at a time, each in a process of its
     own (Brian2's device is global to a process: spawned, not forked).  An interrupt
     (Ctrl-C) starts no further run and stops the running ones, which keep their last
@@ -241,7 +295,7 @@ def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log
     import signal
     from multiprocessing.connection import wait
     context = multiprocessing.get_context("spawn")
-    pending = [(variant, seed) for variant in VARIANTS for seed in seeds]
+    pending = [(variant, seed) for variant in variants for seed in seeds]
     running, failed = {}, []
     log(f"[compare] {len(pending)} runs, {jobs} at a time")
     try:
@@ -277,7 +331,7 @@ def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log
         raise TrainingError("runs of the comparison failed (finished runs are kept; rerun the "
                             "command to resume the others): " + "; ".join(failed))
     return _summary({variant: [read_metrics(out_dir / _slug(variant) / f"seed{seed}")[-1][
-        "test_accuracy"] for seed in seeds] for variant in VARIANTS})
+        "test_accuracy"] for seed in seeds] for variant in variants})
 
 
 def plot_comparison_dir(out_dir, results: dict, seeds, title: str = "") -> list:

@@ -10,8 +10,8 @@ from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights
 from sbp_brian.parameters import ParameterError
-from sbp_brian.runs import computational_cost, make_trainer
-from sbp_brian.train import (CHECKPOINT, ChunkResult, TrainingError, _CompiledRunner,
+from sbp_brian.runs import computational_cost, make_trainer, welch_test
+from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, TrainingError, _CompiledRunner,
                              _RuntimeRunner, predict)
 
 N_SAMPLES = 4
@@ -547,3 +547,38 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
             np.testing.assert_array_equal(a["w_out"], b["w_out"])
     assert main(args + ["--jobs", "0", "--out", str(tmp_path / "none")]) == 2
     assert "--jobs must be at least 1" in capfd.readouterr().err
+
+    # a comparison in parts: two variants, seed 0 kept (finished: not trained again), seed 1
+    # added; their Welch test against the control, and no cost without "without SBP"
+    metrics_before = (tmp_path / "serial" / "sbp_weighted__ours" / "seed0" / METRICS).read_text()
+    part = ["compare", "--dataset", "xor", "--epochs", "1", "--seeds", "0", "1",
+            "--variants", "weighted", "control", "--out", str(tmp_path / "serial")]
+    assert main(part) == 0
+    out = capfd.readouterr().out
+    assert "[compare] SBP weighted (ours), seed 0 (resumed)" in out and "vs control" in out
+    assert (tmp_path / "serial" / "sbp_weighted__ours" / "seed0" / METRICS).read_text() == \
+        metrics_before
+    both = json.loads((tmp_path / "serial" / "comparison.json").read_text())
+    assert list(both) == ["control (fixed hidden)", "SBP weighted (ours)"]
+    weighted, control = both["SBP weighted (ours)"], both["control (fixed hidden)"]
+    assert weighted["accuracies"][0] == serial["SBP weighted (ours)"]["accuracies"][0]
+    assert len(weighted["accuracies"]) == len(control["accuracies"]) == 2
+    assert weighted["vs_control"] == welch_test(weighted["accuracies"], control["accuracies"])
+    assert "cost_vs_without_sbp" not in weighted and "vs_control" not in control
+    with pytest.raises(SystemExit):  # argparse's exit status 2
+        main(part[:-3] + ["spreadd", "--out", str(tmp_path / "none")])
+    assert "invalid choice: 'spreadd'" in capfd.readouterr().err
+
+
+def test_welch_test_against_hand_computation():
+    """Welch's t and its Welch-Satterthwaite degrees of freedom, computed by hand for
+    a = (0.80, 0.85, 0.90), b = (0.50, 0.60, 0.70): variances 0.0025 and 0.01, standard
+    error sqrt(0.0125/3), t = 0.25/0.06455 = 3.873, df = 2.941."""
+    result = welch_test([0.80, 0.85, 0.90], [0.50, 0.60, 0.70])
+    assert result["difference"] == pytest.approx(0.25)
+    assert result["welch_t"] == pytest.approx(0.25 / np.sqrt(0.0125 / 3))
+    se2 = np.array([0.0025, 0.01]) / 3
+    assert result["df"] == pytest.approx(se2.sum() ** 2 / np.sum(se2 ** 2 / 2))
+    assert 0.02 < result["p"] < 0.05  # two-sided, t(2.94) = 3.87
+    same = welch_test([0.5, 0.5], [0.5, 0.5])  # no spread: undefined, not NaN in the JSON
+    assert same["welch_t"] is None and same["p"] is None and same["difference"] == 0
