@@ -281,7 +281,10 @@ def plot_results(result: dict, path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    scaling = result["hidden_size_scaling"]
+    fig, axes = plt.subplots(1, 2 if scaling else 1, figsize=(11, 4.5) if scaling else (6, 4.5),
+                             squeeze=False)
+    ax1 = axes[0, 0]
     runs = result["runs"]
     labels = [f"{r['way']}, T = {r['sample_duration_ms']:g} ms" for r in runs]
     ax1.barh(range(len(runs)), [r["samples_per_second_median"] for r in runs], color="C0")
@@ -290,8 +293,8 @@ def plot_results(result: dict, path) -> None:
     ax1.set_xscale("log")
     ax1.set_xlabel("training samples/s (log scale)")
     ax1.set_title("784-500-10, dt = 0.1 ms")
-    scaling = result["hidden_size_scaling"]
-    if scaling:
+    if scaling:  # without hidden-size runs (``--sizes`` given no value) the panel is left out
+        ax2 = axes[0, 1]
         n = [r["n_hidden"] for r in scaling]
         ax2.plot(n, [r["samples_per_second_median"] for r in scaling], "o-", label="samples/s")
         ax2.set_xlabel("hidden neurons")

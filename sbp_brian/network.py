@@ -125,9 +125,12 @@ MAX_T_OVER_TAU_PLUS = 20
 #: geometric, drawn by inversion.  Exactly the distribution of a ``rand() < rate*dt`` test
 #: every step, with one random number per spike instead of one per input per step.
 #: (``sim_dt`` is the time step under another name: brian2cuda 1.0b1 declares ``dt`` twice in
-#: reset code that mentions it.)
-GEOMETRIC_STEPS = ("clip(ceil(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12))), "
-                   "1, inf)")
+#: reset code that mentions it.)  The gap is bounded by 2**30 steps *before* ``ceil``, which
+#: Brian2's numpy target casts to int32: a rate-0 input's gap (~1e12 steps) overflowed there
+#: into a spike at the next step.  The bound changes no spike: every sample redraws the gap
+#: from its own start, and a sample is far shorter than 2**30 steps (~30 hours at 0.1 ms).
+GEOMETRIC_STEPS = ("ceil(clip(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12)), "
+                   "1, 1073741824))")
 
 register_section("teacher", {
     "rate": Param(Hz, 200 * Hz, low=0, doc="teaching spike train rate of the target output"),
