@@ -3,7 +3,8 @@
     python figures/training/summarise_fashion_full.py RUNS OUT.json [--epochs 3]
 
 ``RUNS`` holds one run folder per variant and seed, named ``{variant}_s{seed}`` with the
-variant one of ``control``, ``nosbp``, ``paper``, ``spread``, ``weighted``, each made by
+variant one of ``control``, ``nosbp``, ``paper``, ``spread``, ``weighted`` (runs not yet at
+``--epochs`` are listed as unfinished and left out), each made by
 ``sbp-brian train sbp_fashion --dataset fashion-mnist --epochs 3 --seed S`` with the
 variant's options (the ``commands`` in the output).  Every run present is read; the
 variants with at least two seeds are compared (Welch's t-test) with the control and with
@@ -30,9 +31,12 @@ OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
            "weighted": "--sbp-mode weighted"}
 
 
-def summarise_run(folder: Path, epochs: int) -> dict:
-    metrics = read_metrics(folder)
-    if len(metrics) != epochs:
+def summarise_run(folder: Path, epochs: int) -> dict | None:
+    """One finished run's numbers; ``None`` for a run still short of ``epochs``."""
+    metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
+    if len(metrics) < epochs:
+        return None
+    if len(metrics) > epochs:
         raise SystemExit(f"{folder}: {len(metrics)} epochs logged, expected {epochs}")
     counts_only = [m.get("test_accuracy_counts_only", m["test_accuracy"]) for m in metrics]
     if "test_accuracy_counts_only" in metrics[-1]:
@@ -55,13 +59,17 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    runs, finals = {}, {}
+    runs, finals, unfinished = {}, {}, []
     for folder in sorted(args.runs.iterdir()):
         match = re.fullmatch(r"(\w+?)_s(\d+)", folder.name)
         if not folder.is_dir() or not match or match[1] not in OPTIONS:
             continue
         variant, seed = match[1], int(match[2])
-        runs[folder.name] = summarise_run(folder, args.epochs)
+        run = summarise_run(folder, args.epochs)
+        if run is None:
+            unfinished.append(folder.name)
+            continue
+        runs[folder.name] = run
         finals.setdefault(variant, {})[seed] = runs[folder.name]["test_accuracy_final"]
     summary = {}
     for variant in OPTIONS:
@@ -88,8 +96,11 @@ def main() -> None:
            "commands": {v: f"sbp-brian train sbp_fashion --dataset fashion-mnist --epochs "
                            f"{args.epochs} {o} --seed S --out RUNS/{v}_sS"
                         for v, o in OPTIONS.items()},
-           "summary": summary, "runs": runs}
+           "summary": summary, "runs": runs,
+           "unfinished_runs_left_out": unfinished}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    if unfinished:
+        print("unfinished, left out:", ", ".join(unfinished))
     for variant, s in summary.items():
         tests = "; ".join(f"{k}: {v['difference']:+.3f}, t = {v['welch_t']:.2f}, p = {v['p']:.3f}"
                           for k, v in s.items() if k.startswith("vs_") and v["p"] is not None)
