@@ -19,7 +19,7 @@ from .cli_support import load_protocol, protocol_names
 from .parameters import ParameterError
 from .targets import TARGETS, TargetError
 from .datasets import DatasetError
-from .train import TrainingError
+from .train import TrainingError, interrupts_stop_at_once
 from .bench import WAYS
 from .runs import VARIANT_KEYS
 
@@ -90,6 +90,10 @@ def _train(args) -> int:
         (out / "run.json").write_text(json.dumps(options, indent=2) + "\n")
     try:
         records = trainer.fit()
+    except KeyboardInterrupt:
+        print(f"sbp-brian: interrupted; the last checkpoint in {out} is kept: continue with "
+              f"`sbp-brian train --resume --out {out}`", file=sys.stderr)
+        return 130
     finally:
         trainer.close()
     last = records[-1] if records else None
@@ -294,7 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with interrupts_stop_at_once():
+            return args.func(args)
+    except KeyboardInterrupt:
+        print("sbp-brian: interrupted", file=sys.stderr)
+        return 130
     except (ParameterError, TargetError, TrainingError, DatasetError, FileNotFoundError) as err:
         print(f"sbp-brian: error: {err}", file=sys.stderr)
         return 2

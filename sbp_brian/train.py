@@ -20,11 +20,14 @@ the sample, with the teacher off; ties at the top go to the higher mean membrane
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +43,7 @@ from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
 __all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "CHECKPOINT",
-           "METRICS"]
+           "METRICS", "interrupts_stop_at_once"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -62,6 +65,31 @@ _CUDA_SEED_CODE = """
         brian::random_number_buffer.set_seed(strtoull(_sbp_seed, NULL, 10));
 }
 """
+
+
+@contextlib.contextmanager
+def interrupts_stop_at_once():
+    """Within this block, Ctrl-C (SIGINT) raises :class:`KeyboardInterrupt` at once.
+
+    Brian2 turns a first Ctrl-C during a ``run`` into a request to stop that run early
+    (preference ``core.stop_on_keyboard_interrupt``), and the run then returns normally: a
+    runtime-mode trainer would apply its plasticity step to a truncated sample and carry on,
+    and the next checkpoint would hold it.  Raising instead leaves the last checkpoint as it
+    was.  A process started with SIGINT ignored (a background job of a shell script) keeps
+    ignoring it; Brian2's handler would call the ignored handler and fail with a TypeError.
+    Outside the main thread signal handlers cannot be set, and nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    import brian2
+    started_with = getattr(getattr(brian2, "_int_handler", None), "previous_handler", None)
+    handler = signal.SIG_IGN if started_with is signal.SIG_IGN else signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class TrainingError(RuntimeError):
@@ -509,26 +537,31 @@ class Trainer:
     def responses(self, x, epoch: int = 0, phase: int = 1) -> ChunkResult:
         """The network's responses to the samples ``x`` with learning off (hidden counts only
         when the trainer records them).  ``phase`` selects the random stream (1: evaluation;
-        see :func:`chunk_seed`)."""
+        see :func:`chunk_seed`).  Ctrl-C raises at once, as in :meth:`fit`, rather than
+        truncating a sample's response."""
         runner = self.runner()
         results = []
-        for index, (a, b) in enumerate(self._chunks(len(x))):
-            _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
-                                      self.w_in, self.w_out, learn=False,
-                                      seed=chunk_seed(self.config.seed, epoch, index, phase),
-                                      w_norm=self.w_norm)
-            results.append(result)
+        with interrupts_stop_at_once():
+            for index, (a, b) in enumerate(self._chunks(len(x))):
+                _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
+                                          self.w_in, self.w_out, learn=False,
+                                          seed=chunk_seed(self.config.seed, epoch, index, phase),
+                                          w_norm=self.w_norm)
+                results.append(result)
         return ChunkResult.concatenate(results, self.config.n_output)
 
     def fit(self, epochs: int | None = None, stop_after_chunks: int | None = None) -> list:
         """Train for ``epochs`` (default: the config's); returns the metrics records written.
 
         ``stop_after_chunks`` stops early after that many chunks (to test resuming).  The run
-        folder is locked meanwhile: a second process training into it is refused.
+        folder is locked meanwhile: a second process training into it is refused.  Ctrl-C
+        stops at once with :class:`KeyboardInterrupt` (:func:`interrupts_stop_at_once`); the
+        last checkpoint is kept and ``resume=True`` continues from it.
         """
         lock = _lock_folder(self.out_dir)
         try:
-            return self._fit(epochs, stop_after_chunks)
+            with interrupts_stop_at_once():
+                return self._fit(epochs, stop_after_chunks)
         finally:
             lock.close()
 

@@ -11,8 +11,8 @@ from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights
 from sbp_brian.parameters import ParameterError
 from sbp_brian.runs import computational_cost, make_trainer, welch_test
-from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, TrainingError, _CompiledRunner,
-                             _RuntimeRunner, predict)
+from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
+                             _CompiledRunner, _RuntimeRunner, predict)
 
 N_SAMPLES = 4
 
@@ -224,6 +224,62 @@ def test_non_finite_weights_are_refused_and_the_checkpoint_kept(tmp_path):
         trainer.fit()
     assert (tmp_path / CHECKPOINT).read_bytes() == saved
     assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_ctrl_c_stops_a_runtime_run_at_once_and_keeps_the_checkpoint(tmp_path):
+    """Brian2 turns a Ctrl-C during a run into an early, normal end of that run, after which
+    the trainer would apply its step to a truncated sample and go on.  ``fit`` raises at once
+    instead: nothing is simulated after the interrupt and the checkpoint is the last one
+    written.  Brian2's handler is back afterwards."""
+    import os
+    import signal
+    from brian2 import NetworkOperation
+    config = small_config()
+    trainer = Trainer(config, load_dataset("digits"), tmp_path, device="numpy", progress=False)
+    saved = trainer.save_checkpoint().read_bytes()
+    steps = []
+
+    def interrupt_at_step_3():
+        steps.append(len(steps))
+        if len(steps) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    trainer.runner().net.network.add(NetworkOperation(interrupt_at_step_3, dt=config.dt))
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            trainer.fit(stop_after_chunks=1)
+    finally:
+        trainer.close()
+    assert len(steps) == 3
+    assert (tmp_path / CHECKPOINT).read_bytes() == saved
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_a_process_started_with_ctrl_c_ignored_keeps_ignoring_it(monkeypatch):
+    """A background job of a shell script starts with SIGINT ignored; Brian2 installs its
+    handler regardless, which would then fail calling the ignored one (TypeError)."""
+    import signal
+    import brian2
+    from sbp_brian.train import interrupts_stop_at_once
+    monkeypatch.setattr(brian2._int_handler, "previous_handler", signal.SIG_IGN)
+    with interrupts_stop_at_once():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    monkeypatch.undo()
+    with interrupts_stop_at_once():
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_interrupted_cli_training_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    from sbp_brian.train import Trainer as TrainerClass
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainerClass, "fit", interrupted)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "xor", "--device", "numpy", "--out", str(out)]) == 130
+    assert f"sbp-brian train --resume --out {out}" in capsys.readouterr().err
 
 
 def test_a_run_folder_in_training_is_locked(tmp_path):
