@@ -1,6 +1,7 @@
 """Summarise the full-set Fashion-MNIST runs (60000 training / 10000 test images) into JSON.
 
     python figures/training/summarise_fashion_full.py RUNS OUT.json [--epochs 3]
+        [--previous EARLIER.json]
 
 ``RUNS`` holds one run folder per variant and seed, named ``{variant}_s{seed}`` with the
 variant one of ``control``, ``nosbp``, ``paper``, ``spread``, ``weighted`` (runs not yet at
@@ -14,6 +15,10 @@ The final accuracy of each run uses the package's readout (ties by membrane pote
 Runs made before that readout existed have only count-only numbers in their metrics log;
 their final checkpoints are re-scored with :func:`sbp_brian.runs.evaluate_run` (epoch 3's
 test presentations; its count-only number must equal the log's, which is asserted).
+
+``--previous`` carries over the runs of an earlier summary whose folders are not in ``RUNS``
+(run folders are not kept in the repository; each carried run is marked ``carried_from``),
+so that runs made on different days add up to one summary.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from sbp_brian.runs import evaluate_run, read_metrics, welch_test
 OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
            "paper": "--sbp-mode paper", "spread": "--sbp-mode spread",
            "weighted": "--sbp-mode weighted"}
+NAME = re.compile(rf"({'|'.join(OPTIONS)})_s(\d+)")
 
 
 def summarise_run(folder: Path, epochs: int) -> dict | None:
@@ -58,19 +64,28 @@ def main() -> None:
     parser.add_argument("runs", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="an earlier summary whose runs absent from RUNS are carried over")
     args = parser.parse_args()
-    runs, finals, unfinished = {}, {}, []
+    runs, unfinished = {}, []
     for folder in sorted(args.runs.iterdir()):
-        match = re.fullmatch(r"(\w+?)_s(\d+)", folder.name)
-        if not folder.is_dir() or not match or match[1] not in OPTIONS:
+        if not folder.is_dir() or not NAME.fullmatch(folder.name):
             continue
-        variant, seed = match[1], int(match[2])
         run = summarise_run(folder, args.epochs)
         if run is None:
             unfinished.append(folder.name)
-            continue
-        runs[folder.name] = run
-        finals.setdefault(variant, {})[seed] = runs[folder.name]["test_accuracy_final"]
+        else:
+            runs[folder.name] = run
+    if args.previous is not None:
+        for name, run in json.loads(args.previous.read_text())["runs"].items():
+            if not (args.runs / name).exists():
+                if len(run["test_accuracy_counts_only_per_epoch"]) != args.epochs:
+                    raise SystemExit(f"{args.previous}: {name} has not {args.epochs} epochs")
+                runs[name] = {**run, "carried_from": str(args.previous)}
+    finals = {}
+    for name in sorted(runs):
+        variant, seed = NAME.fullmatch(name).groups()
+        finals.setdefault(variant, {})[int(seed)] = runs[name]["test_accuracy_final"]
     summary = {}
     for variant in OPTIONS:
         if variant not in finals:
