@@ -1,11 +1,20 @@
-"""The ``sbp-brian`` command.
+"""The ``sbp-brian`` command (``sbp-brian COMMAND --help`` for each one's options).
 
 Subcommands:
 
-* ``sbp-brian doctor``                      -- which targets (numpy, cython, cpp, cuda) work here;
-* ``sbp-brian models [FILE ...]``           -- list bundled model files, or validate files;
-* ``sbp-brian protocol NAME [--out DIR] [--device T]`` -- run a protocol from ``protocols/``;
-* ``sbp-brian figures [--out DIR] [--only NAME ...]`` -- regenerate every protocol figure.
+* ``doctor``    -- which targets (numpy, cython, cpp, cuda) work here;
+* ``models``    -- list bundled model files, or validate files;
+* ``protocol``  -- run a plasticity protocol from ``protocols/``;
+* ``figures``   -- regenerate every protocol figure;
+* ``train``     -- train a network (fast path by default; ``--resume`` continues a run);
+* ``evaluate``  -- test accuracy of a run's checkpoint;
+* ``probe``     -- linear probe of a run's hidden spike counts;
+* ``cost``      -- the SBP paper's computational cost (Eq. 1) of two runs;
+* ``plot``      -- accuracy curves of runs on one plot;
+* ``compare``   -- control, without SBP and the SBP modes, over seeds (``--jobs N`` at a time);
+* ``bench``     -- the speed benchmark (samples/s of every way to run the workload).
+
+Exit codes: 0 done, 2 bad input (one line naming the problem), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -221,7 +230,9 @@ def _add_training_options(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sbp-brian", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="sbp-brian", description="Plasticity-based learning in spiking networks (Brian2).",
+        epilog="Exit codes: 0 done, 2 bad input (one line naming the problem), 130 interrupted.")
     commands = parser.add_subparsers(dest="command", required=True)
     doctor = commands.add_parser("doctor", help="report which code-generation targets work here")
     doctor.set_defaults(func=_doctor)
