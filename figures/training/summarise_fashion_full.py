@@ -16,6 +16,9 @@ Runs made before that readout existed have only count-only numbers in their metr
 their final checkpoints are re-scored with :func:`sbp_brian.runs.evaluate_run` (epoch 3's
 test presentations; its count-only number must equal the log's, which is asserted).
 
+Beside ``OUT.json`` it draws ``OUT.png``/``.svg``: per variant, mean +- SD over seeds of the
+count-only test accuracy and of the hidden activity, per epoch.
+
 ``--previous`` carries over the runs of an earlier summary whose folders are not in ``RUNS``
 (run folders are not kept in the repository; each carried run is marked ``carried_from``),
 so that runs made on different days add up to one summary.
@@ -57,6 +60,41 @@ def summarise_run(folder: Path, epochs: int) -> dict | None:
             "hidden_spikes_per_neuron_per_sample": [
                 m["hidden_spikes_per_neuron_per_sample"] for m in metrics],
             "samples_per_second": [m["samples_per_second"] for m in metrics]}
+
+
+LABELS = {"control": "control (frozen input weights)", "nosbp": "without SBP (local STDP)",
+          "paper": 'SBP "paper"', "spread": 'SBP "spread"', "weighted": 'SBP "weighted" (ours)'}
+
+
+def plot(runs: dict, finals: dict, stem: Path, epochs: int) -> None:
+    """Accuracy and hidden activity per epoch, mean +- SD over each variant's seeds."""
+    import matplotlib.pyplot as plt
+    from sbp_brian.plotting import plot_comparison, save_figure
+    variants = [v for v in OPTIONS if v in finals]
+
+    def per_seed(variant, key):
+        return [runs[f"{variant}_s{s}"][key] for s in sorted(finals[variant])]
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    plot_comparison({f"{LABELS[v]}, {len(finals[v])} seed{'s' * (len(finals[v]) > 1)}":
+                     per_seed(v, "test_accuracy_counts_only_per_epoch") for v in variants},
+                    axes=left, title=f"Fashion-MNIST, 60000/10000 images, {epochs} epochs")
+    left.set_ylabel("test accuracy, count-only readout (%)")
+    for variant in variants:
+        spikes = np.array(per_seed(variant, "hidden_spikes_per_neuron_per_sample"))
+        mean = spikes.mean(axis=0)
+        sd = spikes.std(axis=0, ddof=1) if len(spikes) > 1 else 0 * mean
+        x = np.arange(1, len(mean) + 1)
+        line, = right.plot(x, mean, "o-", ms=3, label=LABELS[variant])
+        right.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
+    right.set_xlabel("epoch")
+    right.set_ylabel("hidden spikes per neuron per training sample")
+    right.legend(fontsize=7, frameon=False)
+    for ax in (left, right):
+        ax.set_xticks(range(1, epochs + 1))
+    fig.tight_layout()
+    save_figure(fig, stem.parent, stem.name)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -113,7 +151,9 @@ def main() -> None:
                         for v, o in OPTIONS.items()},
            "summary": summary, "runs": runs,
            "unfinished_runs_left_out": unfinished}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    plot(runs, finals, args.out.with_suffix(""), args.epochs)
     if unfinished:
         print("unfinished, left out:", ", ".join(unfinished))
     for variant, s in summary.items():
