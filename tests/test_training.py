@@ -644,3 +644,47 @@ def test_welch_test_against_hand_computation():
     assert 0.02 < result["p"] < 0.05  # two-sided, t(2.94) = 3.87
     same = welch_test([0.5, 0.5], [0.5, 0.5])  # no spread: undefined, not NaN in the JSON
     assert same["welch_t"] is None and same["p"] is None and same["difference"] == 0
+
+
+def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
+    """figures/training/summarise_fashion_full.py: run folders and an earlier summary's runs
+    (folders gone) add up to one summary, with Welch tests over the seeds they share."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "figures/training/summarise_fashion_full.py"
+    accuracies = {"control_s0": 0.60, "control_s1": 0.66, "control_s2": 0.58,
+                  "weighted_s0": 0.79, "weighted_s1": 0.80, "weighted_s2": 0.78}
+    runs = tmp_path / "runs"
+
+    def record(acc):
+        return {"epoch": 1, "train_accuracy": acc, "test_accuracy": acc,
+                "test_accuracy_counts_only": acc - 0.01,
+                "hidden_spikes_per_neuron_per_sample": 2.0, "samples_per_second": 80.0}
+
+    for name in ("control_s0", "control_s1", "weighted_s0", "weighted_s1"):
+        (runs / name).mkdir(parents=True)
+        (runs / name / METRICS).write_text(json.dumps(record(accuracies[name])) + "\n")
+    (runs / "weighted_s3").mkdir()  # started, no epoch finished yet
+    earlier = {"runs": {name: {"folder": f"old/{name}", "test_accuracy_final": accuracies[name],
+                               "test_accuracy_counts_only_per_epoch": [accuracies[name] - 0.01],
+                               "train_accuracy_per_epoch": [accuracies[name]],
+                               "hidden_spikes_per_neuron_per_sample": [2.0],
+                               "samples_per_second": [80.0]}
+                        for name in ("control_s2", "weighted_s2", "weighted_s0")}}
+    earlier["runs"]["weighted_s0"]["test_accuracy_final"] = 0.0  # its folder is here: unused
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    out = tmp_path / "out" / "summary.json"
+    subprocess.run([sys.executable, str(script), str(runs), str(out), "--epochs", "1",
+                    "--previous", str(tmp_path / "earlier.json")], check=True,
+                   capture_output=True)
+    summary = json.loads(out.read_text())
+    weighted = summary["summary"]["weighted"]
+    assert weighted["seeds"] == [0, 1, 2]
+    assert weighted["final_per_seed"] == [0.79, 0.80, 0.78]
+    assert weighted["vs_control"] == {"seeds": [0, 1, 2], **welch_test(
+        [0.79, 0.80, 0.78], [0.60, 0.66, 0.58])}
+    assert "carried_from" in summary["runs"]["control_s2"]
+    assert "carried_from" not in summary["runs"]["weighted_s0"]
+    assert summary["unfinished_runs_left_out"] == ["weighted_s3"]
+    assert out.with_suffix(".png").exists()
