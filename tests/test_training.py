@@ -679,10 +679,13 @@ def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
                         for name in ("control_s2", "weighted_s2", "weighted_s0")}}
     earlier["runs"]["weighted_s0"]["test_accuracy_final"] = 0.0  # its folder is here: unused
     (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    # one run kept only as its per-epoch records (fashion_weighted_five_epochs.json's form)
+    (tmp_path / "one_run.json").write_text(json.dumps({"epochs": [record(0.30)]}))
     out = tmp_path / "out" / "summary.json"
-    subprocess.run([sys.executable, str(script), str(runs), str(out), "--epochs", "1",
-                    "--previous", str(tmp_path / "earlier.json")], check=True,
-                   capture_output=True)
+    command = [sys.executable, str(script), str(runs), str(out), "--epochs", "1",
+               "--previous", str(tmp_path / "earlier.json")]
+    subprocess.run(command + ["--previous-run", f"nosbp_s0={tmp_path / 'one_run.json'}"],
+                   check=True, capture_output=True)
     summary = json.loads(out.read_text())
     weighted = summary["summary"]["weighted"]
     assert weighted["seeds"] == [0, 1, 2]
@@ -693,3 +696,14 @@ def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
     assert "carried_from" not in summary["runs"]["weighted_s0"]
     assert summary["unfinished_runs_left_out"] == ["weighted_s3"]
     assert out.with_suffix(".png").exists()
+    nosbp = summary["runs"]["nosbp_s0"]
+    assert nosbp["test_accuracy_final"] == 0.30 and nosbp["carried_from"].endswith("one_run.json")
+    assert summary["summary"]["nosbp"]["final_per_seed"] == [0.30]
+    # a carried run whose last epoch has only the count-only readout cannot be re-scored
+    (tmp_path / "count_only.json").write_text(json.dumps({"epochs": [
+        {k: v for k, v in record(0.30).items() if k != "test_accuracy_counts_only"}]}))
+    before = out.read_text()
+    failed = subprocess.run(command + ["--previous-run", f"nosbp_s0={tmp_path / 'count_only.json'}"],
+                            capture_output=True, text=True)
+    assert failed.returncode != 0 and "no checkpoint to re-score" in failed.stderr
+    assert out.read_text() == before  # the earlier summary is not touched

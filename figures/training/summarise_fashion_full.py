@@ -21,7 +21,9 @@ count-only test accuracy and of the hidden activity, per epoch.
 
 ``--previous`` carries over the runs of an earlier summary whose folders are not in ``RUNS``
 (run folders are not kept in the repository; each carried run is marked ``carried_from``),
-so that runs made on different days add up to one summary.
+so that runs made on different days add up to one summary.  ``--previous-run NAME=FILE``
+carries over one run from a file of its per-epoch metrics records (such as
+``fashion_weighted_five_epochs.json``).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from sbp_brian.runs import evaluate_run, read_metrics, welch_test
+from sbp_brian.train import CHECKPOINT
 
 OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
            "paper": "--sbp-mode paper", "spread": "--sbp-mode spread",
@@ -40,9 +43,12 @@ OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
 NAME = re.compile(rf"({'|'.join(OPTIONS)})_s(\d+)")
 
 
-def summarise_run(folder: Path, epochs: int) -> dict | None:
-    """One finished run's numbers; ``None`` for a run still short of ``epochs``."""
-    metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
+def summarise_run(folder: Path, epochs: int, metrics: list | None = None) -> dict | None:
+    """One finished run's numbers; ``None`` for a run still short of ``epochs``.
+    ``metrics``: the run's per-epoch records when its folder is gone (then its last epoch
+    must have the tie-break readout: there is no checkpoint to re-score)."""
+    if metrics is None:
+        metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
     if len(metrics) < epochs:
         return None
     if len(metrics) > epochs:
@@ -51,6 +57,9 @@ def summarise_run(folder: Path, epochs: int) -> dict | None:
     if "test_accuracy_counts_only" in metrics[-1]:
         final, how = metrics[-1]["test_accuracy"], "metrics log"
     else:  # made before the membrane-potential tie-break: re-scored from its checkpoint
+        if not (folder / CHECKPOINT).exists():
+            raise SystemExit(f"{folder}: the last epoch has only the count-only readout "
+                             "and there is no checkpoint to re-score")
         scored = evaluate_run(folder)
         assert abs(scored["accuracy_counts_only"] - counts_only[-1]) < 1e-12, (folder, scored)
         final, how = scored["accuracy"], "sbp-brian evaluate (run made before the tie-break)"
@@ -106,6 +115,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--previous", type=Path, default=None,
                         help="an earlier summary whose runs absent from RUNS are carried over")
+    parser.add_argument("--previous-run", action="append", default=[], metavar="NAME=FILE",
+                        help="a run whose folder is gone, from FILE's per-epoch records "
+                             "(JSON with an 'epochs' list, one metrics-log record each)")
     args = parser.parse_args()
     runs, unfinished = {}, []
     for folder in sorted(args.runs.iterdir()):
@@ -122,6 +134,16 @@ def main() -> None:
                 if len(run["test_accuracy_counts_only_per_epoch"]) != args.epochs:
                     raise SystemExit(f"{args.previous}: {name} has not {args.epochs} epochs")
                 runs[name] = {**run, "carried_from": str(args.previous)}
+    for item in args.previous_run:
+        name, _, file = item.partition("=")
+        if not NAME.fullmatch(name) or not file:
+            raise SystemExit(f"--previous-run {item!r}: expected VARIANT_sSEED=FILE")
+        if (args.runs / name).exists():
+            raise SystemExit(f"--previous-run {name}: {args.runs / name} exists; use that")
+        run = summarise_run(Path(file), args.epochs, json.loads(Path(file).read_text())["epochs"])
+        if run is None:
+            raise SystemExit(f"{file}: fewer than {args.epochs} epochs")
+        runs[name] = {**run, "carried_from": file}
     finals = {}
     for name in sorted(runs):
         variant, seed = NAME.fullmatch(name).groups()
