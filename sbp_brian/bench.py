@@ -78,6 +78,18 @@ def _images(n: int, rng) -> tuple[np.ndarray, np.ndarray, str]:
     return x, rng.integers(0, 10, n), "random images (mean intensity ~0.13)"
 
 
+def synaptic_events_per_sample(config: TrainingConfig, images: np.ndarray,
+                               hidden_spikes_per_neuron: float) -> float:
+    """Synaptic events of one training sample: the input spikes expected from the images'
+    rates (Eq. 2: ``max_rate * x * T`` per input) times the hidden-layer size, plus the hidden
+    spikes counted times the output-layer size.  The speed per event shows whether the cost
+    follows the events (it does when it stays flat against the hidden-layer size)."""
+    c = config
+    input_spikes = float(np.mean(np.sum(images, axis=1)) * c.max_rate * c.sample_duration)
+    return (input_spikes * c.n_hidden
+            + hidden_spikes_per_neuron * c.n_hidden * c.n_output)
+
+
 def _vm_hwm_mb(pid: int | str = "self") -> float:
     """Peak resident memory (MB) of a process (Linux ``VmHWM``; 0 where unavailable)."""
     try:
@@ -185,6 +197,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     reset_target()
     if project is not None:
         shutil.rmtree(project, ignore_errors=True)
+    events = synaptic_events_per_sample(config, x, float(np.mean(hidden)))
+    rate = statistics.median(rates)
     return {
         "way": way, "target": {"compiled": "cpp_standalone (1 thread)",
                                "openmp": f"cpp_standalone ({os.cpu_count()} OpenMP threads)",
@@ -193,10 +207,12 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         "reductions": getattr(runner, "reductions", None), "n_hidden": n_hidden,
         "sample_duration_ms": duration_ms,
         "dt_ms": float(config.dt / ms), "inputs": source, "samples_per_chunk": chunk,
-        "samples_per_second_median": statistics.median(rates), "samples_per_second": rates,
+        "samples_per_second_median": rate, "samples_per_second": rates,
         "setup_seconds": round(setup_seconds, 2),
         "compile_or_first_sample_seconds": round(compile_seconds, 2),
         "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden)),
+        "synaptic_events_per_sample": events,
+        "ns_per_synaptic_event": 1e9 / (rate * events),
         "profile (code object, seconds, % of all)": top or None,
         "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
         "peak_rss_binary_mb": round(binary_memory.peak, 1) if way in ("compiled", "openmp")

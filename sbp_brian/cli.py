@@ -191,7 +191,9 @@ def _bench(args) -> int:
               f"{r['compile_or_first_sample_seconds']:9.1f}")
     for r in result["hidden_size_scaling"]:
         print(f"compiled 784-{r['n_hidden']}-10: {r['samples_per_second_median']:.1f} samples/s, "
-              f"{r['hidden_spikes_per_neuron_per_sample']:.2f} hidden spikes/neuron/sample")
+              f"{r['hidden_spikes_per_neuron_per_sample']:.2f} hidden spikes/neuron/sample, "
+              f"{r['synaptic_events_per_sample'] / 1e6:.2f} M synaptic events/sample, "
+              f"{r['ns_per_synaptic_event']:.1f} ns per event")
     for r in result["runs"]:
         for name, seconds, percent in r["profile (code object, seconds, % of all)"] or []:
             print(f"  profile {r['way']} T={r['sample_duration_ms']:g} ms: {name:40s} "

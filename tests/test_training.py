@@ -1,4 +1,5 @@
 """The training loop: fast path = runtime reference, resume, checkpoints, bad inputs, cost."""
+import dataclasses
 import json
 
 import numpy as np
@@ -578,10 +579,26 @@ def test_benchmark_suite_writes_json_and_plot(tmp_path, monkeypatch):
     for r in result["runs"]:
         assert r["samples_per_second_median"] > 0 and r["peak_rss_python_mb"] > 0
         assert r["speedup_of_compiled"] is None  # the compiled way was not asked for
+        assert r["ns_per_synaptic_event"] == pytest.approx(
+            1e9 / (r["samples_per_second_median"] * r["synaptic_events_per_sample"]))
     assert out.with_suffix(".png").stat().st_size > 1000
     assert not list(scratch.iterdir())
     with pytest.raises(ValueError, match="unknown benchmark way"):
         benchmark_suite(ways=("gpu-magic",), out=None)
+
+
+def test_synaptic_events_per_sample_by_hand():
+    """Two images of total intensity 100 and 200 at 200 Hz for 50 ms: 1500 input spikes
+    expected per sample, each reaching 500 hidden neurons; 2 hidden spikes per neuron reach
+    10 outputs each: 750000 + 10000 events."""
+    from brian2 import Hz
+    from sbp_brian.bench import synaptic_events_per_sample
+    config = TrainingConfig.from_model(load_model("sbp_digits"), 784, 10, n_hidden=500,
+                                       n_inhibitory=250, sample_duration=50 * ms)
+    config = dataclasses.replace(config, max_rate=200 * Hz)
+    images = np.zeros((2, 784))
+    images[0, :100], images[1, :400] = 1.0, 0.5
+    assert synaptic_events_per_sample(config, images, 2.0) == pytest.approx(760000)
 
 
 def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
