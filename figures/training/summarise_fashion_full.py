@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from sbp_brian.runs import evaluate_run, read_metrics, welch_test
-from sbp_brian.train import CHECKPOINT
+from sbp_brian.train import CHECKPOINT, METRICS
 
 OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
            "paper": "--sbp-mode paper", "spread": "--sbp-mode spread",
@@ -48,7 +48,7 @@ def summarise_run(folder: Path, epochs: int, metrics: list | None = None) -> dic
     ``metrics``: the run's per-epoch records when its folder is gone (then its last epoch
     must have the tie-break readout: there is no checkpoint to re-score)."""
     if metrics is None:
-        metrics = read_metrics(folder) if (folder / "metrics.jsonl").exists() else []
+        metrics = read_metrics(folder) if (folder / METRICS).exists() else []
     if len(metrics) < epochs:
         return None
     if len(metrics) > epochs:
