@@ -23,9 +23,14 @@ Ways (each measured in its own subprocess, so that its peak memory is its own):
 ``openmp``
     the compiled way with OpenMP threads (one per core) and the summed-variable reductions
     that parallel code needs (:mod:`sbp_brian.network`);
-``cuda``
-    brian2cuda's cuda_standalone with the summed-variable reductions, when a GPU is usable
-    (otherwise listed as skipped, with the reason).
+``copies``
+    the compiled way with ``copies`` network copies side by side (default
+    :data:`DEFAULT_COPIES`, the authors' batch size), each on its own sample: mini-batch SBP
+    with that batch size (:mod:`sbp_brian.network`), so a different rule from the per-sample
+    one the other ways train; it shows what the copies cost or save on this machine;
+``cuda``, ``cuda-copies``
+    brian2cuda's cuda_standalone with the summed-variable reductions, one network or
+    ``copies`` copies, when a GPU is usable (otherwise listed as skipped, with the reason).
 
 Compile time is reported apart from run time; samples/s is the median over timed chunks.
 Also: the compiled way against the hidden-layer size, to show that the cost follows the
@@ -53,15 +58,19 @@ from .network import TrainingConfig, initial_weights
 
 __all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
 
-WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "cuda")
+WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "copies", "cuda", "cuda-copies")
 #: samples timed per chunk and chunks, per way (the slow ways get fewer samples)
 DEFAULT_SAMPLES = {"compiled": (500, 3), "naive": (5, 2), "naive-numpy": (5, 2),
-                   "dense": (20, 2), "openmp": (500, 3), "cuda": (2000, 3)}
+                   "dense": (20, 2), "openmp": (500, 3), "copies": (500, 3),
+                   "cuda": (2000, 3), "cuda-copies": (5000, 3)}
+#: network copies of the "copies" ways: the batch of 50 of the authors' released code
+DEFAULT_COPIES = 50
+COMPILED_WAYS = ("compiled", "openmp", "copies", "cuda", "cuda-copies")
 
 
 def unavailable(way: str) -> str | None:
     """Why ``way`` cannot run on this machine (None when it can)."""
-    if way == "cuda":
+    if way.startswith("cuda"):
         from .targets import _cuda_status
         status = _cuda_status()
         return None if status.usable else f"no usable GPU: {status.reason}"
@@ -134,7 +143,7 @@ class _ChildMemory:
 
 def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int | None = None,
             n_chunks: int | None = None, model: str = "sbp_digits", images=None,
-            profile: bool = False, log=print) -> dict:
+            profile: bool = False, log=print, copies: int = DEFAULT_COPIES) -> dict:
     """Time one way in this process; returns a JSON-friendly record.  ``images``: an ``.npz``
     file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
     whole dataset in memory); by default they are loaded here.  ``profile`` (compiled ways):
@@ -151,21 +160,22 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         with np.load(images) as stored:
             x, y, source = stored["x"], stored["y"], str(stored["source"])
     x, y = x[:chunk * n_chunks], y[:chunk * n_chunks]
+    copies = copies if way.endswith("copies") else 1
     config = TrainingConfig.from_model(load_model(model), 784, 10, n_hidden=n_hidden,
                                        n_inhibitory=n_hidden // 2,
                                        sample_duration=duration_ms * ms, chunk=chunk,
-                                       sbp_mode="paper")
+                                       sbp_mode="paper", batch_size=copies)
     w_in, w_out = initial_weights(config, rng)
     onehot = np.eye(10)[y]
     start = time.perf_counter()
     compile_seconds = 0.0
     project = None  # the compiled project's folder, removed at the end
-    if way in ("compiled", "openmp", "cuda"):
+    if way in COMPILED_WAYS:
         project = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_"))
         runner = _CompiledRunner(config, project,
-                                 target="cuda" if way == "cuda" else "cpp",
+                                 target="cuda" if way.startswith("cuda") else "cpp",
                                  threads=os.cpu_count() if way == "openmp" else 1,
-                                 profile=profile)
+                                 profile=profile, copies=copies)
         compile_seconds = runner.compile_seconds
     elif way.startswith("naive"):
         target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"
@@ -189,7 +199,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
             log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
                 f"{rates[-1]:.1f} samples/s")
     top = []
-    if profile and way in ("compiled", "openmp", "cuda"):
+    if profile and way in COMPILED_WAYS:
         info = runner.net.network.profiling_info  # (name, time), longest first
         total = sum(float(t) for _, t in info) or 1.0
         top = [[name, round(float(t), 3), round(100 * float(t) / total, 1)]
@@ -202,8 +212,11 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     return {
         "way": way, "target": {"compiled": "cpp_standalone (1 thread)",
                                "openmp": f"cpp_standalone ({os.cpu_count()} OpenMP threads)",
-                               "cuda": "cuda_standalone", "dense": "numpy (no Brian2)"}.get(
+                               "copies": "cpp_standalone (1 thread)",
+                               "cuda": "cuda_standalone", "cuda-copies": "cuda_standalone",
+                               "dense": "numpy (no Brian2)"}.get(
             way, getattr(runner, "target", None)),
+        "network_copies": copies, "batch_size": config.batch_size,
         "reductions": getattr(runner, "reductions", None), "n_hidden": n_hidden,
         "sample_duration_ms": duration_ms,
         "dt_ms": float(config.dt / ms), "inputs": source, "samples_per_chunk": chunk,
@@ -215,14 +228,15 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         "ns_per_synaptic_event": 1e9 / (rate * events),
         "profile (code object, seconds, % of all)": top or None,
         "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
-        "peak_rss_binary_mb": round(binary_memory.peak, 1) if way in ("compiled", "openmp")
-        else None,
+        "peak_rss_binary_mb": round(binary_memory.peak, 1)
+        if way in ("compiled", "openmp", "copies") else None,
     }
 
 
 def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chunks, images,
-                       log, profile: bool = False) -> dict:
-    args = json.dumps([way, n_hidden, duration_ms, chunk, n_chunks, str(images), profile])
+                       log, profile: bool = False, copies: int = DEFAULT_COPIES) -> dict:
+    args = json.dumps([way, n_hidden, duration_ms, chunk, n_chunks, str(images), profile,
+                       copies])
     proc = subprocess.run([sys.executable, "-m", "sbp_brian.bench", args], capture_output=True,
                           text=True, check=False)
     for line in proc.stdout.splitlines():
@@ -236,7 +250,8 @@ def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chu
 
 def benchmark_suite(ways=WAYS,
                     sizes=(100, 500, 1000, 2000), durations=(50.0,), chunk=None, n_chunks=None,
-                    out="bench/results.json", profile: bool = False, log=print) -> dict:
+                    out="bench/results.json", profile: bool = False, log=print,
+                    copies: int = DEFAULT_COPIES) -> dict:
     """Run every way at 784-500-10 for each duration, and the compiled way at every size."""
     unknown = sorted(set(ways) - set(WAYS))
     if unknown:
@@ -249,7 +264,7 @@ def benchmark_suite(ways=WAYS,
         np.savez(images, x=x, y=y, source=source)
         del x, y
         runs, skipped, scaling = _run_suite(ways, sizes, durations, chunk, n_chunks, images,
-                                            profile, log)
+                                            profile, log, copies)
     for duration in durations:  # ratios to our default path, in the same run
         same = [r for r in runs if r["sample_duration_ms"] == duration]
         ours = [r for r in same if r["way"] == "compiled"]
@@ -269,7 +284,7 @@ def benchmark_suite(ways=WAYS,
     return result
 
 
-def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log):
+def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log, copies):
     """Every way at 784-500-10 per duration, then the compiled way at every size, each in
     its own subprocess on the images in ``images``."""
     runs, skipped = [], {}
@@ -281,7 +296,7 @@ def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log):
                 log(f"[bench] {way}: skipped ({reason})")
                 continue
             runs.append(_run_in_subprocess(way, 500, duration, chunk, n_chunks, images, log,
-                                           profile=profile and way != "openmp"))
+                                           profile=profile and way != "openmp", copies=copies))
     scaling = []
     if "compiled" in ways:
         for n_hidden in sizes:
@@ -306,7 +321,10 @@ def plot_results(result: dict, path) -> None:
     ax1.barh(range(len(runs)), [r["samples_per_second_median"] for r in runs], color="C0")
     ax1.set_yticks(range(len(runs)), labels)
     ax1.invert_yaxis()
-    ax1.set_xscale("log")
+    if runs:  # (every way skipped: an empty panel, with the reasons in the JSON)
+        ax1.set_xscale("log")
+    else:
+        ax1.text(0.5, 0.5, "no way could run here", ha="center", transform=ax1.transAxes)
     ax1.set_xlabel("training samples/s (log scale)")
     ax1.set_title("784-500-10, dt = 0.1 ms")
     if scaling:  # without hidden-size runs (``--sizes`` given no value) the panel is left out
@@ -324,7 +342,7 @@ def plot_results(result: dict, path) -> None:
 
 
 if __name__ == "__main__":  # one way in a child process: prints its record as the last line
-    way, n_hidden, duration_ms, chunk, n_chunks, images, profile = json.loads(sys.argv[1])
+    way, n_hidden, duration_ms, chunk, n_chunks, images, profile, copies = json.loads(sys.argv[1])
     record = run_way(way, n_hidden, duration_ms, chunk, n_chunks, images=images, profile=profile,
-                     log=lambda line: print(line, flush=True))
+                     log=lambda line: print(line, flush=True), copies=copies)
     print(json.dumps(record))

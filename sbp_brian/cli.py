@@ -29,7 +29,7 @@ from .parameters import ParameterError
 from .targets import TARGETS, TargetError
 from .datasets import DatasetError
 from .train import TrainingError, interrupts_stop_at_once
-from .bench import WAYS
+from .bench import DEFAULT_COPIES, WAYS
 from .runs import VARIANT_KEYS
 
 
@@ -80,7 +80,7 @@ def _train_options(args) -> dict:
             "epochs": args.epochs, "samples": args.samples, "test_samples": args.test_samples,
             "seed": getattr(args, "seed", None), "device": args.device,
             "threads": getattr(args, "threads", None), "validation": args.validation,
-            "batch_size": args.batch_size}
+            "batch_size": args.batch_size, "copies": getattr(args, "copies", None)}
 
 
 def _train(args) -> int:
@@ -178,14 +178,14 @@ def _bench(args) -> int:
     try:
         result = benchmark_suite(ways=args.ways, sizes=args.sizes, durations=args.durations,
                                  chunk=args.chunk, n_chunks=args.chunks, out=args.out,
-                                 profile=args.profile)
+                                 profile=args.profile, copies=args.copies)
     except (ValueError, RuntimeError) as err:
         raise TrainingError(str(err)) from err
-    print(f"{'way':10s} {'T':>6s} {'samples/s':>10s} {'compiled is':>12s} {'python MB':>9s} "
+    print(f"{'way':12s} {'T':>6s} {'samples/s':>10s} {'compiled is':>12s} {'python MB':>9s} "
           f"{'binary MB':>9s} {'compile s':>9s}")  # compile: or first sample
     for r in result["runs"]:
         ratio = r["speedup_of_compiled"]
-        print(f"{r['way']:10s} {r['sample_duration_ms']:5g}ms {r['samples_per_second_median']:10.1f} "
+        print(f"{r['way']:12s} {r['sample_duration_ms']:5g}ms {r['samples_per_second_median']:10.1f} "
               f"{f'{ratio:.1f}x' if ratio else '--':>12s} {r['peak_rss_python_mb']:9.0f} "
               f"{r['peak_rss_binary_mb'] or 0:9.0f} "
               f"{r['compile_or_first_sample_seconds']:9.1f}")
@@ -228,6 +228,9 @@ def _add_training_options(parser) -> None:
     parser.add_argument("--device", default="cpp", choices=TARGETS)
     parser.add_argument("--threads", type=int, default=None,
                         help="OpenMP threads for --device cpp (default 1: fastest on 2 cores)")
+    parser.add_argument("--copies", type=int, metavar="C",
+                        help="simulate C network copies side by side, each on its own sample "
+                             "(for GPUs; mini-batch SBP: needs --batch-size a multiple of C)")
     parser.add_argument("--out", help="run folder")
 
 
@@ -302,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--chunk", type=int, default=None, help="samples per timed chunk")
     bench.add_argument("--chunks", type=int, default=None, help="timed chunks per way")
     bench.add_argument("--out", default="bench/results.json")
+    bench.add_argument("--copies", type=int, default=DEFAULT_COPIES,
+                       help="network copies of the copies ways (default %(default)s; a divisor "
+                            "of the chunk)")
     bench.add_argument("--profile", action="store_true",
                        help="Brian2's per-code-object timers in the compiled way (a few %% slower)")
     bench.set_defaults(func=_bench)

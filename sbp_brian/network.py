@@ -42,9 +42,23 @@ Mini-batch SBP (``batch_size = B > 1``, an option; the paper's rule is per sampl
 every boundary computes its changes as above but adds them to ``dw_batch`` with the weights
 frozen; every B-th boundary (counted from the run's start, so B divides the chunk) applies
 the sum, clipped once, and synaptic scaling (step 4b) runs only there.  This is the rule that
-B copies of the network simulated in parallel would compute (the authors' released code
+B copies of the network simulated in parallel compute (below; the authors' released code
 trains in batches of 50), with summed rather than averaged changes so that the per-sample
 learning rates keep their meaning (their mean is ``eta/B``).
+
+Network copies (``copies = C > 1``, compiled path only; for GPUs, which one 784-500-10 network
+cannot fill): C copies of every layer are simulated side by side in the same groups (copy
+``c`` is neurons ``c n .. (c + 1) n - 1`` of each layer, synapses only within a copy, copy
+``c``'s synapses the ``c``-th block of each synapse array), each on its own sample, so that a
+time step advances C samples.  Every copy computes its boundary step on its own (its own
+totals, thresholds and gains) into its own ``dw_batch``; the copies share one weight per
+synapse, held identical in every copy: at each boundary the changes are summed over the copies
+into a group with one element per weight (``dw_total``, a reduction by synapses from that
+group onto the synapses, summed variables on a GPU), and at a mini-batch's end every copy
+applies ``w = clip(w + dw_total)``, which each copy reads through a linked variable.  This is
+exactly mini-batch SBP with ``batch_size`` a multiple of C (C samples per boundary, ``batch_size
+/ C`` boundaries per batch): the same rule as one network that simulates the batch's samples
+one after another, tested on identical input spikes.
 
 Reductions (sums over synapses into neurons) come in two variants, ``reductions=``:
 
@@ -105,7 +119,7 @@ from .model_files import ModelFile, ModelFileError, register_section
 from .parameters import Param, ParameterError
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "initial_weights",
-           "hidden_signs", "input_signs"]
+           "hidden_signs", "input_signs", "check_copies", "connect_within_copies"]
 
 TEACHER_MODES = ("regular", "poisson")
 SBP_CHOICES = (None, "paper", "spread", "weighted")
@@ -114,8 +128,9 @@ REDUCTIONS = ("accumulate", "summed")
 #: Time since the start of the current sample (samples start at multiples of T).
 SAMPLE_TIME = "((timestep(t, sim_dt) % sample_steps)*sim_dt)"
 
-#: 1 at the boundary that ends a mini-batch (every ``batch_size`` samples from the run's start)
-BATCH_END = "int(timestep(t, sim_dt) % (sample_steps*batch_size) == 0)"
+#: 1 at the boundary that ends a mini-batch (every ``batch_size`` samples from the run's start;
+#: with network copies a boundary ends ``copies`` samples at once)
+BATCH_END = "int(timestep(t, sim_dt) % (sample_steps*boundaries_per_batch) == 0)"
 
 #: The LTP accumulation of the input synapses (module docstring) cancels terms as large as
 #: exp(T/tau+) in double precision; longer samples are refused (relative error < 1e-6 here).
@@ -306,6 +321,20 @@ def _whole_positive(value) -> bool:
     return isinstance(value, (int, np.integer)) and value >= 1
 
 
+def check_copies(config: TrainingConfig, copies, n_samples: int | None = None) -> None:
+    """Network copies simulate mini-batch SBP: ``copies`` must divide the batch size (and the
+    samples of a run); one copy is the ordinary network."""
+    if not _whole_positive(copies):
+        raise ParameterError(f"copies must be a whole number >= 1, got {copies!r}")
+    if config.batch_size % copies:
+        raise ParameterError(
+            f"{copies} network copies train with mini-batch SBP: the batch size "
+            f"({config.batch_size}) must be a multiple of the copies (e.g. --batch-size {copies})")
+    if n_samples is not None and n_samples % copies:
+        raise ParameterError(f"{copies} network copies need a multiple of {copies} samples per "
+                             f"run, got {n_samples}")
+
+
 def hidden_signs(config: TrainingConfig) -> np.ndarray:
     """Dale's-law sign of each hidden neuron: excitatory first, then inhibitory."""
     return np.where(np.arange(config.n_hidden) < config.n_hidden - config.n_inhibitory, 1, -1)
@@ -346,8 +375,28 @@ def _update_code(clipped: str, change: str, batched: bool) -> str:
             f"dw_batch *= 1 - {BATCH_END}")
 
 
+def _shared_update_code(clipped: str, change: str) -> tuple[str, str]:
+    """Network copies: the statements that add a copy's changes to ``dw_batch`` (step 4 or 5),
+    and those that apply the sum over copies, ``dw_total``, at the batch's last boundary."""
+    return (f"dw_batch += {change}",
+            f"w += {BATCH_END}*({clipped.format(new='w + dw_total')} - w)\n"
+            f"dw_batch *= 1 - {BATCH_END}")
+
+
 def _summed_lines(sums: dict) -> str:
     return "\n".join(f"{target} = {expr} : 1 (summed)" for target, expr in sums.items())
+
+
+def connect_within_copies(synapses: Synapses, copies: int) -> None:
+    """All-to-all synapses within each network copy (copy ``c`` = the ``c``-th block of
+    ``len(group)/copies`` neurons of source and target), ordered by presynaptic index, so that
+    copy ``c``'s synapses are the ``c``-th block of the synapse arrays."""
+    if copies == 1:
+        synapses.connect()
+        return
+    n_source, n_target = len(synapses.source) // copies, len(synapses.target) // copies
+    first = f"(i // {n_source})*{n_target}"
+    synapses.connect(j=f"k for k in range({first}, {first} + {n_target})")
 
 
 class SBPNetwork:
@@ -368,18 +417,29 @@ class SBPNetwork:
     record_hidden : bool
         Also record hidden spikes (for per-sample hidden counts, :meth:`sample_counts`);
         off in training, where nothing reads them.
+    copies : int
+        Network copies simulated side by side (module docstring; generated boundary only):
+        ``copies`` must divide ``config.batch_size`` and ``n_samples``.  An input schedule
+        then indexes the copies' inputs (copy ``c``'s input ``i`` is ``c n_input + i``) over
+        ``n_samples/copies`` sample periods.
     """
 
     def __init__(self, config: TrainingConfig, n_samples: int, boundary: str = "generated",
                  input_schedule=None, reductions: str = "accumulate",
-                 record_hidden: bool = False):
+                 record_hidden: bool = False, copies: int = 1):
         if boundary not in ("generated", "python"):
             raise ValueError(f"boundary must be 'generated' or 'python', got {boundary!r}")
         if reductions not in REDUCTIONS:
             raise ValueError(f"reductions must be one of {REDUCTIONS}, got {reductions!r}")
+        check_copies(config, copies, n_samples)
+        if copies > 1 and boundary != "generated":
+            raise ValueError("network copies need the generated boundary step")
         self.reductions = reductions
         self.config = c = config
         self.n_samples = n_samples
+        self.copies = copies
+        #: sample periods simulated: each advances ``copies`` samples
+        self.n_periods = n_samples // copies
         self.boundary = boundary
         T, dt = c.sample_duration, c.dt
         namespace = {
@@ -389,7 +449,7 @@ class SBPNetwork:
             "tau_plus_in": c.stdp_in["tau_plus"], "tau_minus_in": c.stdp_in["tau_minus"],
             "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
             "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
-            "sample_steps": c.steps_per_sample, "batch_size": c.batch_size,
+            "sample_steps": c.steps_per_sample, "boundaries_per_batch": c.batch_size // copies,
             "sample_duration": T,
             "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f, "sim_dt": dt,
             "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
@@ -418,8 +478,8 @@ class SBPNetwork:
                           "act_tot : 1 (linked)  # their total activity\n")
         if input_schedule is not None:
             indices, times = input_schedule
-            steps = int(round(float((n_samples * T + dt) / dt))) + 1
-            table = np.zeros((steps, c.n_input))
+            steps = int(round(float((self.n_periods * T + dt) / dt))) + 1
+            table = np.zeros((steps, copies * c.n_input))
             table[np.round(np.asarray(times / dt)).astype(int), indices] = 1
             self.schedule = TimedArray(table, dt=dt, name="input_schedule")
             namespace["input_schedule"] = self.schedule
@@ -429,7 +489,7 @@ class SBPNetwork:
             threshold = "timestep(t, sim_dt) >= next_spike"
             draw_next = f"\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
         self.inputs = NeuronGroup(
-            c.n_input, input_eqs, threshold=threshold,
+            copies * c.n_input, input_eqs, threshold=threshold,
             reset=("eff = (u + U*(1 - u))*x\nu += U*(1 - u)\nx -= u*x\n"
                    f"ltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1" + draw_next),
             method="exact", namespace=namespace, name="inputs")
@@ -473,7 +533,7 @@ class SBPNetwork:
         if generated:
             hidden_eqs += "Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"  # from sbp_norm
         self.hidden = NeuronGroup(
-            c.n_hidden, hidden_eqs, threshold="v > V_th",
+            copies * c.n_hidden, hidden_eqs, threshold="v > V_th",
             reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
             events={"spiked": "lastspike == t"},
             refractory="t_ref", method=hidden_model.method, namespace=hidden_ns, name="hidden")
@@ -487,7 +547,7 @@ class SBPNetwork:
         self.hidden.v = h["V_L"]
         signs = hidden_signs(c)
         self.hidden_signs = signs
-        self.hidden.dale_sign = signs
+        self.hidden.dale_sign = np.tile(signs, copies)
         objects.append(self.hidden)
 
         # ---- output: conductance LIF with teacher events ------------------------------
@@ -504,7 +564,7 @@ class SBPNetwork:
         teach = ("rand() < teacher_rate*sim_dt*target" if c.teacher_mode == "poisson" else
                  "target > 0.5 and (timestep(t, sim_dt) % teach_steps) == 0")
         self.output = NeuronGroup(
-            c.n_output, output_eqs, threshold="v > V_th",
+            copies * c.n_output, output_eqs, threshold="v > V_th",
             reset="v = V_reset\napost += 1\ncount += 1", refractory="t_ref",
             method=output_model.method,
             events={"teach": teach}, namespace=output_ns, name="output")
@@ -529,8 +589,14 @@ class SBPNetwork:
             self.stdp_accumulators = ("stdp_partial",)
         input_model = f"w : 1\nsign_in : 1 (constant)\n{stdp_model}\neta_in : 1 (shared)"
         self.batched = batched = c.batch_size > 1
+        # the copies' shared weights: the sum of their changes, read from the group holding
+        # one element per weight (module docstring)
+        shared = ("\ndw_total : 1 (linked)  # sum over the copies of dw_batch\n"
+                  "weight_index : integer (constant)  # the synapse's weight, copy-independent"
+                  if copies > 1 else "")
         if batched:
-            input_model += "\ndw_batch : 1   # summed changes of this mini-batch"
+            input_model += "\ndw_batch : 1   # summed changes of this mini-batch" + (
+                "" if c.freeze_hidden else shared)
         summed = boundary == "generated" and reductions == "summed"
         if summed and c.normalise_input and not c.freeze_hidden:
             input_model += "\n" + _summed_lines(SCALING_SUMS)
@@ -546,10 +612,10 @@ class SBPNetwork:
             self.input_hidden = Synapses(
                 self.inputs, self.hidden, model=input_model, on_pre=transmit + "\n" + accumulate,
                 namespace=namespace, name="input_hidden")
-        self.input_hidden.connect()
+        connect_within_copies(self.input_hidden, copies)
         self.input_hidden.eta_in = c.eta_in
         output_model = "w : 1\ndw : 1\neta_out : 1 (shared)" + (
-            "\ndw_batch : 1" if batched else "")
+            "\ndw_batch : 1" + shared if batched else "")
         if summed:
             output_model += "\n" + _summed_lines(OUTPUT_SUMS)
         self.hidden_output = Synapses(
@@ -560,7 +626,7 @@ class SBPNetwork:
                      "teach": "dw += A_plus_out*apre_out_pre"},
             on_event={"pre": "spike", "post": "spike", "teach": "teach"},
             namespace=namespace, name="hidden_output")
-        self.hidden_output.connect()
+        connect_within_copies(self.hidden_output, copies)
         self.hidden_output.eta_out = c.eta_out
         objects += [self.input_hidden, self.hidden_output]
 
@@ -587,9 +653,9 @@ class SBPNetwork:
         """Brian2 objects doing the sample-boundary step (module docstring, steps 1-6)."""
         c, ns = self.config, self.namespace
         T = c.sample_duration
-        batched = self.batched
-        zeros_in = np.zeros((n_samples + 1, c.n_input))
-        zeros_out = np.zeros((n_samples + 1, c.n_output))
+        batched, copies = self.batched, self.copies
+        zeros_in = np.zeros((self.n_periods + 1, copies * c.n_input))
+        zeros_out = np.zeros((self.n_periods + 1, copies * c.n_output))
         self.stim = TimedArray(zeros_in, dt=T, name="stim")
         self.labels = TimedArray(zeros_out, dt=T, name="labels")
         ns["stim"], ns["labels"] = self.stim, self.labels
@@ -612,26 +678,45 @@ class SBPNetwork:
                 updater._clock, updater.when, updater.order = sums_clock, "start", order
 
         def reducer(source, target, sums: dict, order: int, name: str):
-            """A Synapses object (all-to-all) that only sums ``sums`` at the boundary."""
+            """A Synapses object (all-to-all within each copy) that only sums ``sums`` at the
+            boundary."""
             synapses = Synapses(source, target, model=_summed_lines(sums) if summed else "",
                                 namespace=ns, name=name)
-            synapses.connect()
+            connect_within_copies(synapses, copies)
             reduce(synapses, sums, order, name + "_sum")
             return synapses
 
+        def share_weights(synapses, n_pre: int, n_post: int, apply: str, name: str) -> list:
+            """Network copies: sum ``dw_batch`` over the copies into a group with one element
+            per weight (step 12), read back as ``dw_total``, and run ``apply`` (13)."""
+            n_weights = n_pre * n_post
+            totals = NeuronGroup(n_weights, "dw_total : 1", namespace=ns, name=name + "_total")
+            to_totals = Synapses(totals, synapses, namespace=ns, name=name + "_copies",
+                                 model=_summed_lines({"dw_total_pre": "dw_batch_post"})
+                                 if summed else "")
+            to_totals.connect(j=f"k for k in range(i, {copies * n_weights}, {n_weights})")
+            synapses.weight_index = f"(i % {n_pre})*{n_post} + j % {n_post}"
+            synapses.dw_total = linked_var(totals, "dw_total", index="weight_index")
+            reduce(to_totals, {"dw_total_pre": "dw_batch_post"}, 12, name + "_sum")
+            synapses.run_regularly(apply, order=13, name=name + "_apply", **step)
+            if not summed:
+                totals.run_regularly("dw_total = 0", order=14, name=name + "_reset", **step)
+            return [totals, to_totals]
+
         # 1: per-hidden-neuron sums of the output change
         reduce(self.hidden_output, OUTPUT_SUMS, 0, "sbp_output_sums")
-        # 2: totals over hidden neurons, reduced into one neuron that the hidden neurons (and,
-        #    for the spread modes, the inputs) read through linked variables
-        norm = NeuronGroup(1, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
+        # 2: totals over hidden neurons, reduced into one neuron (per copy) that the hidden
+        #    neurons (and, for the spread modes, the inputs) read through linked variables
+        norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
                            namespace=ns, name="sbp_norm")
         to_norm = reducer(self.hidden, norm, {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
                           1, "sbp_hidden_norm")
         for group, variables in ((self.hidden, ("Sp_tot", "Sm_tot")),
                                  (self.inputs, ("cstar", "act_tot"))):
-            everyone = np.zeros(len(group), dtype=int)  # all read the one norm neuron
+            # every neuron reads its copy's norm neuron
+            copy = np.arange(len(group)) // (len(group) // copies)
             for name in variables:
-                setattr(group, name, linked_var(norm, name, index=everyone))
+                setattr(group, name, linked_var(norm, name, index=copy))
         # gains (paper mode) and signals (spread modes); n(x) = x when sum(x) = 0
         self.hidden.run_regularly(
             "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
@@ -642,9 +727,9 @@ class SBPNetwork:
         # 3: activity threshold of the spread modes (top p-fraction, ties included)
         if c.sbp_mode in ("spread", "weighted") and not c.freeze_hidden:
             max_count = int(np.ceil(float(c.max_rate * T))) * 3 + 10
-            levels = NeuronGroup(max_count, "level : 1\nn_above : 1", namespace=ns,
+            levels = NeuronGroup(copies * max_count, "level : 1\nn_above : 1", namespace=ns,
                                  name="sbp_levels")
-            levels.level = "i + 1"
+            levels.level = f"i % {max_count} + 1"
             count_levels = reducer(self.inputs, levels,
                                    {"n_above_post": "int(count_pre >= level_post)"}, 4,
                                    "sbp_count_levels")
@@ -666,33 +751,44 @@ class SBPNetwork:
                       "spread": "dw_stdp + share_pre*signal_post",
                       "weighted": "dw_stdp + share_pre*signal_post"}[c.sbp_mode]
             clear = "".join(f"\n{name} = 0" for name in self.stdp_accumulators)
-            # (with synaptic scaling, the same pass sums the new weights per hidden neuron)
+            # (with synaptic scaling, the pass that writes the new weights also sums them per
+            # hidden neuron)
             sums = ("".join(f"\n{t} += {e}" for t, e in SCALING_SUMS.items())
                     if c.normalise_input and not summed else "")
-            self.input_hidden.run_regularly(
-                _update_code("sign_in*clip(sign_in*({new}), 0, w_in_max)", f"eta_in*({change})",
-                             batched) + clear + sums,
-                order=10, name="sbp_input_update", **step)
+            clipped, change = "sign_in*clip(sign_in*({new}), 0, w_in_max)", f"eta_in*({change})"
+            if copies == 1:
+                update = _update_code(clipped, change, batched) + clear + sums
+            else:
+                update, apply = _shared_update_code(clipped, change)
+                update += clear
+                objects += share_weights(self.input_hidden, c.n_input, c.n_hidden, apply + sums,
+                                         "shared_input_weights")
+            self.input_hidden.run_regularly(update, order=10, name="sbp_input_update", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values
         # (with mini-batches, only where the weights changed: frozen means frozen)
         if c.normalise_input and not c.freeze_hidden:
-            if summed:  # after the update pass (10) and the resets (12)
-                reduce(self.input_hidden, SCALING_SUMS, 13, "scaling_sums")
+            if summed:  # after the update pass (10, with copies 13) and the resets (12)
+                reduce(self.input_hidden, SCALING_SUMS, 14, "scaling_sums")
             gate, keep = (f"{BATCH_END}*", f" + (1 - {BATCH_END})") if batched else ("", "")
             self.hidden.run_regularly(
                 f"scale_e = {gate}wnorm_e/(wsum_e + int(wsum_e == 0)){keep}\n"
                 f"scale_i = {gate}wnorm_i/(wsum_i + int(wsum_i == 0)){keep}" + (
                     "" if summed else "\nwsum_e = 0\nwsum_i = 0"),
-                order=14, name="scaling_factors", **step)
+                order=15, name="scaling_factors", **step)
             self.input_hidden.run_regularly(
                 "w = w*(int(sign_in > 0)*scale_e_post + int(sign_in < 0)*scale_i_post)",
-                order=15, name="scaling_apply", **step)
+                order=16, name="scaling_apply", **step)
         # 5: output-weight update under Dale's law
-        self.hidden_output.run_regularly(
-            _update_code("dale_sign_pre*clip(dale_sign_pre*({new}), 0, w_out_max)", "eta_out*dw",
-                         batched) + "\ndw = 0",
-            order=11, name="sbp_output_update", **step)
+        clipped = "dale_sign_pre*clip(dale_sign_pre*({new}), 0, w_out_max)"
+        if copies == 1:
+            update = _update_code(clipped, "eta_out*dw", batched)
+        else:
+            update, apply = _shared_update_code(clipped, "eta_out*dw")
+            objects += share_weights(self.hidden_output, c.n_hidden, c.n_output, apply,
+                                     "shared_output_weights")
+        self.hidden_output.run_regularly(update + "\ndw = 0", order=11,
+                                         name="sbp_output_update", **step)
         # 6: resets and the next sample's input and target
         membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
                           "not_refractory = True\ncount = 0\n")
@@ -714,7 +810,7 @@ class SBPNetwork:
 
     # ------------------------------------------------------------------------------------
     def duration(self):
-        return self.n_samples * self.config.sample_duration + self.config.dt
+        return self.n_periods * self.config.sample_duration + self.config.dt
 
     def initial_weights(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """See :func:`initial_weights`."""
@@ -734,7 +830,10 @@ class SBPNetwork:
         shape (n_samples, n_output) (compiled path: recorded at the boundaries)."""
         if self.output_potential is None:
             raise ValueError("boundary='python': read output.v_mean after each sample")
-        return np.asarray(self.output_potential.v_mean[:, 1:n_samples + 1] / mV).T
+        periods = -(-n_samples // self.copies)
+        # (copies * n_output, periods) -> one row per sample: period-major, then copy
+        per_period = np.asarray(self.output_potential.v_mean[:, 1:periods + 1] / mV).T
+        return per_period.reshape(periods * self.copies, -1)[:n_samples]
 
     def sample_counts(self, n_samples: int, layer: str = "output") -> np.ndarray:
         """Spike counts per sample, shape (n_samples, layer size), from the layer's spike
@@ -745,9 +844,10 @@ class SBPNetwork:
             raise ValueError("hidden spikes are recorded only with record_hidden=True")
         T = float(c.sample_duration / second)
         t = np.asarray(monitor.t[:] / second)
-        i = np.asarray(monitor.i[:])
-        sample = np.floor(t / T + 1e-9).astype(int)
+        size = monitor.source.N // self.copies
+        copy, i = np.divmod(np.asarray(monitor.i[:]), size)
+        sample = np.floor(t / T + 1e-9).astype(int) * self.copies + copy
         keep = sample < n_samples
-        counts = np.zeros((n_samples, monitor.source.N), dtype=int)
+        counts = np.zeros((n_samples, size), dtype=int)
         np.add.at(counts, (sample[keep], i[keep]), 1)
         return counts

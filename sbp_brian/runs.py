@@ -57,7 +57,7 @@ def make_trainer(options: dict, out_dir, resume: bool = False, progress: bool = 
     trainer = Trainer(config, data, out_dir, device=options.get("device") or "cpp",
                       resume=resume, progress=progress, build_dir=build_dir, runner=runner,
                       threads=1 if options.get("threads") is None else options["threads"],
-                      record_hidden=record_hidden)
+                      copies=options.get("copies") or 1, record_hidden=record_hidden)
     if not resume:
         (Path(out_dir) / "run.json").write_text(json.dumps(options, indent=2) + "\n")
     return trainer

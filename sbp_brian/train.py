@@ -38,7 +38,8 @@ from brian2 import seed as brian_seed
 
 from .datasets import Dataset
 from .equations import dale_clip
-from .network import SBPNetwork, TrainingConfig, hidden_signs, initial_weights, input_signs
+from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_weights,
+                      input_signs)
 from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
@@ -230,14 +231,17 @@ class _CompiledRunner:
     ``target``: "cpp" (cpp_standalone) or "cuda" (brian2cuda's cuda_standalone;
     ``compile_only`` builds it without a GPU).  ``threads > 1`` uses OpenMP.  Both OpenMP and
     CUDA need the boundary step's reductions as summed variables (``reductions="summed"``,
-    chosen automatically); one CPU thread uses the faster ``"accumulate"``.
+    chosen automatically); one CPU thread uses the faster ``"accumulate"``.  ``copies > 1``
+    simulates that many network copies side by side, each on its own sample (mini-batch SBP
+    with a batch size that is a multiple of ``copies``; :mod:`sbp_brian.network`).
     """
 
     def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None,
                  target: str = "cpp", threads: int = 1, reductions: str | None = None,
                  compile_only: bool = False, profile: bool = False,
-                 record_hidden: bool = False):
+                 record_hidden: bool = False, copies: int = 1):
         self.config = config
+        self.copies = copies
         if reductions is None:
             reductions = "summed" if threads > 1 or target == "cuda" else "accumulate"
         if reductions == "accumulate" and (threads > 1 or target == "cuda"):
@@ -250,7 +254,7 @@ class _CompiledRunner:
         self.threads, self.reductions = threads, reductions
         self.net = SBPNetwork(config, config.chunk, boundary="generated",
                               input_schedule=input_schedule, reductions=reductions,
-                              record_hidden=record_hidden)
+                              record_hidden=record_hidden, copies=copies)
         self.net.input_hidden.w = 0.0
         self.net.input_hidden.sign_in = 1.0
         self.net.hidden_output.w = 0.0
@@ -262,31 +266,37 @@ class _CompiledRunner:
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
             w_norm=None) -> tuple:
-        c = self.config
+        c, copies = self.config, self.copies
         n = len(x)
-        stim = np.zeros((c.chunk + 1, c.n_input))
+        stim = np.zeros((c.chunk + copies, c.n_input))
         stim[:n] = x
-        labels = np.zeros((c.chunk + 1, c.n_output))
+        labels = np.zeros((c.chunk + copies, c.n_output))
         if learn:
             labels[:n] = y_onehot
+        # one row per sample period (and one after the last): the copies' samples side by side
+        stim = stim.reshape(-1, copies * c.n_input)
+        labels = labels.reshape(-1, copies * c.n_output)
+        w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         net = self.net
         os.environ["SBP_BRIAN_SEED"] = str(seed)
         try:
             device.run(with_output=False, run_args={
                 net.stim: stim, net.labels: labels,
-                net.input_hidden.w: w_in, net.input_hidden.sign_in: input_signs(w_in),
-                net.hidden_output.w: w_out,
+                net.input_hidden.w: np.tile(w_in, copies),
+                net.input_hidden.sign_in: np.tile(input_signs(w_in), copies),
+                net.hidden_output.w: np.tile(w_out, copies),
                 net.input_hidden.eta_in: c.eta_in * rate_scale if learn else 0.0,
                 net.hidden_output.eta_out: c.eta_out * rate_scale if learn else 0.0,
-                net.hidden.wnorm_e: (input_norms(c, w_in) if w_norm is None else w_norm)[0],
-                net.hidden.wnorm_i: (input_norms(c, w_in) if w_norm is None else w_norm)[1]})
+                net.hidden.wnorm_e: np.tile(w_norm[0], copies),
+                net.hidden.wnorm_i: np.tile(w_norm[1], copies)})
         finally:
             del os.environ["SBP_BRIAN_SEED"]
         counts = net.sample_counts(n)
         hidden = float(np.sum(net.hidden.total[:]))
         hidden_counts = net.sample_counts(n, "hidden") if net.hidden_spikes is not None else None
-        return (np.array(net.input_hidden.w[:], copy=True),
-                np.array(net.hidden_output.w[:], copy=True),
+        # every copy holds the same weights: copy 0's are the network's
+        return (np.array(net.input_hidden.w[:c.n_input * c.n_hidden], copy=True),
+                np.array(net.hidden_output.w[:c.n_hidden * c.n_output], copy=True),
                 ChunkResult(counts, hidden, hidden_counts, net.sample_potentials(n)))
 
 
@@ -406,6 +416,10 @@ class Trainer:
         a warning, where no GPU is usable); "numpy"/"cython" the runtime reference.
     threads : int
         OpenMP threads of the cpp fast path (> 1 switches to the summed-variable reductions).
+    copies : int
+        Network copies of the fast path, each simulating its own sample (for GPUs): mini-batch
+        SBP, so ``config.batch_size`` must be a multiple (:mod:`sbp_brian.network`).  The rule
+        is the batch size's; the copies change only which random input spikes are drawn.
     resume : bool
         Continue from ``out_dir/checkpoint.npz``; without it an existing checkpoint is an
         error (never overwritten).  The configuration must be the checkpoint's, except that
@@ -415,14 +429,18 @@ class Trainer:
 
     def __init__(self, config: TrainingConfig, data: Dataset, out_dir, device: str = "cpp",
                  resume: bool = False, progress: bool = True, build_dir=None, runner=None,
-                 threads: int = 1, record_hidden: bool = False):
+                 threads: int = 1, record_hidden: bool = False, copies: int = 1):
         self.config, self.data = config, data
         self.out_dir = Path(out_dir)
         self.device = canonical_target(device)
         if threads < 1 or (threads > 1 and self.device != "cpp"):
             raise TrainingError(f"--threads {threads}: OpenMP threads need --device cpp and "
                                 "a count >= 1")
-        self.threads = threads
+        check_copies(config, copies)
+        if copies > 1 and self.device not in ("cpp", "cuda"):
+            raise TrainingError(f"--copies {copies}: network copies need the compiled path "
+                                "(--device cpp or cuda)")
+        self.threads, self.copies = threads, copies
         self.record_hidden = record_hidden  # per-sample hidden counts (compiled path)
         if data.n_inputs != config.n_input:
             raise TrainingError(f"dataset has {data.n_inputs} inputs, network {config.n_input}")
@@ -460,7 +478,7 @@ class Trainer:
                 else:
                     build = self._temporary_build = Path(tempfile.mkdtemp(prefix="sbp_brian_build_"))
                 self._runner = _CompiledRunner(self.config, build, target=self.device,
-                                               threads=self.threads,
+                                               threads=self.threads, copies=self.copies,
                                                record_hidden=self.record_hidden)
             else:
                 self._runner = _RuntimeRunner(self.config, self.device)

@@ -89,6 +89,49 @@ def test_mini_batch_compiled_path_equals_runtime_reference(mode, tmp_path):
     assert np.max(np.abs(seq_in - ref_in)) > 1e-6  # the batch is not the per-sample rule
 
 
+def copies_schedule(config, indices, times, copies):
+    """The same input spikes for ``copies`` network copies side by side: sample ``s`` goes to
+    copy ``s % copies`` in sample period ``s // copies``."""
+    T = config.sample_duration
+    sample = np.floor(np.asarray(times / T) + 1e-9).astype(int)
+    period, copy = np.divmod(sample, copies)
+    return copy * config.n_input + indices, times - (sample - period) * T
+
+
+@pytest.mark.standalone
+@pytest.mark.parametrize("mode, copies, batch, reductions", [
+    ("paper", 2, 2, "accumulate"), ("weighted", 2, 4, "summed")])
+def test_network_copies_equal_mini_batch_reference(mode, copies, batch, reductions, tmp_path):
+    """Network copies side by side, sharing their weights, compute mini-batch SBP: on the
+    reference's input spikes (sample s in copy s % copies) they give the numpy reference's
+    spike counts, readout potentials and weights -- also with two sample periods per batch
+    (batch 4 of 2 copies) and with the summed-variable reductions of the GPU."""
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
+        mode, batch_size=batch)
+    compiled = _CompiledRunner(config, tmp_path / "build", copies=copies,
+                               reductions=reductions,
+                               input_schedule=copies_schedule(config, indices, times, copies))
+    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
+    assert np.max(np.abs(ref_in - w_in)) > 1e-4 and np.max(np.abs(ref_out - w_out)) > 1e-4
+    np.testing.assert_array_equal(fast.counts, ref.counts)
+    assert fast.hidden_spikes == ref.hidden_spikes
+    np.testing.assert_allclose(fast.potentials, ref.potentials, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast_in, ref_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=1e-9)
+    # every copy ends with the same weights
+    n_in = config.n_input * config.n_hidden
+    np.testing.assert_array_equal(
+        np.asarray(compiled.net.input_hidden.w[:]).reshape(copies, n_in), np.tile(fast_in, (copies, 1)))
+
+
+def test_network_copies_need_a_batch_that_is_a_multiple():
+    from sbp_brian.network import SBPNetwork
+    with pytest.raises(ParameterError, match=r"batch size \(2\) must be a multiple of the copies"):
+        SBPNetwork(small_config(batch_size=2), N_SAMPLES, copies=4)
+    with pytest.raises(ParameterError, match="copies must be a whole number"):
+        SBPNetwork(small_config(), N_SAMPLES, copies=0)
+
+
 def test_mini_batch_freezes_weights_and_sums_the_changes():
     """With one batch covering the chunk, the result is the initial weights plus the sum of
     the per-sample changes, each measured with the initial weights (numpy reference)."""
@@ -340,6 +383,9 @@ def test_resume_with_other_options_is_refused(tmp_path):
     (["train", "--device", "numpy", "--threads", "2"], "need --device cpp"),
     (["train", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
     (["train", "--epochs", "0"], "epochs must be a whole number >= 1"),
+    (["train", "--copies", "4", "--batch-size", "2"], "must be a multiple of the copies"),
+    (["train", "--copies", "2", "--batch-size", "2", "--device", "numpy"],
+     "network copies need the compiled path"),
 ])
 def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_path):
     code = main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
@@ -533,16 +579,43 @@ def test_summed_reductions_run_only_at_sample_boundaries():
 
 @pytest.mark.cuda
 @pytest.mark.slow
-def test_training_network_compiles_for_cuda(tmp_path):
+@pytest.mark.parametrize("copies", [1, 2])
+def test_training_network_compiles_for_cuda(copies, tmp_path):
     """The training fast path (summed reductions) as a brian2cuda project, compiled with
-    nvcc (no GPU needed; several minutes, so not in the default run)."""
+    nvcc (no GPU needed; several minutes, so not in the default run), also with network
+    copies (their weights shared through a linked variable and a synapses-on-synapses sum)."""
     from sbp_brian.targets import doctor
     status = {s.target: s for s in doctor()}["cuda"]
     if not status.compiles:
         pytest.skip(f"CUDA target cannot compile here: {status.reason}")
-    runner = _CompiledRunner(small_config(), tmp_path / "cuda", target="cuda", compile_only=True)
+    runner = _CompiledRunner(small_config(batch_size=copies, sbp_mode="weighted"),
+                             tmp_path / "cuda", target="cuda", compile_only=True, copies=copies)
     assert runner.target == "cuda" and runner.reductions == "summed"
     assert (tmp_path / "cuda" / "main").is_file()
+
+
+@pytest.mark.cuda
+@pytest.mark.slow
+@pytest.mark.parametrize("copies", [1, 2])
+def test_gpu_fast_path_equals_runtime_reference(copies, tmp_path):
+    """On a GPU (brian2cuda; atomics in the summed reductions, cuRAND): the fast path, one
+    network or two copies, gives the numpy reference's spikes and weights on identical input
+    spikes.  Skipped where no GPU is usable (``bench/gpu/check.sh`` runs it on one)."""
+    from sbp_brian.targets import _cuda_status
+    status = _cuda_status()
+    if not status.usable:
+        pytest.skip(f"no usable GPU: {status.reason}")
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
+        "weighted", batch_size=2)
+    runner = _CompiledRunner(config, tmp_path / "gpu", target="cuda", copies=copies,
+                             input_schedule=copies_schedule(config, indices, times, copies))
+    assert runner.target == "cuda"
+    gpu_in, gpu_out, gpu = runner.run(x, y, w_in, w_out, learn=True, seed=0)
+    np.testing.assert_array_equal(gpu.counts, ref.counts)
+    assert gpu.hidden_spikes == ref.hidden_spikes
+    np.testing.assert_allclose(gpu.potentials, ref.potentials, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(gpu_in, ref_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(gpu_out, ref_out, rtol=0, atol=1e-9)
 
 
 def test_comparison_figure_shows_mean_of_seeds(tmp_path):
@@ -585,6 +658,19 @@ def test_benchmark_suite_writes_json_and_plot(tmp_path, monkeypatch):
     assert not list(scratch.iterdir())
     with pytest.raises(ValueError, match="unknown benchmark way"):
         benchmark_suite(ways=("gpu-magic",), out=None)
+
+
+def test_benchmark_suite_with_every_way_skipped_still_writes_its_results(tmp_path, monkeypatch):
+    """A machine where nothing asked for can run (the GPU ways without a GPU): the JSON says
+    why each was skipped, and the plot is drawn empty instead of failing on a log scale."""
+    from sbp_brian import bench
+    monkeypatch.setattr(bench, "unavailable", lambda way: "no usable GPU: test")
+    out = tmp_path / "results.json"
+    result = bench.benchmark_suite(ways=("cuda", "cuda-copies"), sizes=(), out=out,
+                                   log=lambda line: None)
+    assert result["runs"] == [] and json.loads(out.read_text())["skipped"] == {
+        "cuda": "no usable GPU: test", "cuda-copies": "no usable GPU: test"}
+    assert out.with_suffix(".png").stat().st_size > 1000
 
 
 def test_synaptic_events_per_sample_by_hand():
