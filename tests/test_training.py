@@ -270,7 +270,16 @@ def test_non_finite_weights_are_refused_and_the_checkpoint_kept(tmp_path):
     assert not (tmp_path / "metrics.jsonl").exists()
 
 
-def test_ctrl_c_stops_a_runtime_run_at_once_and_keeps_the_checkpoint(tmp_path):
+def started_with_ctrl_c_enabled(monkeypatch):
+    """Tests of Ctrl-C need a process that did not start with SIGINT ignored; a test suite
+    started as a background job of a shell script did (``interrupts_stop_at_once`` then keeps
+    ignoring it, by design), so the tests say that it started with Python's handler."""
+    import signal
+    import brian2
+    monkeypatch.setattr(brian2._int_handler, "previous_handler", signal.default_int_handler)
+
+
+def test_ctrl_c_stops_a_runtime_run_at_once_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     """Brian2 turns a Ctrl-C during a run into an early, normal end of that run, after which
     the trainer would apply its step to a truncated sample and go on.  ``fit`` raises at once
     instead: nothing is simulated after the interrupt and the checkpoint is the last one
@@ -278,6 +287,7 @@ def test_ctrl_c_stops_a_runtime_run_at_once_and_keeps_the_checkpoint(tmp_path):
     import os
     import signal
     from brian2 import NetworkOperation
+    started_with_ctrl_c_enabled(monkeypatch)
     config = small_config()
     trainer = Trainer(config, load_dataset("digits"), tmp_path, device="numpy", progress=False)
     saved = trainer.save_checkpoint().read_bytes()
@@ -309,7 +319,7 @@ def test_a_process_started_with_ctrl_c_ignored_keeps_ignoring_it(monkeypatch):
     monkeypatch.setattr(brian2._int_handler, "previous_handler", signal.SIG_IGN)
     with interrupts_stop_at_once():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    monkeypatch.undo()
+    started_with_ctrl_c_enabled(monkeypatch)
     with interrupts_stop_at_once():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
