@@ -610,7 +610,7 @@ def test_training_network_compiles_for_cuda(copies, tmp_path):
 def test_gpu_fast_path_equals_runtime_reference(copies, tmp_path):
     """On a GPU (brian2cuda; atomics in the summed reductions, cuRAND): the fast path, one
     network or two copies, gives the numpy reference's spikes and weights on identical input
-    spikes.  Skipped where no GPU is usable (``bench/gpu/check.sh`` runs it on one)."""
+    spikes.  Skipped where no GPU is usable (``bench/gpu_check.sh`` runs it on one)."""
     from sbp_brian.targets import _cuda_status
     status = _cuda_status()
     if not status.usable:
