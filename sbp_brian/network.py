@@ -370,17 +370,19 @@ def _update_code(clipped: str, change: str, batched: bool) -> str:
     bounded once, at the batch's last boundary."""
     if not batched:
         return "w = " + clipped.format(new=f"w + {change}")
-    return (f"dw_batch += {change}\n"
-            f"w += {BATCH_END}*({clipped.format(new='w + dw_batch')} - w)\n"
+    return f"dw_batch += {change}\n" + _batch_end_code(clipped, "dw_batch")
+
+
+def _batch_end_code(clipped: str, total: str) -> str:
+    """At a mini-batch's last boundary: ``w = clipped(w + total)``, and a new batch starts."""
+    return (f"w += {BATCH_END}*({clipped.format(new=f'w + {total}')} - w)\n"
             f"dw_batch *= 1 - {BATCH_END}")
 
 
 def _shared_update_code(clipped: str, change: str) -> tuple[str, str]:
     """Network copies: the statements that add a copy's changes to ``dw_batch`` (step 4 or 5),
     and those that apply the sum over copies, ``dw_total``, at the batch's last boundary."""
-    return (f"dw_batch += {change}",
-            f"w += {BATCH_END}*({clipped.format(new='w + dw_total')} - w)\n"
-            f"dw_batch *= 1 - {BATCH_END}")
+    return f"dw_batch += {change}", _batch_end_code(clipped, "dw_total")
 
 
 def _summed_lines(sums: dict) -> str:
