@@ -811,6 +811,10 @@ def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
     assert out.with_suffix(".png").exists()
     nosbp = summary["runs"]["nosbp_s0"]
     assert nosbp["test_accuracy_final"] == 0.30 and nosbp["carried_from"].endswith("one_run.json")
+    # the SBP-paper cost against "without SBP", on the seeds both have, from count-only errors
+    cost = weighted["cost_vs_nosbp"]
+    assert list(cost["per_seed"]) == ["0"] and cost["defined_for_seeds"] == 0
+    assert cost["per_seed"]["0"] == computational_cost([1 - 0.29], [1 - 0.78], 784 * 500 + 500 * 10)
     assert summary["summary"]["nosbp"]["final_per_seed"] == [0.30]
     # a carried run whose last epoch has only the count-only readout cannot be re-scored
     (tmp_path / "count_only.json").write_text(json.dumps({"epochs": [

@@ -9,7 +9,9 @@ variant one of ``control``, ``nosbp``, ``paper``, ``spread``, ``weighted`` (runs
 ``sbp-brian train sbp_fashion --dataset fashion-mnist --epochs 3 --seed S`` with the
 variant's options (the ``commands`` in the output).  Every run present is read; the
 variants with at least two seeds are compared (Welch's t-test) with the control and with
-"without SBP".
+"without SBP", and every variant's SBP-paper cost (Eq. 1) against "without SBP" is given per
+seed, from the count-only test errors per epoch (undefined for a seed whose two error curves'
+ranges do not overlap).
 
 The final accuracy of each run uses the package's readout (ties by membrane potential).
 Runs made before that readout existed have only count-only numbers in their metrics log;
@@ -34,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sbp_brian.runs import evaluate_run, read_metrics, welch_test
+from sbp_brian.model_files import load_model
+from sbp_brian.network import TrainingConfig
+from sbp_brian.runs import computational_cost, evaluate_run, read_metrics, welch_test
 from sbp_brian.train import CHECKPOINT, METRICS
 
 OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
@@ -69,6 +73,26 @@ def summarise_run(folder: Path, epochs: int, metrics: list | None = None) -> dic
             "hidden_spikes_per_neuron_per_sample": [
                 m["hidden_spikes_per_neuron_per_sample"] for m in metrics],
             "samples_per_second": [m["samples_per_second"] for m in metrics]}
+
+
+def add_costs(summary: dict, runs: dict, finals: dict) -> None:
+    """The SBP paper's cost (Eq. 1) between "without SBP" and each other variant, per seed
+    that both have, from the count-only test errors per epoch (the readout every log has)."""
+    model = load_model("sbp_fashion")
+    config = TrainingConfig.from_model(model, n_input=784, n_output=10)
+    for variant in summary:
+        if variant == "nosbp":
+            continue
+        costs = {}
+        for seed in sorted(set(finals[variant]) & set(finals["nosbp"])):
+            errors = [[1 - a for a in runs[f"{name}_s{seed}"]["test_accuracy_counts_only_per_epoch"]]
+                      for name in ("nosbp", variant)]
+            costs[seed] = computational_cost(*errors, config.n_weights)
+        reductions = [c["reduction"] for c in costs.values() if c["reduction"] is not None]
+        summary[variant]["cost_vs_nosbp"] = {
+            "per_seed": costs, "defined_for_seeds": len(reductions),
+            "mean_reduction": float(np.mean(reductions)) if reductions else None,
+            "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else None}
 
 
 LABELS = {"control": "control (frozen input weights)", "nosbp": "without SBP (local STDP)",
@@ -165,6 +189,8 @@ def main() -> None:
                 common = sorted(set(seeds) & set(finals[other]))
                 summary[variant][f"vs_{other}"] = {"seeds": common, **welch_test(
                     [finals[variant][s] for s in common], [finals[other][s] for s in common])}
+    if "nosbp" in finals:
+        add_costs(summary, runs, finals)
     out = {"note": f"Fashion-MNIST, model sbp_fashion, all 60000 training and 10000 test "
                    f"images, {args.epochs} epochs, same seeds and budget for every variant; "
                    "final accuracy: the package's readout (ties by mean membrane potential); "
@@ -183,6 +209,12 @@ def main() -> None:
     for variant, s in summary.items():
         tests = "; ".join(f"{k}: {v['difference']:+.3f}, t = {v['welch_t']:.2f}, p = {v['p']:.3f}"
                           for k, v in s.items() if k.startswith("vs_") and v["p"] is not None)
+        cost = s.get("cost_vs_nosbp", {})
+        if cost.get("mean_reduction") is not None:
+            tests += (f"; cost reduction vs nosbp: {cost['mean_reduction']:+.2f} "
+                      f"+- {cost['sd_reduction'] or 0:.2f} ({cost['defined_for_seeds']} seeds)")
+        elif cost:
+            tests += "; cost vs nosbp undefined (the error curves' ranges do not overlap)"
         print(f"{variant:9s} {s['final_mean']:.4f} +- {s['final_sd'] or 0:.4f} "
               f"{s['final_per_seed']}  {tests}")
 
