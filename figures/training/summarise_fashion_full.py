@@ -113,7 +113,8 @@ def plot(runs: dict, finals: dict, stem: Path, epochs: int) -> None:
                      per_seed(v, "test_accuracy_counts_only_per_epoch") for v in variants},
                     axes=left, title=f"Fashion-MNIST, 60000/10000 images, {epochs} epochs")
     left.set_ylabel("test accuracy, count-only readout (%)")
-    left.set_ylim(0, 100)  # room for the legend above the curves
+    left.set_ylim(0, 112)  # room for the legend above the curves
+    left.set_yticks(range(0, 101, 20))
     left.legend(fontsize=7, frameon=False, loc="upper left")
     for variant in variants:
         spikes = np.array(per_seed(variant, "hidden_spikes_per_neuron_per_sample"))
