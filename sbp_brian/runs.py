@@ -17,8 +17,8 @@ from .model_files import load_model
 from .network import TrainingConfig
 from .train import METRICS, Trainer, TrainingError
 
-__all__ = ["make_trainer", "read_metrics", "computational_cost", "evaluate_run", "welch_test",
-           "VARIANTS", "VARIANT_KEYS", "compare"]
+__all__ = ["make_trainer", "read_metrics", "computational_cost", "summarise_costs",
+           "evaluate_run", "welch_test", "VARIANTS", "VARIANT_KEYS", "compare"]
 
 #: The comparison's variants: name -> option overrides.
 VARIANTS = {
@@ -203,9 +203,15 @@ def _add_costs(results: dict, seeds, out_dir: Path) -> None:
                 c = config["config"]
                 n_weights = c["n_input"] * c["n_hidden"] + c["n_hidden"] * c["n_output"]
             costs.append(computational_cost(a, b, n_weights))
-        reductions = [c["reduction"] for c in costs if c["reduction"] is not None]
-        results[variant]["cost_vs_without_sbp"] = {
-            "per_seed": costs, "defined_for_seeds": len(reductions),
+        results[variant]["cost_vs_without_sbp"] = summarise_costs(costs)
+
+
+def summarise_costs(per_seed) -> dict:
+    """Mean and SD over seeds of :func:`computational_cost`'s reductions, for the seeds where
+    it is defined; ``per_seed``: the seeds' results, a list or a dict keyed by seed."""
+    values = per_seed.values() if isinstance(per_seed, dict) else per_seed
+    reductions = [c["reduction"] for c in values if c["reduction"] is not None]
+    return {"per_seed": per_seed, "defined_for_seeds": len(reductions),
             "mean_reduction": float(np.mean(reductions)) if reductions else None,
             "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else 0.0}
 

@@ -11,7 +11,7 @@ from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights
 from sbp_brian.parameters import ParameterError
-from sbp_brian.runs import computational_cost, make_trainer, welch_test
+from sbp_brian.runs import computational_cost, make_trainer, summarise_costs, welch_test
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
                              _CompiledRunner, _RuntimeRunner, predict)
 
@@ -449,6 +449,19 @@ def test_computational_cost_is_undefined_without_overlap():
     both curves, so Eq. 1 has no value -- reported as such, not a crash."""
     result = computational_cost([0.47], [0.45], 100)
     assert result["reduction"] is None and "overlap" in result["undefined"]
+
+
+def test_cost_summary_over_seeds_skips_undefined_seeds():
+    per_seed = {0: computational_cost([0.5, 0.3], [0.5, 0.3], 10),  # equal curves: 0
+                1: computational_cost([0.5, 0.4, 0.3], [0.5, 0.3, 0.2], 10),
+                2: computational_cost([0.47], [0.45], 10)}  # undefined
+    reductions = [per_seed[0]["reduction"], per_seed[1]["reduction"]]
+    assert reductions[0] == 0 and reductions[1] > 0
+    summary = summarise_costs(per_seed)
+    assert summary["per_seed"] is per_seed and summary["defined_for_seeds"] == 2
+    assert summary["mean_reduction"] == pytest.approx(np.mean(reductions))
+    assert summary["sd_reduction"] == pytest.approx(np.std(reductions, ddof=1))
+    assert summarise_costs([per_seed[2]])["mean_reduction"] is None
 
 
 def test_cost_command_reads_two_runs(tmp_path, capsys):

@@ -38,7 +38,8 @@ import numpy as np
 
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig
-from sbp_brian.runs import computational_cost, evaluate_run, read_metrics, welch_test
+from sbp_brian.runs import (computational_cost, evaluate_run, read_metrics, summarise_costs,
+                            welch_test)
 from sbp_brian.train import CHECKPOINT, METRICS
 
 OPTIONS = {"control": "--freeze-hidden --no-sbp", "nosbp": "--no-sbp",
@@ -88,11 +89,7 @@ def add_costs(summary: dict, runs: dict, finals: dict) -> None:
             errors = [[1 - a for a in runs[f"{name}_s{seed}"]["test_accuracy_counts_only_per_epoch"]]
                       for name in ("nosbp", variant)]
             costs[seed] = computational_cost(*errors, config.n_weights)
-        reductions = [c["reduction"] for c in costs.values() if c["reduction"] is not None]
-        summary[variant]["cost_vs_nosbp"] = {
-            "per_seed": costs, "defined_for_seeds": len(reductions),
-            "mean_reduction": float(np.mean(reductions)) if reductions else None,
-            "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else None}
+        summary[variant]["cost_vs_nosbp"] = summarise_costs(costs)
 
 
 LABELS = {"control": "control (frozen input weights)", "nosbp": "without SBP (local STDP)",
@@ -213,7 +210,7 @@ def main() -> None:
         cost = s.get("cost_vs_nosbp", {})
         if cost.get("mean_reduction") is not None:
             tests += (f"; cost reduction vs nosbp: {cost['mean_reduction']:+.2f} "
-                      f"+- {cost['sd_reduction'] or 0:.2f} ({cost['defined_for_seeds']} seeds)")
+                      f"+- {cost['sd_reduction']:.2f} ({cost['defined_for_seeds']} seeds)")
         elif cost:
             tests += "; cost vs nosbp undefined (the error curves' ranges do not overlap)"
         print(f"{variant:9s} {s['final_mean']:.4f} +- {s['final_sd'] or 0:.4f} "
