@@ -102,6 +102,9 @@ class DenseNetwork:
         if c.batch_size != 1:
             raise ValueError("the dense implementation has the per-sample rule only "
                              "(batch_size = 1)")
+        if c.homeostasis is not None:
+            raise ValueError("the dense implementation has no homeostatic membrane adjustment "
+                             "(the benchmark workload has none)")
         self.dt = dt = _si(c.dt)
         self.steps = c.steps_per_sample
         self.input_spikes = input_spikes

@@ -251,37 +251,54 @@ HOMEOSTASIS_PARAMS = {
                        doc="relaxation time of the homeostatic state; dt/tau_homeo is Eq. 8's "
                            "learning rate e (e = 0.5 at dt = 0.1 ms)"),
     "V_Tr": Param(mV, 0 * mV, doc="offset V_Tr of the homeostatic target (Eqs. 6-8)"),
+    "V_in": Param(mV, 1 * mV, low=0,
+                  doc="training network only: the membrane potential above rest that stands for "
+                      "a fully active input in Eq. 8, V_i = V_in x_i (x_i the pixel intensity "
+                      "that sets the input's Bernoulli rate); the paper gives no V_i for spike "
+                      "sources"),
 }
 
+#: Readings of Eq. 9's mixing weight lambda in the training network (spec ambiguity 5):
+#: "sample" (recommended: the released code's fraction of the current sample window that has
+#: elapsed, t_i/T) and "epochs" (the paper's printed t_e/T_e, epochs elapsed over total).
+HOMEOSTASIS_TIME_BASES = ("sample", "epochs")
 
-def with_homeostasis(neuron: NeuronModel, **params) -> NeuronModel:
+
+def with_homeostasis(neuron: NeuronModel, mix: str = "homeo_mix", **params) -> NeuronModel:
     """Add homeostatic membrane adjustment (SBP Eqs. 6-9) to a neuron model.
 
     Eq. 8 relaxes ``V_j`` toward the minimum of the energy of Eq. 6,
     ``sum_i V_i W_ij + V_Tr``; Eq. 9 blends that change with the feedforward
-    (LIF) change with weight ``t_e/T_e`` (epochs elapsed over total)::
+    (LIF) change with weight ``lambda``::
 
         dV/dt = lambda * LIF(V) + (1 - lambda) * (v_ff + V_Tr - V)/tau_homeo
 
-    ``lambda`` is the shared variable ``homeo_mix`` (0 at the start of
-    training, set to ``t_e/T_e`` by the training loop, 1 at test time; a new
-    group starts at 1, the plain neuron model), and
     ``v_ff = sum_i W_ij V_i`` is a voltage filled by a summed variable from the
-    input synapses (:func:`homeostatic_drive`) or set directly.  The discrete
-    step of Eq. 8 with rate ``e`` corresponds to ``tau_homeo = dt/e``.
+    input synapses (:func:`homeostatic_drive`) or set directly; the training network
+    (:mod:`sbp_brian.network`) sets it to ``V_L + V_in sum_i W_ij x_i`` at each sample's start.
+    The discrete step of Eq. 8 with rate ``e`` corresponds to ``tau_homeo = dt/e``.
+
+    ``mix`` is the expression of ``lambda``.  By default it is the shared variable
+    ``homeo_mix`` (a new group starts at 1, the plain neuron model), which a protocol or the
+    training loop sets: the paper's printed reading is ``t_e/T_e``, epochs elapsed over
+    total.  The training network's recommended reading (spec ambiguity 5, the released code)
+    passes the fraction of the current sample that has elapsed instead
+    (:data:`HOMEOSTASIS_TIME_BASES`).  ``V_in`` is read by the training network only.
     """
     p = validate_params(HOMEOSTASIS_PARAMS, params, "homeostasis")
     clash = set(p) & set(neuron.namespace)
     if clash:
         raise ValueError(f"homeostasis parameters clash with neuron parameters: {sorted(clash)}")
+    shared_mix = mix == "homeo_mix"
     return dataclasses.replace(
         neuron,
         name=neuron.name + "_homeo",
-        membrane=(f"homeo_mix*({neuron.membrane}) + "
-                  f"(1 - homeo_mix)*(v_ff + V_Tr - v)/tau_homeo"),
-        other_equations=neuron.other_equations + "\nv_ff : volt\nhomeo_mix : 1 (shared)",
+        membrane=(f"({mix})*({neuron.membrane}) + "
+                  f"(1 - ({mix}))*(v_ff + V_Tr - v)/tau_homeo"),
+        other_equations=neuron.other_equations + "\nv_ff : volt" + (
+            "\nhomeo_mix : 1 (shared)" if shared_mix else ""),
         namespace={**neuron.namespace, **p},
-        initial={**neuron.initial, "homeo_mix": 1})
+        initial={**neuron.initial, **({"homeo_mix": 1} if shared_mix else {})})
 
 
 def with_dale_sign(neuron: NeuronModel) -> NeuronModel:

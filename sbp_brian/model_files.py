@@ -99,7 +99,8 @@ SYNAPSE_COMPONENTS = {
     "voltage_transmission": ComponentKind(eq.voltage_transmission,
                                           eq.VOLTAGE_TRANSMISSION_PARAMS, {}),
 }
-HOMEOSTASIS = ComponentKind(eq.with_homeostasis, eq.HOMEOSTASIS_PARAMS, {})
+HOMEOSTASIS = ComponentKind(eq.with_homeostasis, eq.HOMEOSTASIS_PARAMS,
+                            {"time_base": eq.HOMEOSTASIS_TIME_BASES})
 SYNAPSE_ROLES = ("stp", "transmission", "stdp")
 
 

@@ -31,7 +31,35 @@ chunk of samples with no Python in between:
    excitatory: a weight never changes sign), skipped when the hidden layer is frozen;
 5. the output-weight update under Dale's law, ``|w| <= w_out_max``;
 6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
-   counts, and loading of the next sample's input rates and teacher target.
+   counts, and loading of the next sample's input rates and teacher target;
+7. with homeostasis, the next sample's homeostatic target ``v_ff`` (below).
+
+Homeostatic membrane adjustment (SBP Eqs. 6-9; a model file's ``[neurons.hidden.homeostasis]``,
+off in the bundled models): the hidden membrane follows
+:func:`~sbp_brian.equations.with_homeostasis`,
+
+    dV_j/dt = lambda LIF(V_j) + (1 - lambda) (v_ff_j + V_Tr - V_j)/tau_homeo,
+
+Eq. 8's relaxation toward the minimum of the energy of Eq. 6 blended with the conductance LIF
+(Eq. 5) by Eq. 9.  Potentials in Eqs. 6-8 are read from rest (the released code's V_L = 0), so
+the target is ``v_ff_j + V_Tr = V_L + V_Tr + sum_i W_ij V_i``.  The paper gives no membrane
+potential ``V_i`` for Bernoulli input sources; here ``V_i = V_in x_i``, with ``x_i`` the pixel
+intensity that sets input i's rate and ``V_in`` a model parameter (the potential that stands
+for a fully active input; our reading, not the paper's).  Input weights change only at
+boundaries, so ``v_ff`` is computed once per sample, after the weight update (a reduction over
+the input synapses, step 7).  Eq. 9's ``lambda`` has two readings (spec ambiguity 5):
+
+* ``time_base = "sample"`` (default, the spec's recommendation, as the released code does):
+  ``lambda = s/T``, the fraction of the current sample that has elapsed -- Eq. 8 holds the
+  membrane near its target early in each sample, the LIF takes over toward its end;
+* ``time_base = "epochs"`` (the paper's printed ``t_e/T_e``): a shared ``homeo_mix`` set per run
+  by the training loop, ``e/E`` while epoch ``e`` (from 0) of ``E`` trains and ``(e + 1)/E`` in
+  its evaluation, so the first epoch trains with no LIF dynamics at all; such a run cannot be
+  extended to more epochs.
+
+``tau_homeo = dt/e`` gives Eq. 8's discrete step with rate ``e`` to first order (the membrane is
+integrated with rk2).  The dense numpy implementation (:mod:`sbp_brian.dense`) has no
+homeostasis.
 
 Readout: the output neurons' spike counts per sample, and their mean depolarisation over the
 sample, ``v_mean = (1/T) int (v - V_L) dt`` (an extra state variable integrated with the
@@ -114,7 +142,8 @@ import numpy as np
 from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
                     TimedArray, linked_var, mV, nS, second)
 
-from .equations import conductance_lif
+from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_lif,
+                        with_homeostasis)
 from .model_files import ModelFile, ModelFileError, register_section
 from .parameters import Param, ParameterError
 
@@ -206,6 +235,9 @@ class TrainingConfig:
     lr_decay: float = 0.0
     batch_size: int = 1
     normalise_input: bool = False
+    #: homeostatic membrane adjustment of the hidden layer (SBP Eqs. 6-9): ``tau_homeo``,
+    #: ``V_Tr``, ``V_in`` and ``time_base`` ("sample" or "epochs"); None = off
+    homeostasis: dict | None = None
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -213,18 +245,16 @@ class TrainingConfig:
     def from_model(cls, model: ModelFile, n_input: int, n_output: int, **overrides):
         """Build from a model file; ``n_input``/``n_output`` come from the dataset.
 
-        The training network has no homeostatic membrane adjustment (SBP Eqs. 6-9; the
-        equations exist as :func:`~sbp_brian.equations.with_homeostasis` for protocols): Eq. 8
-        relaxes ``V_j`` toward ``sum_i V_i W_ij + V_Tr``, and Bernoulli input sources have no
-        membrane potential ``V_i``, so the spiking reading is undecided.  A model file that
-        asks for it is refused rather than silently trained without it.
+        A ``[neurons.hidden.homeostasis]`` section switches on homeostatic membrane
+        adjustment (SBP Eqs. 6-9, :mod:`sbp_brian.network`); its ``time_base`` option is
+        "sample" unless the file says "epochs".
         """
-        if model.homeostasis:
-            populations = ", ".join(f"[neurons.{p}.homeostasis]" for p in model.homeostasis)
+        if set(model.homeostasis) - {"hidden"}:
+            populations = ", ".join(f"[neurons.{p}.homeostasis]" for p in model.homeostasis
+                                    if p != "hidden")
             raise ModelFileError(
-                f"{model.path}: {populations}: the training network does not implement "
-                "homeostatic membrane adjustment (SBP Eqs. 6-9); remove the section to train "
-                "this model (it is used by single-neuron protocols only)")
+                f"{model.path}: {populations}: the paper adjusts the hidden layer's membranes "
+                "only (Eqs. 6-9); the training network supports [neurons.hidden.homeostasis]")
         sizes, sim, training = model["sizes"], model["simulation"], model.sections.get(
             "training", {})
         teacher = model.sections.get("teacher", {"rate": 200 * Hz})
@@ -250,6 +280,11 @@ class TrainingConfig:
                                         "lr_decay", "batch_size") if k in training})
         values["normalise_input"] = model.options.get("training", {}).get("normalise_input",
                                                                           False)
+        if "hidden" in model.homeostasis:
+            homeo = model.homeostasis["hidden"]
+            values["homeostasis"] = {
+                **{k: param.default for k, param in HOMEOSTASIS_PARAMS.items()},
+                **homeo.params, "time_base": homeo.options.get("time_base", "sample")}
         # the input weights are set for the model's own input count; other datasets get them
         # scaled by the fan-in ratio so that the hidden layer's drive stays comparable
         fan_in = sizes["input"] / n_input
@@ -287,6 +322,22 @@ class TrainingConfig:
         if self.chunk % self.batch_size:
             raise ParameterError(f"batch_size {self.batch_size} must be >= 1 and divide the chunk "
                              f"({self.chunk} samples): mini-batches restart at every chunk")
+        if self.homeostasis is not None:
+            homeo = dict(self.homeostasis)
+            if homeo.pop("time_base", None) not in HOMEOSTASIS_TIME_BASES:
+                raise ParameterError(f"homeostasis time_base must be one of "
+                                     f"{HOMEOSTASIS_TIME_BASES}, got "
+                                     f"{self.homeostasis.get('time_base')!r}")
+            missing = set(HOMEOSTASIS_PARAMS) - set(homeo)
+            if missing:
+                raise ParameterError(f"homeostasis needs {sorted(missing)}")
+            for key, value in homeo.items():
+                if key not in HOMEOSTASIS_PARAMS:
+                    raise ParameterError(f"unknown homeostasis parameter {key!r}; expected one "
+                                         f"of {sorted(HOMEOSTASIS_PARAMS)}")
+                HOMEOSTASIS_PARAMS[key].check(key, value, "homeostasis")
+            if not self.max_rate > 0 * Hz:  # V_i = V_in x_i reads x_i as rate/max_rate
+                raise ParameterError("homeostasis needs an input max_rate > 0")
         from .sbp import SBP_PARAMS
         SBP_PARAMS["p"].check("p", self.p, "sbp")
         SBP_PARAMS["f"].check("f", self.f, "sbp")
@@ -357,6 +408,9 @@ def input_signs(w_in: np.ndarray) -> np.ndarray:
     """The fixed sign of each input synapse (Dale's law per synapse; +1 for w = 0)."""
     return np.where(np.asarray(w_in) < 0, -1.0, 1.0)
 
+
+#: Eq. 8's drive ``W_ij V_i`` of an input synapse, with ``V_i = V_in x_i`` (module docstring)
+HOMEOSTATIC_DRIVE = "V_in*w*rate_pre/max_rate"
 
 #: Reductions of the boundary step, as ``target: expression`` per synaptic pathway.
 OUTPUT_SUMS = {"Sp_pre": "dw*int(dw > 0)", "Sm_pre": "dw*int(dw < 0)", "Sw_pre": "w*dw"}
@@ -511,6 +565,13 @@ class SBPNetwork:
         # ---- hidden: conductance LIF, Dale's law sign ---------------------------------
         h = c.hidden
         hidden_model = conductance_lif(**h)  # SBP Eq. 5, the same factory as everywhere
+        homeo = c.homeostasis
+        if homeo is not None:  # Eqs. 6-9 (module docstring)
+            mix = (f"{SAMPLE_TIME}/sample_duration" if homeo["time_base"] == "sample"
+                   else "homeo_mix")
+            hidden_model = with_homeostasis(
+                hidden_model, mix=mix, **{k: v for k, v in homeo.items() if k != "time_base"})
+            namespace["V_in"] = homeo["V_in"]
         hidden_ns = {**namespace, **hidden_model.namespace}
         hidden_eqs = hidden_model.equations + """
         dapost_in/dt = -apost_in/tau_minus_in : 1   # postsynaptic trace, input synapses
@@ -532,6 +593,8 @@ class SBPNetwork:
         gain_ltd : 1
         signal : 1
         """
+        if homeo is not None:
+            hidden_eqs += "v_in_sum : volt   # sum_i W_ij V_i of Eq. 8, V_i = V_in x_i\n"
         if generated:
             hidden_eqs += "Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"  # from sbp_norm
         self.hidden = NeuronGroup(
@@ -602,6 +665,8 @@ class SBPNetwork:
         summed = boundary == "generated" and reductions == "summed"
         if summed and c.normalise_input and not c.freeze_hidden:
             input_model += "\n" + _summed_lines(SCALING_SUMS)
+        if summed and homeo is not None:
+            input_model += f"\nv_in_sum_post = {HOMEOSTATIC_DRIVE} : volt (summed)"
         transmit = ("gE_post += g_in*w*int(w > 0)*eff_pre\n"
                     "gI_post -= g_in*w*int(w < 0)*eff_pre")
         if c.freeze_hidden:  # no plasticity to accumulate: skip the STDP bookkeeping
@@ -808,6 +873,13 @@ class SBPNetwork:
         if not summed:
             norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
                                name="sbp_norm_reset", **step)
+        # 7: the homeostatic target of the next sample (Eq. 8), from the new weights and inputs
+        if c.homeostasis is not None:
+            reduce(self.input_hidden, {"v_in_sum_post": HOMEOSTATIC_DRIVE}, 17,
+                   "homeostatic_drive_sum")
+            self.hidden.run_regularly("v_ff = V_L + v_in_sum" + (
+                "" if summed else "\nv_in_sum = 0*mV"), order=18, name="homeostatic_target",
+                **step)
         return objects
 
     # ------------------------------------------------------------------------------------

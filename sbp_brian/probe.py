@@ -60,7 +60,8 @@ def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None
                                                                    len(data.y_test))
         x_train, y_train = data.x_train[:train_samples], data.y_train[:train_samples]
         x_test, y_test = data.x_test[:n_test], data.y_test[:n_test]
-        hidden_train = trainer.responses(x_train, phase=2).hidden_counts
+        hidden_train = trainer.responses(x_train, phase=2,
+                                         mix_epoch=trainer.last_evaluated_epoch).hidden_counts
         test = trainer.responses(x_test, epoch=trainer.last_evaluated_epoch, phase=1)
         hidden_test = test.hidden_counts
     finally:

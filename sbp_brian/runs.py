@@ -154,8 +154,10 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
     if BASELINE in results:
         _add_costs(results, seeds, out_dir)
     (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
+    model = options.get("model")  # named in the title unless it is the default
     plot_comparison_dir(out_dir, results, seeds, title=f"{options.get('dataset') or 'digits'}, "
-                        f"seeds {', '.join(map(str, seeds))}")
+                        + (f"model {Path(model).stem}, " if model else "")
+                        + f"seeds {', '.join(map(str, seeds))}")
     return results
 
 

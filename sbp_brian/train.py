@@ -265,7 +265,7 @@ class _CompiledRunner:
         self.compile_seconds = time.perf_counter() - start
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
-            w_norm=None) -> tuple:
+            w_norm=None, homeo_mix: float = 1.0) -> tuple:
         c, copies = self.config, self.copies
         n = len(x)
         stim = np.zeros((c.chunk + copies, c.n_input))
@@ -278,9 +278,10 @@ class _CompiledRunner:
         labels = labels.reshape(-1, copies * c.n_output)
         w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         net = self.net
+        homeo = {net.hidden.homeo_mix: homeo_mix} if _epoch_mix(c) else {}
         os.environ["SBP_BRIAN_SEED"] = str(seed)
         try:
-            device.run(with_output=False, run_args={
+            device.run(with_output=False, run_args={**homeo,
                 net.stim: stim, net.labels: labels,
                 net.input_hidden.w: np.tile(w_in, copies),
                 net.input_hidden.sign_in: np.tile(input_signs(w_in), copies),
@@ -312,9 +313,11 @@ class _RuntimeRunner:
         self.applied = None   # the changes applied at the last batch end
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
-            w_norm=None) -> tuple:
+            w_norm=None, homeo_mix: float = 1.0) -> tuple:
         c, net = self.config, self.net
         brian_seed(seed)
+        if _epoch_mix(c):
+            net.hidden.homeo_mix = homeo_mix
         self.rate_scale = rate_scale
         self.w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         net.input_hidden.w = w_in
@@ -376,6 +379,23 @@ class _RuntimeRunner:
         hidden.apost_in, hidden.ltp_e, hidden.apre_out = 0, 0, 0
         output.apost, output.ateach, output.v_mean = 0, 0, 0 * mV
         output.target = np.asarray(y_next)
+        if c.homeostasis is not None:  # Eq. 8's target, V_L + V_in sum_i W_ij x_i
+            w_in = np.asarray(ih.w[:]).reshape(c.n_input, c.n_hidden)
+            hidden.v_ff = c.hidden["V_L"] + c.homeostasis["V_in"] * (np.asarray(x_next) @ w_in)
+
+
+def _epoch_mix(config: TrainingConfig) -> bool:
+    """Whether Eq. 9's mixing weight is the epochs reading, set per run (``homeo_mix``)."""
+    return config.homeostasis is not None and config.homeostasis["time_base"] == "epochs"
+
+
+def homeo_mix(config: TrainingConfig, epoch: int, trained: bool) -> float:
+    """Eq. 9's ``lambda = t_e/T_e`` (the "epochs" reading; 1 otherwise): ``epoch/T_e``
+    while epoch ``epoch`` (from 0) trains, ``(epoch + 1)/T_e`` once it has ``trained`` (its
+    evaluation)."""
+    if not _epoch_mix(config):
+        return 1.0
+    return min(1.0, (epoch + trained) / config.epochs)
 
 
 #: Advisory lock file of a run folder while it trains.
@@ -497,10 +517,16 @@ class Trainer:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
         # checkpoints written before mini-batch SBP existed used the per-sample rule
         meta.get("config", {}).setdefault("batch_size", 1)
+        meta.get("config", {}).setdefault("homeostasis", None)  # and before homeostasis
         mine = json.loads(json.dumps(self.meta))
         if _without_epochs(meta) != _without_epochs(mine):
             raise TrainingError(f"{path} was written by a different configuration, dataset or "
                                 "device; resume with the same options")
+        if meta["config"]["epochs"] != self.config.epochs and _epoch_mix(self.config):
+            raise TrainingError(
+                f"{path}: homeostasis with time_base 'epochs' mixes by the fraction of all "
+                f"epochs (Eq. 9, t_e/T_e), so this run ({meta['config']['epochs']} epochs) cannot "
+                "be extended or shortened; resume with the same --epochs")
         started = self.state["epoch"] + (self.state["chunk"] > 0)  # epochs trained, partly
         if started > self.config.epochs:
             raise TrainingError(f"{path} has trained {started} epochs: --epochs "
@@ -552,19 +578,24 @@ class Trainer:
         result = self.responses(x, epoch=epoch)
         return result.accuracy(y), result
 
-    def responses(self, x, epoch: int = 0, phase: int = 1) -> ChunkResult:
+    def responses(self, x, epoch: int = 0, phase: int = 1,
+                  mix_epoch: int | None = None) -> ChunkResult:
         """The network's responses to the samples ``x`` with learning off (hidden counts only
-        when the trainer records them).  ``phase`` selects the random stream (1: evaluation;
-        see :func:`chunk_seed`).  Ctrl-C raises at once, as in :meth:`fit`, rather than
-        truncating a sample's response."""
+        when the trainer records them), as evaluated after epoch ``epoch`` (from 0).
+        ``phase`` selects the random stream (1: evaluation; see :func:`chunk_seed`).  In the
+        "epochs" reading of homeostasis, Eq. 9's ``lambda`` is the one after epoch
+        ``mix_epoch`` (default ``epoch``; :func:`homeo_mix`).  Ctrl-C raises at once, as in
+        :meth:`fit`, rather than truncating a sample's response."""
         runner = self.runner()
         results = []
+        mix = homeo_mix(self.config, epoch if mix_epoch is None else mix_epoch, trained=True)
         with interrupts_stop_at_once():
             for index, (a, b) in enumerate(self._chunks(len(x))):
                 _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
                                           self.w_in, self.w_out, learn=False,
                                           seed=chunk_seed(self.config.seed, epoch, index, phase),
-                                          w_norm=self.w_norm)
+                                          w_norm=self.w_norm,
+                                          homeo_mix=mix)
                 results.append(result)
         return ChunkResult.concatenate(results, self.config.n_output)
 
@@ -608,7 +639,8 @@ class Trainer:
                     self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.w_in,
                     self.w_out, learn=True,
                     seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
-                    rate_scale=1.0 / (1.0 + c.lr_decay * epoch), w_norm=self.w_norm)
+                    rate_scale=1.0 / (1.0 + c.lr_decay * epoch), w_norm=self.w_norm,
+                    homeo_mix=homeo_mix(c, epoch, trained=False))
                 if not (np.all(np.isfinite(w_in)) and np.all(np.isfinite(w_out))):
                     bar.close()
                     raise TrainingError(

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from brian2 import ms
+from brian2 import mV, ms
 
 from sbp_brian.cli import main
 from sbp_brian.datasets import load_dataset
@@ -25,6 +25,19 @@ def small_config(**overrides):
     return TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, **values)
 
 
+#: Eq. 9's lambda passed to both paths in the equivalence tests (used by the "epochs" reading)
+MIX = 0.5
+
+
+def homeostasis(time_base):
+    """Homeostatic membrane adjustment for the small network (None: off).  With V_in = 1 mV
+    the targets ``V_L + V_in sum_i W_ij x_i`` of the small network's hidden neurons straddle
+    the threshold, so some fire through Eq. 8 and some do not."""
+    if time_base is None:
+        return None
+    return dict(tau_homeo=0.2 * ms, V_Tr=0 * mV, V_in=1 * mV, time_base=time_base)
+
+
 def reference_run(mode, **overrides):
     """The numpy runtime reference on identical input spikes: the oracle of the equivalence
     tests.  Returns the config, the spikes, the inputs, the initial and the final weights."""
@@ -35,7 +48,7 @@ def reference_run(mode, **overrides):
     reference = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
                                n_samples=N_SAMPLES)
     return config, (indices, times), (x, y), (w_in, w_out), reference.run(
-        x, y, w_in, w_out, learn=True, seed=0)
+        x, y, w_in, w_out, learn=True, seed=0, homeo_mix=MIX)
 
 
 def schedule(config, seed=0):
@@ -51,16 +64,19 @@ def schedule(config, seed=0):
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("mode, threads, reductions", [
-    ("paper", 1, "accumulate"), ("spread", 1, "accumulate"),
-    ("paper", 2, "summed"), ("weighted", 2, "summed")])
-def test_compiled_path_equals_runtime_reference(mode, threads, reductions, tmp_path):
+@pytest.mark.parametrize("mode, threads, reductions, homeo", [
+    ("paper", 1, "accumulate", None), ("spread", 1, "accumulate", "sample"),
+    ("paper", 2, "summed", None), ("weighted", 2, "summed", "epochs")])
+def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo, tmp_path):
     """The compiled boundary step (both reduction variants; OpenMP with the summed one)
-    gives the numpy reference's spikes and weights on identical input spikes."""
-    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(mode)
+    gives the numpy reference's spikes and weights on identical input spikes, also with
+    homeostatic membrane adjustment (both readings of Eq. 9)."""
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
+        mode, homeostasis=homeostasis(homeo))
     compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times),
                                threads=threads, reductions=reductions)
-    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
+    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0,
+                                           homeo_mix=MIX)
     # the weights moved, so the comparison is not trivial
     assert np.max(np.abs(ref_in - w_in)) > 1e-4 and np.max(np.abs(ref_out - w_out)) > 1e-4
     np.testing.assert_array_equal(fast.counts, ref.counts)
@@ -99,19 +115,22 @@ def copies_schedule(config, indices, times, copies):
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("mode, copies, batch, reductions", [
-    ("paper", 2, 2, "accumulate"), ("weighted", 2, 4, "summed")])
-def test_network_copies_equal_mini_batch_reference(mode, copies, batch, reductions, tmp_path):
+@pytest.mark.parametrize("mode, copies, batch, reductions, homeo", [
+    ("paper", 2, 2, "accumulate", None), ("weighted", 2, 4, "summed", "sample")])
+def test_network_copies_equal_mini_batch_reference(mode, copies, batch, reductions, homeo,
+                                                   tmp_path):
     """Network copies side by side, sharing their weights, compute mini-batch SBP: on the
     reference's input spikes (sample s in copy s % copies) they give the numpy reference's
     spike counts, readout potentials and weights -- also with two sample periods per batch
-    (batch 4 of 2 copies) and with the summed-variable reductions of the GPU."""
+    (batch 4 of 2 copies), with the summed-variable reductions of the GPU and with
+    homeostatic membrane adjustment (each copy's target from its own sample)."""
     config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
-        mode, batch_size=batch)
+        mode, batch_size=batch, homeostasis=homeostasis(homeo))
     compiled = _CompiledRunner(config, tmp_path / "build", copies=copies,
                                reductions=reductions,
                                input_schedule=copies_schedule(config, indices, times, copies))
-    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
+    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0,
+                                           homeo_mix=MIX)
     assert np.max(np.abs(ref_in - w_in)) > 1e-4 and np.max(np.abs(ref_out - w_out)) > 1e-4
     np.testing.assert_array_equal(fast.counts, ref.counts)
     assert fast.hidden_spikes == ref.hidden_spikes
@@ -403,19 +422,70 @@ def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_pat
     assert message in capsys.readouterr().err
 
 
-def test_model_asking_for_homeostasis_is_refused_for_training(tmp_path, capsys):
-    """Eqs. 6-9 are not in the training network: a model file that asks for them is refused
-    with the section named, not silently trained without it."""
+def with_homeostasis_section(tmp_path, population="hidden", time_base=None):
+    """The digits model file with a homeostasis section for ``population``."""
     text = (load_model("sbp_digits").path.read_text()
-            + '\n[neurons.hidden.homeostasis]\ntau_homeo = { value = "0.2*ms", source = "t" }\n'
-            + 'V_Tr = { value = "-55*mV", source = "t" }\n')
-    model_file = tmp_path / "with_homeostasis.toml"
+            + f'\n[neurons.{population}.homeostasis]\n'
+            + 'tau_homeo = { value = "0.2*ms", source = "t" }\n'
+            + 'V_in = { value = "0.5*mV", source = "t" }\n'
+            + (f'time_base = "{time_base}"\n' if time_base else ""))
+    model_file = tmp_path / f"{population}_homeostasis_{time_base}.toml"
     model_file.write_text(text)
-    assert "hidden" in load_model(model_file).homeostasis  # still loads, for protocols
+    return model_file
+
+
+def test_homeostasis_section_configures_the_hidden_layer(tmp_path, capsys):
+    """[neurons.hidden.homeostasis] switches Eqs. 6-9 on, with the recommended "sample"
+    reading of Eq. 9 unless the file asks for "epochs"; the output layer's is refused, named,
+    before anything is written."""
+    config = TrainingConfig.from_model(load_model(with_homeostasis_section(tmp_path)), 64, 10)
+    assert config.homeostasis == {"tau_homeo": 0.2 * ms, "V_Tr": 0 * mV, "V_in": 0.5 * mV,
+                                  "time_base": "sample"}
+    epochs = with_homeostasis_section(tmp_path, time_base="epochs")
+    assert TrainingConfig.from_model(load_model(epochs), 64, 10).homeostasis["time_base"] == "epochs"
+    assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).homeostasis is None
+    model_file = with_homeostasis_section(tmp_path, "output")
+    assert "output" in load_model(model_file).homeostasis  # still loads, for protocols
     code = main(["train", str(model_file), "--out", str(tmp_path / "run")])
     assert code == 2
-    assert "[neurons.hidden.homeostasis]" in capsys.readouterr().err
-    assert not (tmp_path / "run" / CHECKPOINT).exists()
+    assert "[neurons.output.homeostasis]" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ParameterError, match="time_base must be one of"):
+        small_config(homeostasis={**homeostasis("sample"), "time_base": "hours"})
+
+
+def test_homeostatic_target_decides_which_hidden_neurons_fire():
+    """Eq. 8 with the "sample" reading of Eq. 9: without input spikes the LIF part has no
+    drive, so a hidden neuron fires only where its target V_L + V_in sum_i W_ij x_i lies
+    above threshold -- there at nearly the refractory-limited rate while lambda = s/T is
+    small -- and never where it lies below."""
+    config = small_config(sbp_mode=None, homeostasis=homeostasis("sample"))
+    data = load_dataset("digits")
+    x = data.x_train[:2]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    no_spikes = (np.array([], dtype=int), np.array([]) * ms)
+    runner = _RuntimeRunner(config, "numpy", input_schedule=no_spikes, n_samples=2)
+    *_, result = runner.run(x, np.zeros((2, 10)), w_in, w_out, learn=False, seed=0)
+    target = -70 + x @ w_in.reshape(64, -1)  # mV; V_in = 1 mV, V_L = -70 mV, V_Tr = 0
+    above, below = target > -50 + 1, target < -50 - 1
+    assert above.sum() >= 5 and below.sum() >= 5  # the test separates something
+    assert np.all(result.hidden_counts[below] == 0)
+    # 30 ms samples, 2 ms refractory: 15 spikes at most.  The LIF leak takes over as lambda
+    # grows (for a target 2 mV above threshold at lambda ~ 0.9), so 8-10 are measured
+    assert np.all(result.hidden_counts[above] >= 6)
+
+
+def test_epochs_reading_of_homeostasis_cannot_be_extended(tmp_path):
+    """With lambda = t_e/T_e every epoch depends on the total: a finished run is not the
+    start of a longer one, so --epochs cannot change on resume."""
+    model_file = with_homeostasis_section(tmp_path, time_base="epochs")
+    options = {"model": str(model_file), "dataset": "xor", "samples": 4, "test_samples": 4,
+               "epochs": 1, "seed": 5, "device": "numpy"}
+    trainer = make_trainer(options, tmp_path / "run", progress=False)
+    trainer.fit()
+    with pytest.raises(TrainingError, match="cannot be extended or shortened"):
+        make_trainer({**options, "epochs": 2}, tmp_path / "run", resume=True, progress=False)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["epochs"] == 1
 
 
 def test_unknown_cli_option_is_named(capsys):
