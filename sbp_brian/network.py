@@ -610,6 +610,9 @@ class SBPNetwork:
             "spiked", f"ltp_e += A_plus_in*exp(-{SAMPLE_TIME}/tau_plus_in)",
             when="after_thresholds")
         self.hidden.v = h["V_L"]
+        for variable, value in hidden_model.initial.items():
+            if variable != "v":  # homeo_mix = 1 (the "epochs" reading; each run sets it)
+                setattr(self.hidden, variable, value)
         signs = hidden_signs(c)
         self.hidden_signs = signs
         self.hidden.dale_sign = np.tile(signs, copies)
