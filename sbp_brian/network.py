@@ -145,7 +145,7 @@ from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor,
 from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_lif,
                         with_homeostasis)
 from .model_files import ModelFile, ModelFileError, register_section
-from .parameters import Param, ParameterError
+from .parameters import Param, ParameterError, validate_params
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "initial_weights",
            "hidden_signs", "input_signs", "check_copies", "connect_within_copies"]
@@ -282,9 +282,8 @@ class TrainingConfig:
                                                                           False)
         if "hidden" in model.homeostasis:
             homeo = model.homeostasis["hidden"]
-            values["homeostasis"] = {
-                **{k: param.default for k, param in HOMEOSTASIS_PARAMS.items()},
-                **homeo.params, "time_base": homeo.options.get("time_base", "sample")}
+            values["homeostasis"] = {**homeo.params,
+                                     "time_base": homeo.options.get("time_base", "sample")}
         # the input weights are set for the model's own input count; other datasets get them
         # scaled by the fan-in ratio so that the hidden layer's drive stays comparable
         fan_in = sizes["input"] / n_input
@@ -322,20 +321,14 @@ class TrainingConfig:
         if self.chunk % self.batch_size:
             raise ParameterError(f"batch_size {self.batch_size} must be >= 1 and divide the chunk "
                              f"({self.chunk} samples): mini-batches restart at every chunk")
-        if self.homeostasis is not None:
+        if self.homeostasis is not None:  # checked, and completed with the defaults
             homeo = dict(self.homeostasis)
-            if homeo.pop("time_base", None) not in HOMEOSTASIS_TIME_BASES:
+            time_base = homeo.pop("time_base", "sample")
+            if time_base not in HOMEOSTASIS_TIME_BASES:
                 raise ParameterError(f"homeostasis time_base must be one of "
-                                     f"{HOMEOSTASIS_TIME_BASES}, got "
-                                     f"{self.homeostasis.get('time_base')!r}")
-            missing = set(HOMEOSTASIS_PARAMS) - set(homeo)
-            if missing:
-                raise ParameterError(f"homeostasis needs {sorted(missing)}")
-            for key, value in homeo.items():
-                if key not in HOMEOSTASIS_PARAMS:
-                    raise ParameterError(f"unknown homeostasis parameter {key!r}; expected one "
-                                         f"of {sorted(HOMEOSTASIS_PARAMS)}")
-                HOMEOSTASIS_PARAMS[key].check(key, value, "homeostasis")
+                                     f"{HOMEOSTASIS_TIME_BASES}, got {time_base!r}")
+            self.homeostasis = {**validate_params(HOMEOSTASIS_PARAMS, homeo, "homeostasis"),
+                                "time_base": time_base}
             if not self.max_rate > 0 * Hz:  # V_i = V_in x_i reads x_i as rate/max_rate
                 raise ParameterError("homeostasis needs an input max_rate > 0")
         from .sbp import SBP_PARAMS
@@ -609,10 +602,8 @@ class SBPNetwork:
         self.hidden.run_on_event(
             "spiked", f"ltp_e += A_plus_in*exp(-{SAMPLE_TIME}/tau_plus_in)",
             when="after_thresholds")
-        self.hidden.v = h["V_L"]
-        for variable, value in hidden_model.initial.items():
-            if variable != "v":  # homeo_mix = 1 (the "epochs" reading; each run sets it)
-                setattr(self.hidden, variable, value)
+        for variable, value in hidden_model.initial.items():  # v = V_L (and homeo_mix = 1)
+            setattr(self.hidden, variable, value)
         signs = hidden_signs(c)
         self.hidden_signs = signs
         self.hidden.dale_sign = np.tile(signs, copies)
