@@ -11,6 +11,7 @@ Modules:
 * :mod:`sbp_brian.network`     -- the SBP training network, boundary step as generated code;
 * :mod:`sbp_brian.train`       -- training loop: compiled fast path, runtime reference,
   checkpoints;
+* :mod:`sbp_brian.project_cache` -- compiled standalone projects reused across runs;
 * :mod:`sbp_brian.runs`        -- runs on disk, evaluation, the SBP paper's cost, comparisons;
 * :mod:`sbp_brian.datasets`    -- digits, iris, xor, IDX (MNIST, Fashion-MNIST), npz;
 * :mod:`sbp_brian.plotting`, :mod:`sbp_brian.figures` -- plots and the figure index;

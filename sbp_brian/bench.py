@@ -175,7 +175,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         runner = _CompiledRunner(config, project,
                                  target="cuda" if way.startswith("cuda") else "cpp",
                                  threads=os.cpu_count() if way == "openmp" else 1,
-                                 profile=profile, copies=copies)
+                                 profile=profile, copies=copies, cache=False)
         compile_seconds = runner.compile_seconds
     elif way.startswith("naive"):
         target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
+import hashlib
 import json
 import os
 import shutil
@@ -36,6 +38,7 @@ import numpy as np
 from brian2 import device, mV, prefs, second
 from brian2 import seed as brian_seed
 
+from . import project_cache
 from .datasets import Dataset
 from .equations import dale_clip
 from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_weights,
@@ -234,12 +237,16 @@ class _CompiledRunner:
     chosen automatically); one CPU thread uses the faster ``"accumulate"``.  ``copies > 1``
     simulates that many network copies side by side, each on its own sample (mini-batch SBP
     with a batch size that is a multiple of ``copies``; :mod:`sbp_brian.network`).
+    ``cache``: seed the project with an earlier build of the same configuration on this
+    machine, so that only what differs is compiled (cpp only; :mod:`sbp_brian.project_cache`;
+    ``cache_hit`` says whether there was one); the benchmark switches it off to time
+    compilation.
     """
 
     def __init__(self, config: TrainingConfig, build_dir: Path, input_schedule=None,
                  target: str = "cpp", threads: int = 1, reductions: str | None = None,
                  compile_only: bool = False, profile: bool = False,
-                 record_hidden: bool = False, copies: int = 1):
+                 record_hidden: bool = False, copies: int = 1, cache: bool = True):
         self.config = config
         self.copies = copies
         if reductions is None:
@@ -252,6 +259,10 @@ class _CompiledRunner:
         if self.target == "cpp":
             prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         self.threads, self.reductions = threads, reductions
+        # Brian2 names objects uniquely among the living: an earlier network's objects, dead
+        # but not yet collected, would rename this one's code objects ("..._1"), so that its
+        # project would not match its cached build
+        gc.collect()
         self.net = SBPNetwork(config, config.chunk, boundary="generated",
                               input_schedule=input_schedule, reductions=reductions,
                               record_hidden=record_hidden, copies=copies)
@@ -261,7 +272,21 @@ class _CompiledRunner:
         device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
         self.net.network.run(self.net.duration(), namespace={}, profile=profile)
         start = time.perf_counter()
+        key = None
+        if cache and self.target == "cpp":  # not CUDA: see sbp_brian.project_cache
+            # the seed and the epoch count are not in the generated code (run_args, loop)
+            described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
+            key = project_cache.project_key({
+                "config": described, "threads": threads,
+                "reductions": reductions, "compile_only": compile_only, "profile": profile,
+                "record_hidden": record_hidden, "copies": copies,
+                "input_schedule": None if input_schedule is None else
+                [hashlib.sha256(np.asarray(part, dtype=float).tobytes()).hexdigest()
+                 for part in input_schedule]}, self.target)
+        self.cache_hit = key is not None and project_cache.restore(key, build_dir)
         device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
+        if key is not None:
+            project_cache.store(key, build_dir)
         self.compile_seconds = time.perf_counter() - start
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,

@@ -1,4 +1,7 @@
-"""Shared fixtures: every test starts from a clean Brian2 state in runtime numpy mode."""
+"""Shared fixtures: every test starts from a clean Brian2 state in runtime numpy mode; the
+compiled-project cache is the test session's own (not the user's)."""
+import os
+
 import pytest
 from brian2 import defaultclock, ms
 
@@ -12,3 +15,16 @@ def clean_brian():
     yield
     reset_target()
     defaultclock.dt = 0.1 * ms
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_project_cache(tmp_path_factory):
+    """Compiled projects are shared by the session's tests (and their worker processes), not
+    with the user's cache or an earlier session's."""
+    before = os.environ.get("SBP_BRIAN_CACHE_DIR")
+    os.environ["SBP_BRIAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("compiled_projects"))
+    yield
+    if before is None:
+        del os.environ["SBP_BRIAN_CACHE_DIR"]
+    else:
+        os.environ["SBP_BRIAN_CACHE_DIR"] = before

@@ -1,0 +1,150 @@
+"""A cache of compiled ``cpp_standalone`` projects: a configuration compiled once on this machine is
+not compiled again by a later run, a resumed run, or another worker of a comparison.
+
+Why it is safe: Brian2's ``cpp_standalone`` device writes a project's source files only when their
+content changed, and the project's makefile rebuilds exactly the objects whose sources or
+headers are newer than them (``make.deps``) or all of them when the makefile (compiler flags)
+changed.  A project folder seeded with an earlier build's sources, objects and binary
+therefore compiles only what differs from that build.  A cache entry that does not match
+(another package version, a changed template) costs compile time, never correctness; the
+key only decides which earlier build is the likely match.  (Seeding a new configuration from
+another one's build does not pay: another SBP mode or option changes the declarations in
+``objects.h``, which every code object includes, so all of them were compiled again.)
+
+Only ``cpp_standalone`` projects are cached: brian2cuda's makefile tracks neither headers nor
+its own flags, so a seeded CUDA project could link objects compiled against an older header.
+
+An entry holds what a build produces except ``static_arrays/`` and ``results/`` (the
+data, rewritten by every build and run).  Entries are written to a temporary folder and
+renamed into place, so a reader never sees half an entry; the least recently used entries
+beyond :data:`MAX_ENTRIES` are removed.
+
+Where: ``$SBP_BRIAN_CACHE_DIR`` if set (an empty value or ``off`` switches the cache
+off), else ``$XDG_CACHE_HOME/sbp_brian/projects`` (``~/.cache/sbp_brian/projects``).  The key
+includes this CPU's model and flags because projects may be compiled with ``-march=native``
+(a home folder shared by different cluster nodes gets one entry per kind of CPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["cache_root", "project_key", "restore", "store", "MAX_ENTRIES"]
+
+#: Entries kept (a few MB each for a CPU project); the least recently used go first.
+MAX_ENTRIES = 32
+#: What a build writes that is data, not compiled code: never cached.
+_DATA_FOLDERS = ("static_arrays", "results")
+
+
+def cache_root() -> Path | None:
+    """The cache folder, or ``None`` when switched off (``SBP_BRIAN_CACHE_DIR`` empty/off)."""
+    chosen = os.environ.get("SBP_BRIAN_CACHE_DIR")
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "off") else Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sbp_brian" / "projects"
+
+
+def _cpu_identity() -> str:
+    """This CPU's model name and feature flags (Linux), else the platform's processor."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    wanted = ("model name", "flags", "Features", "CPU part")
+    return "\n".join(sorted({line for line in lines if line.split(":")[0].strip() in wanted}))
+
+
+def project_key(description: dict, target: str) -> str:
+    """The key of a ``target`` project described by ``description`` (what decides its
+    generated code), built on this machine's CPU with this Brian2 and package version."""
+    import brian2
+
+    from . import __version__
+    material = {"project": description, "target": target, "brian2": brian2.__version__,
+                "sbp_brian": __version__, "machine": platform.machine(), "cpu": _cpu_identity()}
+    try:
+        import brian2cuda
+        material["brian2cuda"] = brian2cuda.__version__
+    except ImportError:
+        pass
+    text = json.dumps(material, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _copy_project(source: Path, destination: Path) -> None:
+    """Copy a project's code, objects and binary (modification times kept), not its data."""
+    def data_folders(folder, names):  # called by copytree for every folder it copies
+        return [name for name in names if name in _DATA_FOLDERS] if folder == str(source) else []
+    shutil.copytree(source, destination, symlinks=True, ignore=data_folders, dirs_exist_ok=True)
+
+
+def restore(key: str, build_dir) -> bool:
+    """Seed ``build_dir`` with the cached build ``key``; ``True`` when there was one.  A
+    failed copy (e.g. of an entry being replaced meanwhile) leaves ``build_dir`` empty, as if
+    there had been none."""
+    root = cache_root()
+    entry = None if root is None else root / key
+    if entry is None or not entry.is_dir():
+        return False
+    build_dir = Path(build_dir)
+    try:
+        _copy_project(entry, build_dir)
+    except OSError:
+        for child in build_dir.iterdir() if build_dir.is_dir() else ():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        return False
+    with contextlib.suppress(OSError):
+        os.utime(entry)  # the least recently used entries are pruned first
+    return True
+
+
+def store(key: str, build_dir) -> None:
+    """Put the compiled project in ``build_dir`` into the cache as ``key`` (replacing an
+    older entry); best effort: a cache that cannot be written is skipped silently."""
+    root = cache_root()
+    if root is None:
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(prefix=".new-", dir=root))
+    except OSError:
+        return
+    try:
+        _copy_project(Path(build_dir), fresh)
+        entry = root / key
+        if entry.exists():  # moved aside first: a directory cannot be renamed over another
+            old = Path(tempfile.mkdtemp(prefix=".old-", dir=root))
+            os.replace(entry, old / "entry")
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(fresh, entry)
+        _prune(root)
+    except OSError:  # e.g. another process stored the same key meanwhile: keep theirs
+        pass
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def _prune(root: Path) -> None:
+    """Remove the least recently used entries beyond :data:`MAX_ENTRIES`, and the temporary
+    folders of stores that were killed half-way (older than an hour)."""
+    entries = []
+    for entry in root.iterdir():
+        try:
+            used = entry.stat().st_mtime
+        except FileNotFoundError:  # removed by another process meanwhile
+            continue
+        if not entry.name.startswith("."):
+            entries.append((used, entry))
+        elif time.time() - used > 3600:  # not another process's entry in the making
+            shutil.rmtree(entry, ignore_errors=True)
+    for _, entry in sorted(entries, reverse=True)[MAX_ENTRIES:]:
+        shutil.rmtree(entry, ignore_errors=True)

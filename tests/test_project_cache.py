@@ -1,0 +1,102 @@
+"""The compiled-project cache: what an entry keeps, when it is used, and that a build
+seeded by it compiles nothing again and gives the program of a clean build."""
+import os
+import time
+
+import numpy as np
+import pytest
+
+from sbp_brian import project_cache
+from sbp_brian.project_cache import project_key, restore, store
+from sbp_brian.train import _CompiledRunner
+
+from test_training import MIX, reference_run
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A cache of its own (not the test session's)."""
+    monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def fake_project(folder, text="int main() {}"):
+    (folder / "code_objects").mkdir(parents=True)
+    (folder / "code_objects" / "a.cpp").write_text(text)
+    (folder / "main").write_text("binary")
+    for data in ("static_arrays", "results"):
+        (folder / data).mkdir()
+        (folder / data / "array").write_text("data")
+    os.utime(folder / "main", (1000, 1000))
+    return folder
+
+
+def test_an_entry_keeps_code_objects_and_binary_with_their_times_not_data(cache, tmp_path):
+    key = project_key({"config": 1}, "cpp")
+    assert not restore(key, tmp_path / "empty")  # no cache folder yet
+    store(key, fake_project(tmp_path / "built"))
+    build = tmp_path / "build"
+    build.mkdir()
+    assert restore(key, build)
+    assert (build / "code_objects" / "a.cpp").read_text() == "int main() {}"
+    # modification times kept: make sees the objects as up to date
+    assert (build / "main").stat().st_mtime == 1000
+    assert not (build / "static_arrays").exists() and not (build / "results").exists()
+    # another configuration, target (or CPU, or version) has a key of its own
+    assert not restore(project_key({"config": 2}, "cpp"), tmp_path / "none")
+    assert not restore(project_key({"config": 1}, "cuda"), tmp_path / "none")
+
+
+def test_storing_replaces_an_entry_and_prunes_the_least_recently_used(cache, tmp_path,
+                                                                      monkeypatch):
+    one, two, three = (project_key({"config": n}, "cpp") for n in (1, 2, 3))
+    store(one, fake_project(tmp_path / "one", "one"))
+    store(one, fake_project(tmp_path / "newer", "newer"))
+    assert (cache / one / "code_objects" / "a.cpp").read_text() == "newer"
+    store(two, fake_project(tmp_path / "two", "two"))
+    os.utime(cache / two, (2000, 2000))
+    assert restore(one, tmp_path / "use")  # a restored entry counts as used
+    # a store killed half-way left a temporary folder; another one is in the making
+    for name, age in ((".new-killed", 7200), (".new-running", 10)):
+        (cache / name).mkdir()
+        os.utime(cache / name, (time.time() - age,) * 2)
+    monkeypatch.setattr(project_cache, "MAX_ENTRIES", 2)
+    store(three, fake_project(tmp_path / "three", "three"))
+    assert sorted(p.name for p in cache.iterdir()) == sorted([".new-running", one, three])
+
+
+def test_the_cache_can_be_switched_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", "off")
+    assert project_cache.cache_root() is None
+    store("key", fake_project(tmp_path / "built"))  # nothing written, nothing fails
+    assert not restore("key", tmp_path / "built")
+    monkeypatch.delenv("SBP_BRIAN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert project_cache.cache_root() == tmp_path / "xdg" / "sbp_brian" / "projects"
+
+
+def object_times(folder):
+    return {path.name: path.stat().st_mtime_ns for path in (folder / "code_objects").glob("*.o")}
+
+
+@pytest.mark.standalone
+def test_a_cached_build_is_not_compiled_again_and_gives_the_same_program(cache, tmp_path):
+    """A clean build and the same configuration again, seeded by the cache (no code object
+    compiled again): both give the numpy reference's spikes and weights on identical input
+    spikes."""
+    config, schedule, (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run("paper")
+
+    def build(folder, **options):
+        runner = _CompiledRunner(config, tmp_path / folder, input_schedule=schedule, **options)
+        fast_in, fast_out, fast = runner.run(x, y, w_in, w_out, learn=True, seed=0, homeo_mix=MIX)
+        np.testing.assert_array_equal(fast.counts, ref.counts)
+        np.testing.assert_allclose(fast_in, ref_in, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=1e-9)
+        return runner.cache_hit, object_times(tmp_path / folder)
+
+    hit, built = build("clean")
+    assert not hit and len(built) > 10
+    # (main.cpp may differ between builds of one configuration: Brian2 orders the clocks'
+    # initialisation by object identity; it is one file)
+    assert build("again") == (True, built)
+    assert len(list(cache.iterdir())) == 1
