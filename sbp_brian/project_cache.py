@@ -88,14 +88,15 @@ def _copy_project(source: Path, destination: Path) -> None:
 
 
 def restore(key: str, build_dir) -> bool:
-    """Seed ``build_dir`` with the cached build ``key``; ``True`` when there was one.  A
-    failed copy (e.g. of an entry being replaced meanwhile) leaves ``build_dir`` empty, as if
-    there had been none."""
+    """Seed ``build_dir`` with the cached build ``key``; ``True`` when there was one.  Only
+    an empty or new ``build_dir`` is seeded (a folder that holds a build already is left to
+    make).  A failed copy (e.g. of an entry being replaced meanwhile) leaves it empty again:
+    half a copy could pair a source with an object file of another build."""
     root = cache_root()
     entry = None if root is None else root / key
-    if entry is None or not entry.is_dir():
-        return False
     build_dir = Path(build_dir)
+    if entry is None or not entry.is_dir() or (build_dir.exists() and any(build_dir.iterdir())):
+        return False
     try:
         _copy_project(entry, build_dir)
     except OSError:

@@ -42,6 +42,8 @@ def test_an_entry_keeps_code_objects_and_binary_with_their_times_not_data(cache,
     # modification times kept: make sees the objects as up to date
     assert (build / "main").stat().st_mtime == 1000
     assert not (build / "static_arrays").exists() and not (build / "results").exists()
+    # a folder that holds a build already is not seeded (a mix of two builds' files)
+    assert not restore(key, tmp_path / "built")
     # another configuration, target (or CPU, or version) has a key of its own
     assert not restore(project_key({"config": 2}, "cpp"), tmp_path / "none")
     assert not restore(project_key({"config": 1}, "cuda"), tmp_path / "none")

@@ -70,7 +70,8 @@ def test_cuda_project_generates_and_compiles(tmp_path):
     assert (directory / "main").is_file()
     if not targets.gpu_names():
         return
-    # a GPU is present: run the compiled project and compare with the C++ result
+    # a GPU is present: the compiled project runs (the training network's GPU results are
+    # compared with the numpy reference by test_gpu_fast_path_equals_runtime_reference)
     device.run(str(directory), with_output=False, run_args=[])
 
 
