@@ -2,7 +2,8 @@
 
 Subcommands:
 
-* ``doctor``    -- which targets (numpy, cython, cpp, cuda) work here;
+* ``doctor``    -- which targets (numpy, cython, cpp, cuda) work here, and the
+  compiled-project cache;
 * ``models``    -- list bundled model files, or validate files;
 * ``protocol``  -- run a plasticity protocol from ``protocols/``;
 * ``figures``   -- regenerate every protocol figure;
@@ -38,6 +39,8 @@ def _doctor(args) -> int:
     for status in doctor():
         mark = "ok " if status.usable else ("compile-only" if status.compiles else "no ")
         print(f"{status.target:7s} {mark:12s} {status.reason}")
+    from .project_cache import summary
+    print(f"compiled-project cache: {summary()}")
     return 0
 
 

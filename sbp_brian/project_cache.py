@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["cache_root", "project_key", "restore", "store", "MAX_ENTRIES"]
+__all__ = ["cache_root", "project_key", "restore", "store", "summary", "MAX_ENTRIES"]
 
 #: Entries kept (a few MB each for a CPU project); the least recently used go first.
 MAX_ENTRIES = 32
@@ -51,6 +51,18 @@ def cache_root() -> Path | None:
         return None if chosen.strip().lower() in ("", "off") else Path(chosen)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "sbp_brian" / "projects"
+
+
+def summary() -> str:
+    """One line for ``sbp-brian doctor``: where the cache is, what it holds."""
+    root = cache_root()
+    if root is None:
+        return "off (SBP_BRIAN_CACHE_DIR)"
+    entries = [entry for entry in root.iterdir() if not entry.name.startswith(".")] \
+        if root.is_dir() else []
+    size = sum(path.stat().st_size for entry in entries for path in entry.rglob("*")
+               if path.is_file() and not path.is_symlink())
+    return f"{root}: {len(entries)} compiled project(s), {size / 2**20:.1f} MB"
 
 
 def _cpu_identity() -> str:

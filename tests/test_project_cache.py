@@ -77,6 +77,17 @@ def test_the_cache_can_be_switched_off(tmp_path, monkeypatch):
     assert project_cache.cache_root() == tmp_path / "xdg" / "sbp_brian" / "projects"
 
 
+def test_doctor_reports_the_cache(cache, tmp_path, monkeypatch, capsys):
+    from sbp_brian.cli import main
+    assert main(["doctor"]) == 0
+    assert f"compiled-project cache: {cache}: 0 compiled project(s)" in capsys.readouterr().out
+    store("key", fake_project(tmp_path / "built"))
+    assert project_cache.summary() == f"{cache}: 1 compiled project(s), 0.0 MB"
+    monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", "off")
+    assert main(["doctor"]) == 0
+    assert "compiled-project cache: off" in capsys.readouterr().out
+
+
 def object_times(folder):
     return {path.name: path.stat().st_mtime_ns for path in (folder / "code_objects").glob("*.o")}
 
