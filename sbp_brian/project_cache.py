@@ -22,7 +22,8 @@ beyond :data:`MAX_ENTRIES` are removed.
 Where: ``$SBP_BRIAN_CACHE_DIR`` if set (an empty value or ``off`` switches the cache
 off), else ``$XDG_CACHE_HOME/sbp_brian/projects`` (``~/.cache/sbp_brian/projects``).  The key
 includes this CPU's model and flags because projects may be compiled with ``-march=native``
-(a home folder shared by different cluster nodes gets one entry per kind of CPU).
+(a home folder shared by different cluster nodes gets one entry per kind of CPU), and the
+compiler, whose upgrade make would not notice.
 """
 from __future__ import annotations
 
@@ -75,6 +76,16 @@ def _cpu_identity() -> str:
     return "\n".join(sorted({line for line in lines if line.split(":")[0].strip() in wanted}))
 
 
+def _compiler_identity() -> list:
+    """The C++ compiler make will call (``$CXX``, else g++): its path and modification time,
+    so that an upgraded compiler starts new entries (make itself would not notice it)."""
+    found = shutil.which(os.environ.get("CXX") or "g++")
+    if found is None:
+        return []
+    found = os.path.realpath(found)
+    return [found, os.stat(found).st_mtime]
+
+
 def project_key(description: dict, target: str) -> str:
     """The key of a ``target`` project described by ``description`` (what decides its
     generated code), built on this machine's CPU with this Brian2 and package version."""
@@ -82,7 +93,8 @@ def project_key(description: dict, target: str) -> str:
 
     from . import __version__
     material = {"project": description, "target": target, "brian2": brian2.__version__,
-                "sbp_brian": __version__, "machine": platform.machine(), "cpu": _cpu_identity()}
+                "sbp_brian": __version__, "machine": platform.machine(), "cpu": _cpu_identity(),
+                "compiler": _compiler_identity()}
     try:
         import brian2cuda
         material["brian2cuda"] = brian2cuda.__version__

@@ -3,8 +3,9 @@
 Two execution paths of one network definition (:class:`sbp_brian.network.SBPNetwork`):
 
 * **fast path** (``device="cpp"``, the default): the network, the boundary step and the
-  input switching are compiled once into a ``cpp_standalone`` project that simulates a
-  chunk of ``config.chunk`` samples; every chunk relaunches the same binary with new inputs,
+  input switching are compiled once into a ``cpp_standalone`` project (kept for later runs
+  of the same configuration, :mod:`sbp_brian.project_cache`) that simulates a chunk of
+  ``config.chunk`` samples; every chunk relaunches the same binary with new inputs,
   targets, weights and learning rates through ``device.run(run_args=...)`` and a fresh
   random seed (``SBP_BRIAN_SEED``), then reads the weights back; ``device="cuda"``
   (brian2cuda) and OpenMP threads use the same project with summed-variable reductions;
