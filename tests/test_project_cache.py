@@ -56,8 +56,9 @@ def test_storing_replaces_an_entry_and_prunes_the_least_recently_used(cache, tmp
     store(one, fake_project(tmp_path / "newer", "newer"))
     assert (cache / one / "code_objects" / "a.cpp").read_text() == "newer"
     store(two, fake_project(tmp_path / "two", "two"))
+    os.utime(cache / one, (1000, 1000))
     os.utime(cache / two, (2000, 2000))
-    assert restore(one, tmp_path / "use")  # a restored entry counts as used
+    assert restore(one, tmp_path / "use")  # a restored entry counts as used: now the newer
     # a store killed half-way left a temporary folder; another one is in the making
     for name, age in ((".new-killed", 7200), (".new-running", 10)):
         (cache / name).mkdir()
