@@ -657,6 +657,7 @@ class Trainer:
                        disable=not self.progress, dynamic_ncols=True)
             start = time.perf_counter()
             hidden_spikes = self.state.get("hidden_spikes", 0.0)
+            resumed_after = self.state["seen"]  # samples of this epoch trained before a resume
             while self.state["chunk"] < len(chunks):
                 a, b = chunks[self.state["chunk"]]
                 idx = order[a:b]
@@ -705,9 +706,12 @@ class Trainer:
                 "w_out_mean_abs": float(np.mean(np.abs(self.w_out))),
                 "w_out_std": float(np.std(self.w_out)),
                 "train_seconds": round(train_seconds, 2),
-                "samples_per_second": round(self.state["seen"] / max(train_seconds, 1e-9), 1),
+                "samples_per_second": round((self.state["seen"] - resumed_after)
+                                            / max(train_seconds, 1e-9), 1),
                 "seconds": round(time.perf_counter() - start, 2),
             }
+            if resumed_after:  # the times above cover only the part trained after the resume
+                record["resumed_after_samples"] = resumed_after
             with open(self.out_dir / METRICS, "a") as handle:
                 handle.write(json.dumps(record) + "\n")
             records.append(record)

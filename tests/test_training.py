@@ -221,8 +221,14 @@ def test_resume_reaches_the_same_weights(tmp_path):
         make_trainer({**options, "epochs": 1}, tmp_path / "part", resume=True,
                      progress=False, runner=runner)
     resume_and_compare(options, tmp_path / "part", runner, full)
-    lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    records = [json.loads(line) for line in
+               (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in records] == [1, 2]
+    # epoch 2 was resumed after its first chunk: its speed counts the 16 samples trained since
+    assert "resumed_after_samples" not in records[0]
+    assert records[1]["resumed_after_samples"] == 8
+    assert records[1]["samples_per_second"] * records[1]["train_seconds"] == pytest.approx(
+        16, rel=0.1)
     # a finished one-epoch run trained further to two epochs is the two-epoch run
     short = make_trainer({**options, "epochs": 1}, tmp_path / "short", progress=False,
                          runner=runner)
