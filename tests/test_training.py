@@ -228,7 +228,7 @@ def test_resume_reaches_the_same_weights(tmp_path):
     assert "resumed_after_samples" not in records[0]
     assert records[1]["resumed_after_samples"] == 8
     assert records[1]["samples_per_second"] * records[1]["train_seconds"] == pytest.approx(
-        16, rel=0.1)
+        16, rel=0.2)  # 24 before the fix; rounding of train_seconds to 10 ms
     # a finished one-epoch run trained further to two epochs is the two-epoch run
     short = make_trainer({**options, "epochs": 1}, tmp_path / "short", progress=False,
                          runner=runner)
