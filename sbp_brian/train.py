@@ -27,8 +27,10 @@ import gc
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -426,6 +428,45 @@ def homeo_mix(config: TrainingConfig, epoch: int, trained: bool) -> float:
 
 #: Advisory lock file of a run folder while it trains.
 LOCK = ".training.lock"
+#: Temporary project folders are named ``sbp_brian_build_<host>_<pid>_<random>``.
+BUILD_PREFIX = "sbp_brian_build_"
+_BUILD_NAME = re.compile(rf"{BUILD_PREFIX}(?P<host>[^_]+)_(?P<pid>\d+)_")
+
+
+def _host() -> str:
+    return socket.gethostname().replace("_", "-") or "host"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
+
+
+def remove_abandoned_builds(folder=None) -> list:
+    """Remove the temporary project folders of training processes on this host that no
+    longer exist (a killed run cannot remove its own; with a large dataset's inputs one holds
+    about a gigabyte); returns the folders removed.  Folders of other hosts (a shared
+    temporary directory) and of living processes are left alone."""
+    folder = Path(folder or tempfile.gettempdir())
+    removed = []
+    for build in folder.glob(BUILD_PREFIX + "*"):
+        name = _BUILD_NAME.match(build.name)
+        if (name and build.is_dir() and name["host"] == _host()
+                and int(name["pid"]) != os.getpid() and not _process_exists(int(name["pid"]))):
+            shutil.rmtree(build, ignore_errors=True)
+            removed.append(build)
+    return removed
+
+
+def new_build_folder() -> Path:
+    """A temporary project folder of this process, after removing abandoned ones."""
+    remove_abandoned_builds()
+    return Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{_host()}_{os.getpid()}_"))
 
 
 def _lock_folder(folder: Path):
@@ -522,7 +563,7 @@ class Trainer:
                 if self._build_dir:
                     build = Path(self._build_dir)
                 else:
-                    build = self._temporary_build = Path(tempfile.mkdtemp(prefix="sbp_brian_build_"))
+                    build = self._temporary_build = new_build_folder()
                 self._runner = _CompiledRunner(self.config, build, target=self.device,
                                                threads=self.threads, copies=self.copies,
                                                record_hidden=self.record_hidden)

@@ -401,6 +401,29 @@ def test_close_removes_the_temporary_compiled_project(tmp_path, caplog):
     assert given.exists()
 
 
+def test_abandoned_temporary_projects_are_removed(tmp_path):
+    """The temporary project folder of a training process that no longer exists (killed, so it
+    could not remove it) goes when another one is made; those of living processes, of other
+    hosts and folders not named by this package stay."""
+    import os
+    import subprocess
+    import sys
+
+    from sbp_brian.train import BUILD_PREFIX, _host, remove_abandoned_builds
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    dead = tmp_path / f"{BUILD_PREFIX}{_host()}_{finished.pid}_abc"
+    alive = tmp_path / f"{BUILD_PREFIX}{_host()}_{os.getppid()}_abc"
+    own = tmp_path / f"{BUILD_PREFIX}{_host()}_{os.getpid()}_abc"
+    elsewhere = tmp_path / f"{BUILD_PREFIX}otherhost_{finished.pid}_abc"
+    older_name = tmp_path / f"{BUILD_PREFIX}x1y2z3_4"
+    for folder in (dead, alive, own, elsewhere, older_name):
+        (folder / "static_arrays").mkdir(parents=True)
+    assert remove_abandoned_builds(tmp_path) == [dead]
+    assert not dead.exists()
+    assert all(folder.exists() for folder in (alive, own, elsewhere, older_name))
+
+
 def test_resume_with_other_options_is_refused(tmp_path):
     trainer = make_trainer(tiny_options(), tmp_path, progress=False)
     trainer.save_checkpoint()
