@@ -594,6 +594,7 @@ class Trainer:
                 f"{path}: homeostasis with time_base 'epochs' mixes by the fraction of all "
                 f"epochs (Eq. 9, t_e/T_e), so this run ({meta['config']['epochs']} epochs) cannot "
                 "be extended or shortened; resume with the same --epochs")
+        self._logged_records()  # a damaged metrics log is named now, not after an epoch
         started = self.state["epoch"] + (self.state["chunk"] > 0)  # epochs trained, partly
         if started > self.config.epochs:
             raise TrainingError(f"{path} has trained {started} epochs: --epochs "
@@ -732,37 +733,70 @@ class Trainer:
                     return records
             bar.close()
             train_seconds = time.perf_counter() - start
-            test_acc, test = self.evaluate(epoch=epoch)
-            record = {
-                "epoch": epoch + 1,
-                "train_accuracy": self.state["correct"] / max(1, self.state["seen"]),
-                "test_accuracy": test_acc,
-                # the count-only readout (ties wrong) and how often counts alone do not decide
-                "test_accuracy_counts_only": test.accuracy_counts_only(self.data.y_test),
-                "test_undecided_by_counts": test.undecided_by_counts(),
-                "evaluated_on": "validation" if "validation" in self.data.name else "test",
-                "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
-                / c.n_hidden,
-                "w_in_mean": float(np.mean(self.w_in)), "w_in_std": float(np.std(self.w_in)),
-                "w_out_mean_abs": float(np.mean(np.abs(self.w_out))),
-                "w_out_std": float(np.std(self.w_out)),
-                "train_seconds": round(train_seconds, 2),
-                "samples_per_second": round((self.state["seen"] - resumed_after)
-                                            / max(train_seconds, 1e-9), 1),
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-            if resumed_after:  # the times above cover only the part trained after the resume
-                record["resumed_after_samples"] = resumed_after
-            with open(self.out_dir / METRICS, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            record = self._logged_record(epoch + 1)
+            if record is None:
+                record = self._evaluated_record(epoch, train_seconds, start, hidden_spikes,
+                                                resumed_after)
+                with open(self.out_dir / METRICS, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
             records.append(record)
             if self.log is not None:
                 self.log(f"epoch {epoch + 1}: train {record['train_accuracy']:.3f}, "
-                         f"{record['evaluated_on']} {test_acc:.3f}, "
+                         f"{record['evaluated_on']} {record['test_accuracy']:.3f}, "
                          f"{record['samples_per_second']} samples/s")
             self.state = {"epoch": epoch + 1, "chunk": 0, "correct": 0, "seen": 0}
             self.save_checkpoint()
         return records
+
+    def _logged_records(self) -> list[dict]:
+        """The metrics log's records so far."""
+        path = self.out_dir / METRICS
+        if not path.exists():
+            return []
+        records = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as err:
+                raise TrainingError(f"{path}, line {number}: not a JSON record ({err}); mend "
+                                    "or remove that line, then resume") from None
+        return records
+
+    def _logged_record(self, epoch: int) -> dict | None:
+        """The metrics log's record of ``epoch`` (from 1) if it is the last one: a process
+        stopped between logging an epoch and checkpointing its end, and the resumed run must
+        not log it twice (its evaluation would repeat the record, timings aside)."""
+        records = self._logged_records()
+        return records[-1] if records and records[-1].get("epoch") == epoch else None
+
+    def _evaluated_record(self, epoch: int, train_seconds: float, start: float,
+                          hidden_spikes: float, resumed_after: int) -> dict:
+        """Evaluate after epoch ``epoch`` (from 0) and make its metrics record."""
+        c = self.config
+        test_acc, test = self.evaluate(epoch=epoch)
+        record = {
+            "epoch": epoch + 1,
+            "train_accuracy": self.state["correct"] / max(1, self.state["seen"]),
+            "test_accuracy": test_acc,
+            # the count-only readout (ties wrong) and how often counts alone do not decide
+            "test_accuracy_counts_only": test.accuracy_counts_only(self.data.y_test),
+            "test_undecided_by_counts": test.undecided_by_counts(),
+            "evaluated_on": "validation" if "validation" in self.data.name else "test",
+            "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
+            / c.n_hidden,
+            "w_in_mean": float(np.mean(self.w_in)), "w_in_std": float(np.std(self.w_in)),
+            "w_out_mean_abs": float(np.mean(np.abs(self.w_out))),
+            "w_out_std": float(np.std(self.w_out)),
+            "train_seconds": round(train_seconds, 2),
+            "samples_per_second": round((self.state["seen"] - resumed_after)
+                                        / max(train_seconds, 1e-9), 1),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        if resumed_after:  # the times above cover only the part trained after the resume
+            record["resumed_after_samples"] = resumed_after
+        return record
 
     def close(self) -> None:
         """Return Brian2 to runtime mode and remove the temporary compiled project, if any."""

@@ -11,7 +11,8 @@ from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights
 from sbp_brian.parameters import ParameterError
-from sbp_brian.runs import computational_cost, make_trainer, summarise_costs, welch_test
+from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summarise_costs,
+                            welch_test)
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
                              _CompiledRunner, _RuntimeRunner, predict)
 
@@ -294,6 +295,46 @@ def test_non_finite_weights_are_refused_and_the_checkpoint_kept(tmp_path):
     assert (tmp_path / CHECKPOINT).read_bytes() == saved
     assert not (tmp_path / "metrics.jsonl").exists()
 
+
+
+class _UnchangedRunner:
+    """Stands in for a simulation that learns nothing and whose outputs stay silent."""
+
+    def run(self, x, y_onehot, w_in, w_out, **_):
+        return w_in, w_out, ChunkResult(
+            np.zeros((len(x), 10), dtype=int), 0.0, None, np.zeros((len(x), 10)))
+
+
+def test_an_epoch_logged_before_a_stop_is_not_logged_twice(tmp_path, monkeypatch):
+    """A process stopped between writing an epoch's metrics record and the checkpoint that
+    ends the epoch resumes without a second record of that epoch; a damaged metrics log is
+    named when resuming, and the checkpoint is kept."""
+    options = tiny_options(epochs=2)
+    trainer = make_trainer(options, tmp_path, progress=False, runner=_UnchangedRunner())
+    save = Trainer.save_checkpoint
+
+    def stop_once_epoch_1_is_logged(self):
+        if self.state["epoch"] == 1:
+            raise KeyboardInterrupt
+        return save(self)
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", stop_once_epoch_1_is_logged)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    monkeypatch.setattr(Trainer, "save_checkpoint", save)
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == [1]
+    resumed = make_trainer(options, tmp_path, resume=True, progress=False,
+                           runner=_UnchangedRunner())
+    assert [r["epoch"] for r in resumed.fit()] == [1, 2]
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2]
+
+    with open(tmp_path / METRICS, "a") as handle:
+        handle.write('{"epoch": 3, "train_acc')  # a line cut short
+    saved = (tmp_path / CHECKPOINT).read_bytes()
+    with pytest.raises(TrainingError, match=r"metrics.jsonl, line 3: not a JSON record"):
+        make_trainer({**options, "epochs": 3}, tmp_path, resume=True, progress=False,
+                     runner=_UnchangedRunner())
+    assert (tmp_path / CHECKPOINT).read_bytes() == saved
 
 def started_with_ctrl_c_enabled(monkeypatch):
     """Tests of Ctrl-C need a process that did not start with SIGINT ignored; a test suite
