@@ -15,7 +15,7 @@ import numpy as np
 from .datasets import load_dataset
 from .model_files import load_model
 from .network import TrainingConfig
-from .train import METRICS, Trainer, TrainingError
+from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_metrics", "computational_cost", "summarise_costs",
            "evaluate_run", "welch_test", "VARIANTS", "VARIANT_KEYS", "compare"]
@@ -81,13 +81,6 @@ def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) 
             "accuracy_counts_only": responses.accuracy_counts_only(trainer.data.y_test),
             "evaluated_on": trainer.data.name, "n_samples": int(len(responses.counts)),
             "epoch": trainer.state["epoch"]}
-
-
-def read_metrics(run) -> list[dict]:
-    path = Path(run) / METRICS
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no metrics log (is {run} a run folder?)")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> dict:

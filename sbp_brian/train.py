@@ -49,8 +49,8 @@ from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, in
 from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
-__all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "CHECKPOINT",
-           "METRICS", "interrupts_stop_at_once"]
+__all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "read_metrics",
+           "CHECKPOINT", "METRICS", "interrupts_stop_at_once"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -127,6 +127,24 @@ def accuracy(counts: np.ndarray, labels: np.ndarray,
     if not len(labels):
         return float("nan")
     return float(np.mean(predict(counts, potentials) == np.asarray(labels)))
+
+
+def read_metrics(run) -> list[dict]:
+    """The records of the metrics log in run folder ``run``, one per epoch.  A line that is
+    not JSON (e.g. cut short) raises :class:`TrainingError` naming it."""
+    path = Path(run) / METRICS
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no metrics log (is {run} a run folder?)")
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as err:
+            raise TrainingError(f"{path}, line {number}: not a JSON record ({err}); mend or "
+                                "remove that line") from None
+    return records
 
 
 def chunk_seed(seed: int, epoch: int, chunk: int, phase: int) -> int:
@@ -750,19 +768,7 @@ class Trainer:
 
     def _logged_records(self) -> list[dict]:
         """The metrics log's records so far."""
-        path = self.out_dir / METRICS
-        if not path.exists():
-            return []
-        records = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except ValueError as err:
-                raise TrainingError(f"{path}, line {number}: not a JSON record ({err}); mend "
-                                    "or remove that line, then resume") from None
-        return records
+        return read_metrics(self.out_dir) if (self.out_dir / METRICS).exists() else []
 
     def _logged_record(self, epoch: int) -> dict | None:
         """The metrics log's record of ``epoch`` (from 1) if it is the last one: a process

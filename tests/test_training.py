@@ -305,10 +305,10 @@ class _UnchangedRunner:
             np.zeros((len(x), 10), dtype=int), 0.0, None, np.zeros((len(x), 10)))
 
 
-def test_an_epoch_logged_before_a_stop_is_not_logged_twice(tmp_path, monkeypatch):
+def test_an_epoch_logged_before_a_stop_is_not_logged_twice(tmp_path, monkeypatch, capsys):
     """A process stopped between writing an epoch's metrics record and the checkpoint that
     ends the epoch resumes without a second record of that epoch; a damaged metrics log is
-    named when resuming, and the checkpoint is kept."""
+    named when resuming (the checkpoint kept) and by the commands that read it."""
     options = tiny_options(epochs=2)
     trainer = make_trainer(options, tmp_path, progress=False, runner=_UnchangedRunner())
     save = Trainer.save_checkpoint
@@ -335,6 +335,9 @@ def test_an_epoch_logged_before_a_stop_is_not_logged_twice(tmp_path, monkeypatch
         make_trainer({**options, "epochs": 3}, tmp_path, resume=True, progress=False,
                      runner=_UnchangedRunner())
     assert (tmp_path / CHECKPOINT).read_bytes() == saved
+    capsys.readouterr()
+    assert main(["cost", str(tmp_path), str(tmp_path)]) == 2
+    assert "metrics.jsonl, line 3: not a JSON record" in capsys.readouterr().err
 
 def started_with_ctrl_c_enabled(monkeypatch):
     """Tests of Ctrl-C need a process that did not start with SIGINT ignored; a test suite
