@@ -980,3 +980,26 @@ def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
                             capture_output=True, text=True)
     assert failed.returncode != 0 and "no checkpoint to re-score" in failed.stderr
     assert out.read_text() == before  # the earlier summary is not touched
+
+
+def test_python_profile_summary_counts_frames_below_a_function(tmp_path):
+    """bench/python_profile.py: shares of py-spy's collapsed stacks below a function, under
+    Network.run where a stack passes through it, without Brian2's device_override wrappers."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "bench/python_profile.py"
+    wrapper = "device_override_decorated_function (brian2/devices/device.py:1)"
+    profile = tmp_path / "raw.txt"
+    profile.write_text("\n".join([
+        f"<module> (x.py:1);run (train.py:2);{wrapper};Network.run (n.py:3);before_run (n.py:4) 6",
+        "<module> (x.py:1);run (train.py:2);Network.run (n.py:3) 3",
+        "<module> (x.py:1);run (train.py:2);boundary (train.py:9);stdp (t.py:5) 1",
+        "<module> (x.py:1);imports (x.py:7) 90"]) + "\n")
+    out = subprocess.run([sys.executable, str(script), str(profile), "run", "--depth", "1"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["10 samples below run", " 60.0 %  Network.run;before_run",
+                   " 30.0 %  Network.run (itself)", " 10.0 %  run;boundary"]
+    missing = subprocess.run([sys.executable, str(script), str(profile), "fit"],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "no samples below fit" in missing.stderr
