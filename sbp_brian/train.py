@@ -686,7 +686,7 @@ class Trainer:
         return ChunkResult.concatenate(results, self.config.n_output)
 
     def fit(self, epochs: int | None = None, stop_after_chunks: int | None = None) -> list:
-        """Train for ``epochs`` (default: the config's); returns the metrics records written.
+        """Train for ``epochs`` (default: the config's); returns the epochs' metrics records.
 
         ``stop_after_chunks`` stops early after that many chunks (to test resuming).  The run
         folder is locked meanwhile: a second process training into it is refused.  Ctrl-C
