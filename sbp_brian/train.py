@@ -569,6 +569,7 @@ class Trainer:
             (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         self._build_dir = build_dir
         self._runner = runner  # a compiled project may be shared by runs that differ in seed
+        self._owns_runner = runner is None  # built here: released by close()
         self._temporary_build = None  # a project folder of our own, removed by close()
 
     # -- setup ---------------------------------------------------------------------------
@@ -805,8 +806,17 @@ class Trainer:
         return record
 
     def close(self) -> None:
-        """Return Brian2 to runtime mode and remove the temporary compiled project, if any."""
+        """Return Brian2 to runtime mode, release the network this trainer built and remove
+        its temporary compiled project, if any.
+
+        Releasing matters within one process: Brian2 names objects uniquely among the living,
+        so a closed trainer that still held its network would make the next network's clocks
+        and code objects ``..._1``, a different project from the one this configuration
+        compiled before (the project cache's build would be compiled again, in full).  A
+        runner passed in by the caller stays the caller's."""
         reset_target()
+        if self._owns_runner:
+            self._runner = None
         if self._temporary_build is not None:
             shutil.rmtree(self._temporary_build, ignore_errors=True)
             self._temporary_build = None

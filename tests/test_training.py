@@ -427,21 +427,26 @@ def test_corrupt_checkpoint_is_reported_and_kept(tmp_path):
 
 def test_close_removes_the_temporary_compiled_project(tmp_path, caplog):
     """A trainer that compiled into a folder of its own removes it on close (and says nothing
-    about it); a build folder the caller passed is kept."""
+    about it); a build folder the caller passed is kept.  A closed trainer that is still
+    referenced does not rename the next network's objects: the same configuration generates
+    the same project again (so the project cache's build is reused, not compiled anew)."""
     import logging
     trainer = make_trainer(tiny_options(epochs=1), tmp_path / "run", progress=False)
     trainer.fit()
     build = trainer._temporary_build
     assert build is not None and build.exists()
+    declarations = (build / "objects.h").read_text()
     with caplog.at_level(logging.WARNING, logger="brian2"):
         trainer.close()
     assert not build.exists()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     given = tmp_path / "given_build"
-    trainer = make_trainer(tiny_options(epochs=1), tmp_path / "run2", progress=False,
-                           build_dir=given)
-    trainer.fit()
-    trainer.close()
+    second = make_trainer(tiny_options(epochs=1), tmp_path / "run2", progress=False,
+                          build_dir=given)
+    second.fit()
+    assert second.runner().cache_hit
+    assert (given / "objects.h").read_text() == declarations
+    second.close()
     assert given.exists()
 
 
@@ -856,10 +861,12 @@ def test_synaptic_events_per_sample_by_hand():
 def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     """``compare --jobs 2`` (a worker process per run) trains the same runs as one at a time:
     the same final accuracies, metrics, weights and cost measure; a bad --jobs is refused by
-    name."""
-    args = ["compare", "--dataset", "xor", "--epochs", "1", "--seeds", "0"]
+    name.  On the runtime reference (numpy), which compiles nothing: the five variants'
+    compiled projects would take ~30 s each, and which runner a run uses is not the
+    comparison's business."""
+    args = ["compare", "--dataset", "xor", "--epochs", "1", "--seeds", "0", "--device", "numpy"]
     assert main(args + ["--out", str(tmp_path / "serial")]) == 0
-    # two of the five variants in parallel (each run compiles its own project: the slow part)
+    # two of the five variants in parallel
     assert main(args + ["--jobs", "2", "--variants", "without-sbp", "weighted",
                         "--out", str(tmp_path / "parallel")]) == 0
     # the workers' lines (their own processes: captured at the file descriptor)
@@ -887,8 +894,8 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     # a comparison in parts: two variants, seed 0 kept (finished: not trained again), seed 1
     # added; their Welch test against the control, and no cost without "without SBP"
     metrics_before = (tmp_path / "serial" / "sbp_weighted__ours" / "seed0" / METRICS).read_text()
-    part = ["compare", "--dataset", "xor", "--epochs", "1", "--seeds", "0", "1",
-            "--variants", "weighted", "control", "--out", str(tmp_path / "serial")]
+    part = ["compare", "--dataset", "xor", "--epochs", "1", "--device", "numpy", "--seeds", "0",
+            "1", "--variants", "weighted", "control", "--out", str(tmp_path / "serial")]
     assert main(part) == 0
     out = capfd.readouterr().out
     assert "[compare] SBP weighted (ours), seed 0 (resumed)" in out and "vs control" in out
