@@ -1,17 +1,17 @@
 """Summarise the full-set Fashion-MNIST runs (60000 training / 10000 test images) into JSON.
 
     python figures/training/summarise_fashion_full.py RUNS OUT.json [--epochs 3]
-        [--previous EARLIER.json]
+        [--previous EARLIER.json] [--model sbp_fashion] [--baseline OTHER.json]
 
 ``RUNS`` holds one run folder per variant and seed, named ``{variant}_s{seed}`` with the
 variant one of ``control``, ``nosbp``, ``paper``, ``spread``, ``weighted`` (runs not yet at
 ``--epochs`` are listed as unfinished and left out), each made by
-``sbp-brian train sbp_fashion --dataset fashion-mnist --epochs 3 --seed S`` with the
-variant's options (the ``commands`` in the output).  Every run present is read; the
-variants with at least two seeds are compared (Welch's t-test) with the control and with
-"without SBP", and every variant's SBP-paper cost (Eq. 1) against "without SBP" is given per
-seed, from the count-only test errors per epoch (undefined for a seed whose two error curves'
-ranges do not overlap).
+``sbp-brian train MODEL --dataset fashion-mnist --epochs 3 --seed S`` with the
+variant's options (the ``commands`` in the output; MODEL is ``--model``, ``sbp_fashion``
+unless told).  Every run present is read; the variants with at least two seeds are
+compared (Welch's t-test) with the control and with "without SBP", and every variant's
+SBP-paper cost (Eq. 1) against "without SBP" is given per seed, from the count-only test
+errors per epoch (undefined for a seed whose two error curves' ranges do not overlap).
 
 The final accuracy of each run uses the package's readout (ties by membrane potential).
 Runs made before that readout existed have only count-only numbers in their metrics log;
@@ -26,6 +26,10 @@ count-only test accuracy and of the hidden activity, per epoch.
 so that runs made on different days add up to one summary.  ``--previous-run NAME=FILE``
 carries over one run from a file of its per-epoch metrics records (such as
 ``fashion_weighted_five_epochs.json``).
+
+``--baseline OTHER.json`` compares each variant with the same variant of another summary made
+by this script at the same budget, on the seeds both have (Welch's t-test, ``vs_baseline``):
+a model change, such as ``sbp_fashion_homeostasis`` against ``sbp_fashion``.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sbp_brian.model_files import load_model
+from sbp_brian.model_files import ModelFileError, load_model
 from sbp_brian.network import TrainingConfig
 from sbp_brian.runs import (computational_cost, evaluate_run, read_metrics, summarise_costs,
                             welch_test)
@@ -76,10 +80,10 @@ def summarise_run(folder: Path, epochs: int, metrics: list | None = None) -> dic
             "samples_per_second": [m["samples_per_second"] for m in metrics]}
 
 
-def add_costs(summary: dict, runs: dict, finals: dict) -> None:
+def add_costs(summary: dict, runs: dict, finals: dict, model_name: str) -> None:
     """The SBP paper's cost (Eq. 1) between "without SBP" and each other variant, per seed
     that both have, from the count-only test errors per epoch (the readout every log has)."""
-    model = load_model("sbp_fashion")
+    model = load_model(model_name)
     config = TrainingConfig.from_model(model, n_input=784, n_output=10)
     for variant in summary:
         if variant == "nosbp":
@@ -96,7 +100,7 @@ LABELS = {"control": "control (frozen input weights)", "nosbp": "without SBP (lo
           "paper": 'SBP "paper"', "spread": 'SBP "spread"', "weighted": 'SBP "weighted" (ours)'}
 
 
-def plot(runs: dict, finals: dict, stem: Path, epochs: int) -> None:
+def plot(runs: dict, finals: dict, stem: Path, epochs: int, model_name: str) -> None:
     """Accuracy and hidden activity per epoch, mean +- SD over each variant's seeds."""
     import matplotlib.pyplot as plt
     from sbp_brian.plotting import plot_comparison, save_figure
@@ -108,7 +112,7 @@ def plot(runs: dict, finals: dict, stem: Path, epochs: int) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     plot_comparison({f"{LABELS[v]}, {len(finals[v])} seed{'s' * (len(finals[v]) > 1)}":
                      per_seed(v, "test_accuracy_counts_only_per_epoch") for v in variants},
-                    axes=left, title=f"Fashion-MNIST, 60000/10000 images, {epochs} epochs")
+                    axes=left, title=f"{model_name}, Fashion-MNIST 60000/10000, {epochs} epochs")
     left.set_ylabel("test accuracy, count-only readout (%)")
     left.set_ylim(0, 112)  # room for the legend above the curves
     left.set_yticks(range(0, 101, 20))
@@ -140,7 +144,24 @@ def main() -> None:
     parser.add_argument("--previous-run", action="append", default=[], metavar="NAME=FILE",
                         help="a run whose folder is gone, from FILE's per-epoch records "
                              "(JSON with an 'epochs' list, one metrics-log record each)")
+    parser.add_argument("--model", default="sbp_fashion",
+                        help="the model file the runs were trained with (default sbp_fashion)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a summary of the same variants under another model, same budget: "
+                             "each variant in both is compared with it (Welch)")
     args = parser.parse_args()
+    try:  # an unknown or malformed model fails here, before anything is read
+        load_model(args.model)
+    except ModelFileError as error:
+        raise SystemExit(f"--model {args.model}: {error}")
+    baseline = None
+    if args.baseline is not None:
+        baseline = json.loads(args.baseline.read_text())
+        lengths = {len(r["test_accuracy_counts_only_per_epoch"])
+                   for r in baseline["runs"].values()}
+        if lengths != {args.epochs}:
+            raise SystemExit(f"--baseline {args.baseline}: runs of {sorted(lengths)} epochs, "
+                             f"not {args.epochs}: compare equal budgets only")
     runs, unfinished = {}, []
     for folder in sorted(args.runs.iterdir()):
         if not folder.is_dir() or not NAME.fullmatch(folder.name):
@@ -151,7 +172,12 @@ def main() -> None:
         else:
             runs[folder.name] = run
     if args.previous is not None:
-        for name, run in json.loads(args.previous.read_text())["runs"].items():
+        previous = json.loads(args.previous.read_text())
+        previous_model = previous.get("model", "sbp_fashion")  # older summaries: sbp_fashion
+        if previous_model != args.model:
+            raise SystemExit(f"--previous {args.previous}: runs of model {previous_model}, "
+                             f"not {args.model}")
+        for name, run in previous["runs"].items():
             if not (args.runs / name).exists():
                 if len(run["test_accuracy_counts_only_per_epoch"]) != args.epochs:
                     raise SystemExit(f"{args.previous}: {name} has not {args.epochs} epochs")
@@ -187,21 +213,31 @@ def main() -> None:
                 common = sorted(set(seeds) & set(finals[other]))
                 summary[variant][f"vs_{other}"] = {"seeds": common, **welch_test(
                     [finals[variant][s] for s in common], [finals[other][s] for s in common])}
+        if baseline is not None and variant in baseline["summary"]:
+            base = dict(zip(baseline["summary"][variant]["seeds"],
+                            baseline["summary"][variant]["final_per_seed"]))
+            common = sorted(set(seeds) & set(base))
+            if len(common) > 1:
+                summary[variant]["vs_baseline"] = {
+                    "baseline": str(args.baseline), "seeds": common,
+                    "baseline_per_seed": [base[s] for s in common], **welch_test(
+                        [finals[variant][s] for s in common], [base[s] for s in common])}
     if "nosbp" in finals:
-        add_costs(summary, runs, finals)
-    out = {"note": f"Fashion-MNIST, model sbp_fashion, all 60000 training and 10000 test "
+        add_costs(summary, runs, finals, args.model)
+    out = {"note": f"Fashion-MNIST, model {args.model}, all 60000 training and 10000 test "
                    f"images, {args.epochs} epochs, same seeds and budget for every variant; "
                    "final accuracy: the package's readout (ties by mean membrane potential); "
                    "per epoch: the count-only readout (ties wrong), which every log has. "
                    "Made by figures/training/summarise_fashion_full.py.",
-           "commands": {v: f"sbp-brian train sbp_fashion --dataset fashion-mnist --epochs "
+           "model": args.model, "epochs": args.epochs,
+           "commands": {v: f"sbp-brian train {args.model} --dataset fashion-mnist --epochs "
                            f"{args.epochs} {o} --seed S --out RUNS/{v}_sS"
-                        for v, o in OPTIONS.items()},
+                        for v, o in OPTIONS.items() if v in finals},
            "summary": summary, "runs": runs,
            "unfinished_runs_left_out": unfinished}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
-    plot(runs, finals, args.out.with_suffix(""), args.epochs)
+    plot(runs, finals, args.out.with_suffix(""), args.epochs, args.model)
     if unfinished:
         print("unfinished, left out:", ", ".join(unfinished))
     for variant, s in summary.items():
