@@ -12,9 +12,10 @@ seconds (code generation and compilation) and the objects the collector tracks a
 
 Measured on 2026-12-02 (2 cores, idle): warm cache 4.5 samples/s, 171k tracked objects; cold
 cache 2.3 samples/s, 602k objects (left alive by the compilation; which modules hold them was
-not broken down); collector frozen 6.3-6.6 samples/s either way.  Each ``run()`` allocates enough Python objects to trigger full
-collections, whose cost grows with every object alive, so a process that compiled its Cython
-code simulates at half the speed of one that found it cached.
+not broken down); collector frozen 6.3-6.6 samples/s either way.  Each ``run()`` allocates
+enough Python objects to trigger full collections, whose cost grows with every object alive,
+so a process that compiled its Cython code simulates at half the speed of one that found it
+cached.
 """
 from __future__ import annotations
 

@@ -989,6 +989,54 @@ def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
     assert out.read_text() == before  # the earlier summary is not touched
 
 
+def test_fashion_summary_script_compares_with_a_baseline_model(tmp_path):
+    """summarise_fashion_full.py --model/--baseline: runs of another model file compared, per
+    variant, with an earlier summary at the same budget; unequal budgets, an unknown model and
+    an earlier summary of another model are refused by name."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "figures/training/summarise_fashion_full.py"
+    runs = tmp_path / "runs"
+    for seed, acc in enumerate([0.25, 0.30, 0.20]):
+        (runs / f"paper_s{seed}").mkdir(parents=True)
+        (runs / f"paper_s{seed}" / METRICS).write_text(json.dumps({
+            "epoch": 1, "train_accuracy": acc, "test_accuracy": acc,
+            "test_accuracy_counts_only": acc, "hidden_spikes_per_neuron_per_sample": 20.0,
+            "samples_per_second": 40.0}) + "\n")
+
+    def baseline(epochs):
+        return {"runs": {f"paper_s{s}": {"test_accuracy_counts_only_per_epoch": [0.3] * epochs}
+                         for s in range(3)},
+                "summary": {"paper": {"seeds": [0, 1, 2], "final_per_seed": [0.2, 0.4, 0.3]}}}
+    (tmp_path / "base.json").write_text(json.dumps(baseline(1)))
+    (tmp_path / "base_longer.json").write_text(json.dumps(baseline(2)))
+    out = tmp_path / "homeo.json"
+    command = [sys.executable, str(script), str(runs), str(out), "--epochs", "1"]
+    subprocess.run(command + ["--model", "sbp_fashion_homeostasis", "--baseline",
+                              str(tmp_path / "base.json")], check=True, capture_output=True)
+    summary = json.loads(out.read_text())
+    assert summary["model"] == "sbp_fashion_homeostasis"
+    assert list(summary["commands"]) == ["paper"]
+    assert summary["commands"]["paper"].startswith("sbp-brian train sbp_fashion_homeostasis ")
+    compared = summary["summary"]["paper"]["vs_baseline"]
+    assert compared["seeds"] == [0, 1, 2] and compared["baseline_per_seed"] == [0.2, 0.4, 0.3]
+    assert {k: compared[k] for k in ("difference", "welch_t", "df", "p")} == welch_test(
+        [0.25, 0.30, 0.20], [0.2, 0.4, 0.3])
+    before = out.read_text()
+    for extra, message in (
+            (["--baseline", str(tmp_path / "base_longer.json")], "compare equal budgets only"),
+            (["--model", "no_such_model"], "--model no_such_model"),
+            (["--model", "sbp_fashion_homeostasis", "--previous", str(out.with_name("x.json"))],
+             None)):
+        if message is None:  # an earlier summary of sbp_fashion, read as another model's runs
+            out.with_name("x.json").write_text(json.dumps({"runs": {}}))
+            message = "runs of model sbp_fashion, not sbp_fashion_homeostasis"
+        failed = subprocess.run(command + extra, capture_output=True, text=True)
+        assert failed.returncode != 0 and message in failed.stderr, failed.stderr
+        assert out.read_text() == before
+
+
 def test_python_profile_summary_counts_frames_below_a_function(tmp_path):
     """bench/python_profile.py: shares of py-spy's collapsed stacks below a function, under
     Network.run where a stack passes through it, without Brian2's device_override wrappers."""
