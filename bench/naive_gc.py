@@ -5,10 +5,11 @@
 Times the ``naive`` benchmark way (runtime Cython, one ``run()`` per sample, the paper-sized
 workload; :func:`sbp_brian.bench.run_way`) twice in fresh processes: as the benchmark runs it,
 and with Python's cyclic garbage collector frozen (``gc.freeze()``) after the first sample, which
-is where the benchmark's timing starts.  ``--cold`` empties Brian2's Cython cache
-(``~/.cython/brian_extensions``) before each, so that both compile their code objects in the
-process, as on a first run.  Each line gives the timed chunks' samples/s, the first sample's
-seconds (code generation and compilation) and the objects the collector tracks at the end.
+is where the benchmark's timing starts.  ``--cold`` empties Brian2's Cython cache (its
+``get_cython_cache_dir()``, ``~/.cython/brian_extensions`` by default) before each, so that both
+compile their code objects in the process, as on a first run.  Each line gives the timed
+chunks' samples/s, the first sample's seconds (code generation and compilation) and the
+objects the collector tracks at the end.
 
 Measured on 2026-12-02 (2 cores, idle): warm cache 4.5 samples/s, 171k tracked objects; cold
 cache 2.3 samples/s, 602k objects (left alive by the compilation; which modules hold them was
@@ -25,9 +26,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-
-CYTHON_CACHE = Path.home() / ".cython" / "brian_extensions"
 
 
 def measure(freeze: bool) -> dict:
@@ -56,15 +54,16 @@ def measure(freeze: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true",
-                        help=f"empty {CYTHON_CACHE} before each timing")
+                        help="empty Brian2's Cython cache before each timing")
     parser.add_argument("--child", choices=["plain", "frozen"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child == "frozen")))
         return
+    from brian2.codegen.runtime.cython_rt.extension_manager import get_cython_cache_dir
     for mode in ("plain", "frozen"):
         if args.cold:
-            shutil.rmtree(CYTHON_CACHE, ignore_errors=True)
+            shutil.rmtree(get_cython_cache_dir(), ignore_errors=True)
         out = subprocess.run([sys.executable, __file__, "--child", mode], check=True,
                              capture_output=True, text=True).stdout
         print(out.strip().splitlines()[-1])

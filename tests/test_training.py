@@ -1024,14 +1024,13 @@ def test_fashion_summary_script_compares_with_a_baseline_model(tmp_path):
     assert {k: compared[k] for k in ("difference", "welch_t", "df", "p")} == welch_test(
         [0.25, 0.30, 0.20], [0.2, 0.4, 0.3])
     before = out.read_text()
+    (tmp_path / "of_sbp_fashion.json").write_text(json.dumps({"runs": {}}))  # no "model": old
     for extra, message in (
             (["--baseline", str(tmp_path / "base_longer.json")], "compare equal budgets only"),
             (["--model", "no_such_model"], "--model no_such_model"),
-            (["--model", "sbp_fashion_homeostasis", "--previous", str(out.with_name("x.json"))],
-             None)):
-        if message is None:  # an earlier summary of sbp_fashion, read as another model's runs
-            out.with_name("x.json").write_text(json.dumps({"runs": {}}))
-            message = "runs of model sbp_fashion, not sbp_fashion_homeostasis"
+            (["--model", "sbp_fashion_homeostasis", "--previous",
+              str(tmp_path / "of_sbp_fashion.json")],
+             "runs of model sbp_fashion, not sbp_fashion_homeostasis")):
         failed = subprocess.run(command + extra, capture_output=True, text=True)
         assert failed.returncode != 0 and message in failed.stderr, failed.stderr
         assert out.read_text() == before

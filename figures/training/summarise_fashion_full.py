@@ -80,10 +80,9 @@ def summarise_run(folder: Path, epochs: int, metrics: list | None = None) -> dic
             "samples_per_second": [m["samples_per_second"] for m in metrics]}
 
 
-def add_costs(summary: dict, runs: dict, finals: dict, model_name: str) -> None:
+def add_costs(summary: dict, runs: dict, finals: dict, model) -> None:
     """The SBP paper's cost (Eq. 1) between "without SBP" and each other variant, per seed
     that both have, from the count-only test errors per epoch (the readout every log has)."""
-    model = load_model(model_name)
     config = TrainingConfig.from_model(model, n_input=784, n_output=10)
     for variant in summary:
         if variant == "nosbp":
@@ -151,7 +150,7 @@ def main() -> None:
                              "each variant in both is compared with it (Welch)")
     args = parser.parse_args()
     try:  # an unknown or malformed model fails here, before anything is read
-        load_model(args.model)
+        model = load_model(args.model)
     except ModelFileError as error:
         raise SystemExit(f"--model {args.model}: {error}")
     baseline = None
@@ -223,7 +222,7 @@ def main() -> None:
                     "baseline_per_seed": [base[s] for s in common], **welch_test(
                         [finals[variant][s] for s in common], [base[s] for s in common])}
     if "nosbp" in finals:
-        add_costs(summary, runs, finals, args.model)
+        add_costs(summary, runs, finals, model)
     out = {"note": f"Fashion-MNIST, model {args.model}, all 60000 training and 10000 test "
                    f"images, {args.epochs} epochs, same seeds and budget for every variant; "
                    "final accuracy: the package's readout (ties by mean membrane potential); "
