@@ -256,6 +256,14 @@ def benchmark_suite(ways=WAYS,
     unknown = sorted(set(ways) - set(WAYS))
     if unknown:
         raise ValueError(f"unknown benchmark way(s) {unknown}; choose from {list(WAYS)}")
+    # checked before anything runs, so that a bad value does not fail after minutes of work
+    for name, values in (("hidden size", sizes), ("chunk", [chunk]), ("chunks", [n_chunks]),
+                         ("copies", [copies])):
+        bad = [v for v in values if v is not None and v < 1]
+        if bad:
+            raise ValueError(f"{name} must be >= 1, got {bad[0]}")
+    if any(not duration > 0 for duration in durations):
+        raise ValueError(f"sample durations must be > 0 ms, got {list(durations)}")
     most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (
         n_chunks or 3)
     x, y, source = _images(most, np.random.default_rng(0))

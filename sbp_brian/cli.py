@@ -87,10 +87,10 @@ def _train_options(args) -> dict:
 
 
 def _train(args) -> int:
-    from .runs import make_trainer
+    from .runs import make_trainer, read_run_options
     out = Path(args.out or Path("runs") / "train")
     if args.resume:
-        options = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() \
+        options = read_run_options(out)[1] if (out / "run.json").exists() \
             else _train_options(args)
         extended = args.epochs is not None and args.epochs != options.get("epochs")
         if extended:  # train a run further (checked against its checkpoint by the trainer)
@@ -227,7 +227,8 @@ def _add_training_options(parser) -> None:
     parser.add_argument("--samples", type=int, help="use the first N training samples")
     parser.add_argument("--test-samples", type=int, help="use the first N test samples")
     parser.add_argument("--validation", type=float, metavar="FRACTION",
-                        help="evaluate on a validation split of the training set (tuning)")
+                        help="evaluate on a validation split of the training set (tuning): "
+                             "this fraction of each class, 0 < FRACTION < 1")
     parser.add_argument("--device", default="cpp", choices=TARGETS)
     parser.add_argument("--threads", type=int, default=None,
                         help="OpenMP threads for --device cpp (default 1: fastest on 2 cores)")

@@ -64,13 +64,20 @@ class Dataset:
         """Carve a stratified validation set out of the training set.
 
         The returned dataset's ``x_test``/``y_test`` are the validation samples, so that
-        tuning never sees the test set.
+        tuning never sees the test set. ``fraction`` of each class (at least one sample)
+        goes to the validation set; every class must keep training samples.
         """
+        if not 0 < fraction < 1:
+            raise DatasetError(f"the validation fraction must lie between 0 and 1 (exclusive), "
+                               f"got {fraction}")
         rng = np.random.default_rng(seed)
         val = []
         for label in np.unique(self.y_train):
             members = np.flatnonzero(self.y_train == label)
             count = max(1, int(round(fraction * len(members))))
+            if count >= len(members):
+                raise DatasetError(f"{self.name}: a validation fraction of {fraction} leaves class "
+                                   f"{label} ({len(members)} training samples) none to train on")
             val.extend(rng.choice(members, count, replace=False))
         val = np.sort(np.array(val))
         train = np.setdiff1d(np.arange(len(self.y_train)), val)
@@ -79,7 +86,10 @@ class Dataset:
                        y_test=self.y_train[val])
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
-        """The first ``n_train`` training and ``n_test`` test samples."""
+        """The first ``n_train`` training and ``n_test`` test samples (``None``: all)."""
+        for what, count in (("training", n_train), ("test", n_test)):
+            if count is not None and (isinstance(count, bool) or count < 1):
+                raise DatasetError(f"the number of {what} samples must be >= 1, got {count}")
         return replace(self, x_train=self.x_train[:n_train], y_train=self.y_train[:n_train],
                        x_test=self.x_test[:n_test], y_test=self.y_test[:n_test])
 

@@ -315,6 +315,9 @@ class TrainingConfig:
             if not _whole_positive(getattr(self, name)):
                 raise ParameterError(f"{name} must be a whole number >= 1, got "
                                      f"{getattr(self, name)!r}")
+        if isinstance(self.seed, bool) or not float(self.seed).is_integer() or self.seed < 0:
+            # numpy's generators take non-negative integers only
+            raise ParameterError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if not _whole_positive(self.batch_size):
             raise ParameterError(f"batch_size must be a whole number >= 1, got "
                                  f"{self.batch_size!r}")

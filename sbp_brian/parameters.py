@@ -62,6 +62,9 @@ class Param:
     def unit_name(self) -> str:
         return "1 (dimensionless)" if self.dimensionless else str(self.unit)
 
+    def _bound(self, limit: float) -> str:
+        return f"{limit:g}" if self.dimensionless else f"{limit:g} {self.unit}"
+
     def check(self, name: str, value: Any, where: str = "") -> Any:
         """Return ``value`` if it has the right unit and lies in range, else raise."""
         prefix = f"{where}: " if where else ""
@@ -88,11 +91,11 @@ class Param:
                 relation = ">" if self.strict_low else ">="
                 raise ParameterError(
                     f"{prefix}'{name}' = {format_quantity(value)} is out of range: "
-                    f"must be {relation} {self.low} {self.unit_name()}")
+                    f"must be {relation} {self._bound(self.low)}")
         if self.high is not None and magnitude > self.high:
             raise ParameterError(
                 f"{prefix}'{name}' = {format_quantity(value)} is out of range: "
-                f"must be <= {self.high} {self.unit_name()}")
+                f"must be <= {self._bound(self.high)}")
         return value
 
 

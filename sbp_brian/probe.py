@@ -19,9 +19,7 @@ here is the run's logged test accuracy on those images.
 """
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -41,12 +39,8 @@ def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None
     """Probe of a run folder's checkpoint (see the module docstring); returns a dict of
     accuracies (``probe_hidden_counts``, ``spiking_readout``, ``probe_pixels``) and activity
     figures."""
-    from .runs import make_trainer
-    folder = Path(run)
-    folder = folder.parent if folder.is_file() else folder
-    if not (folder / "run.json").exists():
-        raise FileNotFoundError(f"{folder / 'run.json'}: not a run folder")
-    options = json.loads((folder / "run.json").read_text())
+    from .runs import make_trainer, read_run_options
+    folder, options = read_run_options(run)
     if device:
         options["device"] = device
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from .model_files import load_model
 from .network import TrainingConfig
 from .train import Trainer, TrainingError, read_metrics
 
-__all__ = ["make_trainer", "read_metrics", "computational_cost", "summarise_costs",
+__all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
            "evaluate_run", "welch_test", "VARIANTS", "VARIANT_KEYS", "compare"]
 
 #: The comparison's variants: name -> option overrides.
@@ -44,7 +44,7 @@ def make_config(options: dict, data) -> TrainingConfig:
 
 def make_data(options: dict):
     data = load_dataset(options.get("dataset") or "digits", options.get("data_dir"))
-    if options.get("validation"):
+    if options.get("validation") is not None:
         data = data.validation_split(options["validation"], seed=0)
     return data.subset(options.get("samples"), options.get("test_samples"))
 
@@ -63,13 +63,28 @@ def make_trainer(options: dict, out_dir, resume: bool = False, progress: bool = 
     return trainer
 
 
+def read_run_options(run) -> tuple[Path, dict]:
+    """The run folder of ``run`` (the folder or a file in it) and the options in its
+    ``run.json``; a missing or unreadable ``run.json`` is an error that names it."""
+    run = Path(run)
+    folder = run.parent if run.is_file() else run
+    path = folder / "run.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a run folder")
+    try:
+        options = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise TrainingError(f"{path}: unreadable ({err})") from err
+    if not isinstance(options, dict):
+        raise TrainingError(f"{path}: expected a JSON object of run options")
+    return folder, options
+
+
 def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) -> dict:
     """Test accuracy of a run's checkpoint, rebuilt from its ``run.json``, on the test
     presentations of the last epoch's evaluation (so a finished run gives the metrics log's
     last test accuracy), with the count-only accuracy beside it."""
-    checkpoint = Path(checkpoint)
-    folder = checkpoint.parent if checkpoint.is_file() else checkpoint
-    options = json.loads((folder / "run.json").read_text())
+    folder, options = read_run_options(checkpoint)
     if device:
         options["device"] = device
     trainer = make_trainer(options, folder, resume=True, progress=progress)

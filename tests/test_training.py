@@ -493,11 +493,38 @@ def test_resume_with_other_options_is_refused(tmp_path):
     (["train", "--copies", "4", "--batch-size", "2"], "must be a multiple of the copies"),
     (["train", "--copies", "2", "--batch-size", "2", "--device", "numpy"],
      "network copies need the compiled path"),
+    (["train", "--samples", "-1"], "training samples must be >= 1, got -1"),
+    (["train", "--test-samples", "0"], "test samples must be >= 1, got 0"),
+    (["train", "--validation", "0"], "between 0 and 1 (exclusive), got 0.0"),
+    (["train", "--validation", "1.5"], "between 0 and 1 (exclusive), got 1.5"),
+    (["train", "--dataset", "iris", "--validation", "0.99"], "leaves class 0"),
+    (["train", "--seed", "-1"], "seed must be a whole number >= 0, got -1"),
+    (["bench", "--sizes", "0"], "hidden size must be >= 1, got 0"),
+    (["bench", "--durations", "-5"], "sample durations must be > 0 ms"),
+    (["bench", "--chunk", "0"], "chunk must be >= 1, got 0"),
 ])
 def test_bad_training_inputs_give_one_clear_error(argv, message, capsys, tmp_path):
-    code = main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else []))
+    """One line naming the problem, before anything is written or simulated."""
+    out = tmp_path / ("run" if argv[0] == "train" else "bench.json")
+    code = main(argv + (["--out", str(out)] if argv[0] in ("train", "bench") else []))
     assert code == 2
     assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unreadable_run_options_are_named(tmp_path, capsys):
+    """A run folder whose run.json is not a JSON object of options: evaluate, probe and
+    --resume name the file, and the checkpoint beside it is not touched."""
+    (tmp_path / "run.json").write_text('{"dataset": "xor", "samp')
+    (tmp_path / "checkpoint.npz").write_bytes(b"kept")
+    for argv in (["evaluate", str(tmp_path)], ["probe", str(tmp_path)],
+                 ["train", "--resume", "--out", str(tmp_path)]):
+        assert main(argv) == 2
+        assert f"{tmp_path / 'run.json'}: unreadable" in capsys.readouterr().err
+    (tmp_path / "run.json").write_text("[1, 2]")
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "expected a JSON object" in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == b"kept"
 
 
 def with_homeostasis_section(tmp_path, population="hidden", time_base=None):
