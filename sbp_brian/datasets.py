@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -165,14 +167,25 @@ def _validate(name: str, where: str, x: np.ndarray, y: np.ndarray) -> None:
 def _load_npz(path: Path) -> Dataset:
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
+    keys = ("x_train", "y_train", "x_test", "y_test")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in ("x_train", "y_train", "x_test", "y_test")}
-    except KeyError as err:
-        raise DatasetError(f"{path}: missing array {err}; expected x_train, y_train, x_test, "
-                           "y_test") from None
-    except (OSError, ValueError) as err:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array
+            raise DatasetError(f"{path}: one array of shape {loaded.shape}, not an .npz archive "
+                               f"of {', '.join(keys)}")
+        with loaded as data:
+            arrays = {key: data[key] for key in keys if key in data.files}
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise DatasetError(f"{path}: not a readable .npz file ({err})") from None
+    missing = [key for key in keys if key not in arrays]
+    if missing:
+        raise DatasetError(f"{path}: missing array(s) {', '.join(missing)}; expected "
+                           f"{', '.join(keys)}")
+    for key in ("x_train", "x_test"):  # before flattening, which needs a first axis
+        if arrays[key].ndim == 0 or len(arrays[key]) == 0:
+            raise DatasetError(f"{path}: {key} holds no samples (shape {arrays[key].shape})")
     x_train = arrays["x_train"].reshape(len(arrays["x_train"]), -1).astype(float)
     x_test = arrays["x_test"].reshape(len(arrays["x_test"]), -1).astype(float)
     _validate(path.name, f"{path} (train)", x_train, arrays["y_train"])

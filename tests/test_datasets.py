@@ -95,6 +95,57 @@ def test_npz_with_nan_pixels(tmp_path):
         load_dataset(f"npz:{path}")
 
 
+def npz_arrays(**changes):
+    """A small valid npz data set's arrays, with ``changes`` (``None`` leaves an array out)."""
+    arrays = {"x_train": np.full((4, 3), 0.5), "y_train": np.arange(4) % 2,
+              "x_test": np.full((2, 3), 0.5), "y_test": np.arange(2)}
+    arrays.update(changes)
+    return {key: value for key, value in arrays.items() if value is not None}
+
+
+def test_npz_images_are_flattened(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, **npz_arrays(x_train=np.full((4, 2, 2), 0.5), x_test=np.zeros((2, 2, 2))))
+    data = load_dataset(f"npz:{path}")
+    assert data.x_train.shape == (4, 4) and data.n_inputs == 4 and data.n_classes == 2
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (npz_arrays(y_test=None), "missing array\\(s\\) y_test; expected x_train"),
+    (npz_arrays(x_test=np.zeros((0, 3)), y_test=np.zeros(0, int)), "x_test holds no samples"),
+    (npz_arrays(x_train=np.float64(0.5)), "x_train holds no samples"),
+    (npz_arrays(y_train=np.arange(3)), "\\(train\\): 4 samples but 3 labels"),
+    (npz_arrays(y_train=np.array([0, 1, -1, 0])), "labels must be non-negative integers"),
+    (npz_arrays(x_test=np.full((2, 3), 2.0)), "\\(test\\): intensities must lie in \\[0, 1\\]"),
+    (npz_arrays(x_test=np.zeros((2, 4))), "train and test samples differ in size \\(3 vs 4\\)"),
+])
+def test_bad_npz_data_is_named(tmp_path, arrays, message):
+    path = tmp_path / "data.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(f"npz:{path}")
+
+
+def test_unreadable_npz_files_are_named(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez_compressed(path, **npz_arrays(x_train=np.random.default_rng(0).random((200, 50)),
+                                           y_train=np.arange(200) % 2,
+                                           x_test=np.zeros((2, 50))))
+    whole = path.read_bytes()
+    path.write_bytes(whole[:len(whole) // 2])  # truncated: the zip directory is lost
+    with pytest.raises(DatasetError, match="data.npz: not a readable .npz file"):
+        load_dataset(f"npz:{path}")
+    damaged = bytearray(whole)  # the compressed member's bytes damaged, the directory whole
+    damaged[200:2000] = bytes(b ^ 0x55 for b in damaged[200:2000])
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(DatasetError, match="data.npz: not a readable .npz file"):
+        load_dataset(f"npz:{path}")
+    with open(path, "wb") as file:  # np.save writes one .npy array, whatever the suffix
+        np.save(file, np.zeros(3))
+    with pytest.raises(DatasetError, match="one array of shape \\(3,\\), not an .npz archive"):
+        load_dataset(f"npz:{path}")
+
+
 def test_unknown_dataset_is_named():
     with pytest.raises(DatasetError, match="unknown dataset 'cifar'"):
         load_dataset("cifar")
