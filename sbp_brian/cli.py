@@ -86,12 +86,29 @@ def _train_options(args) -> dict:
             "batch_size": args.batch_size, "copies": getattr(args, "copies", None)}
 
 
+def _refuse_other_options(args, options: dict, out: Path) -> None:
+    """--resume continues a run with the options in its run.json: an option given on the
+    command line that differs from them (other than --epochs, which extends a run) is an
+    error rather than silently ignored."""
+    defaults = _train_options(build_parser().parse_args(["train"]))
+    given = {key: value for key, value in _train_options(args).items()
+             if value != defaults[key] and key != "epochs"}
+    other = {key: value for key, value in given.items()
+             if options.get(key, defaults[key]) != value}
+    if other:
+        listed = ", ".join(f"{key} {value!r} (the run has {options.get(key, defaults[key])!r})"
+                           for key, value in other.items())
+        raise TrainingError(f"--resume continues {out} with the options it was started with "
+                            f"(run.json); these differ: {listed}. Only --epochs may change")
+
+
 def _train(args) -> int:
     from .runs import make_trainer, read_run_options
     out = Path(args.out or Path("runs") / "train")
     if args.resume:
         options = read_run_options(out)[1] if (out / "run.json").exists() \
             else _train_options(args)
+        _refuse_other_options(args, options, out)
         extended = args.epochs is not None and args.epochs != options.get("epochs")
         if extended:  # train a run further (checked against its checkpoint by the trainer)
             options["epochs"] = args.epochs

@@ -34,6 +34,8 @@ import socket
 import tempfile
 import threading
 import time
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -599,7 +601,7 @@ class Trainer:
                 self.w_in, self.w_out = data["w_in"].copy(), data["w_out"].copy()
                 self.w_norm = data["w_norm"].copy()
                 self.state = json.loads(str(data["state"]))
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
         # checkpoints written before mini-batch SBP existed used the per-sample rule
         meta.get("config", {}).setdefault("batch_size", 1)

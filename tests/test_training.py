@@ -480,6 +480,27 @@ def test_resume_with_other_options_is_refused(tmp_path):
         make_trainer(tiny_options(sbp_mode="spread"), tmp_path, resume=True, progress=False)
 
 
+def test_resume_names_options_that_differ_from_the_run(tmp_path, capsys):
+    """--resume continues a run with its run.json: the same options again, or none, or a
+    larger --epochs, are accepted; another dataset or SBP mode is named, not ignored."""
+    import json
+    (tmp_path / "run.json").write_text(json.dumps(tiny_options(sbp_mode="spread")))
+    (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    same = ["--dataset", "digits", "--samples", "24", "--test-samples", "12", "--seed", "5",
+            "--sbp-mode", "spread"]
+    for argv, message in ((["--dataset", "iris"], "dataset 'iris' (the run has 'digits')"),
+                          (["--sbp-mode", "paper"], "sbp_mode 'paper' (the run has 'spread')"),
+                          (same + ["--no-sbp"], "no_sbp True (the run has False)")):
+        assert main(["train", "--resume", "--out", str(tmp_path)] + argv) == 2
+        assert message in capsys.readouterr().err
+    for argv in ([], same, same + ["--epochs", "4"]):  # accepted: on to the checkpoint
+        assert main(["train", "--resume", "--out", str(tmp_path)] + argv) == 2
+        assert "checkpoint.npz: unreadable checkpoint" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "checkpoint.npz: unreadable checkpoint" in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == b"PK\x03\x04 truncated"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
     (["train", "--p", "5"], "'p' = 5.0 is out of range"),
