@@ -72,6 +72,17 @@ def test_truncated_idx_file(tmp_path):
         load_dataset("mnist", tmp_path / "mnist")
 
 
+def test_damaged_gzip_is_named(tmp_path):
+    """Compressed data that does not inflate (zlib's error, not gzip's) is named as well."""
+    import gzip
+    write_idx(tmp_path / "images", np.zeros((3, 2, 2), dtype=np.uint8))
+    packed = bytearray(gzip.compress((tmp_path / "images").read_bytes()))
+    packed[10] |= 0b110  # the first deflate block's type bits (after the 10-byte gzip header): 3, invalid
+    (tmp_path / "images.gz").write_bytes(bytes(packed))
+    with pytest.raises(DatasetError, match="images.gz: cannot read .*invalid block type"):
+        read_idx(tmp_path / "images.gz")
+
+
 def test_bad_magic_number(tmp_path):
     path = tmp_path / "junk"
     path.write_bytes(b"PK\x03\x04" + bytes(100))
