@@ -503,7 +503,7 @@ def test_resume_names_options_that_differ_from_the_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
-    (["train", "--p", "5"], "'p' = 5.0 is out of range"),
+    (["train", "--p", "5"], "'p' = 5.0 is out of range: must be <= 1\n"),
     (["train", "--dataset", "mnist"], "pass --data-dir"),
     (["evaluate", "/nonexistent/run"], "run.json"),
     (["probe", "/nonexistent/run"], "not a run folder"),
