@@ -257,11 +257,10 @@ def benchmark_suite(ways=WAYS,
     if unknown:
         raise ValueError(f"unknown benchmark way(s) {unknown}; choose from {list(WAYS)}")
     # checked before anything runs, so that a bad value does not fail after minutes of work
-    for name, values in (("hidden size", sizes), ("chunk", [chunk]), ("chunks", [n_chunks]),
-                         ("copies", [copies])):
-        bad = [v for v in values if v is not None and v < 1]
-        if bad:
-            raise ValueError(f"{name} must be >= 1, got {bad[0]}")
+    for name, value in (("chunk", chunk), ("chunks", n_chunks), ("copies", copies),
+                        *(("hidden size", size) for size in sizes)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
     if any(not duration > 0 for duration in durations):
         raise ValueError(f"sample durations must be > 0 ms, got {list(durations)}")
     most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (

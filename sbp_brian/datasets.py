@@ -42,6 +42,10 @@ _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
+#: What reading a damaged or truncated .npz raises (numpy, zipfile, zlib); data and checkpoints.
+NPZ_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 class DatasetError(ValueError):
     """A dataset is missing, truncated, corrupt or has invalid values."""
 
@@ -177,7 +181,7 @@ def _load_npz(path: Path) -> Dataset:
             arrays = {key: data[key] for key in keys if key in data.files}
     except DatasetError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+    except NPZ_READ_ERRORS as err:
         raise DatasetError(f"{path}: not a readable .npz file ({err})") from None
     missing = [key for key in keys if key not in arrays]
     if missing:

@@ -315,8 +315,7 @@ class TrainingConfig:
             if not _whole_positive(getattr(self, name)):
                 raise ParameterError(f"{name} must be a whole number >= 1, got "
                                      f"{getattr(self, name)!r}")
-        if isinstance(self.seed, bool) or not float(self.seed).is_integer() or self.seed < 0:
-            # numpy's generators take non-negative integers only
+        if not _whole_positive(self.seed, low=0):  # numpy's generators take no negative seed
             raise ParameterError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if not _whole_positive(self.batch_size):
             raise ParameterError(f"batch_size must be a whole number >= 1, got "
@@ -364,8 +363,8 @@ class TrainingConfig:
         return out
 
 
-def _whole_positive(value) -> bool:
-    return isinstance(value, (int, np.integer)) and value >= 1
+def _whole_positive(value, low: int = 1) -> bool:
+    return isinstance(value, (int, np.integer)) and value >= low
 
 
 def check_copies(config: TrainingConfig, copies, n_samples: int | None = None) -> None:

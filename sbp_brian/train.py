@@ -34,8 +34,6 @@ import socket
 import tempfile
 import threading
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +42,7 @@ from brian2 import device, mV, prefs, second
 from brian2 import seed as brian_seed
 
 from . import project_cache
-from .datasets import Dataset
+from .datasets import NPZ_READ_ERRORS, Dataset
 from .equations import dale_clip
 from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_weights,
                       input_signs)
@@ -601,7 +599,7 @@ class Trainer:
                 self.w_in, self.w_out = data["w_in"].copy(), data["w_out"].copy()
                 self.w_norm = data["w_norm"].copy()
                 self.state = json.loads(str(data["state"]))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        except (*NPZ_READ_ERRORS, KeyError) as err:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
         # checkpoints written before mini-batch SBP existed used the per-sample rule
         meta.get("config", {}).setdefault("batch_size", 1)
