@@ -292,7 +292,7 @@ class TrainingConfig:
                 values[key] = values.get(key, getattr(cls, key)) * fan_in
         values.update(overrides)
         batch, chunk = values.get("batch_size", 1), values.get("chunk", cls.chunk)
-        if "chunk" not in overrides and _whole_positive(batch) and chunk % batch:
+        if "chunk" not in overrides and _whole_at_least(batch) and chunk % batch:
             # mini-batches restart at every chunk: round the model's chunk up to whole batches
             values["chunk"] = -(-chunk // batch) * batch
         config = cls(**values)
@@ -312,12 +312,12 @@ class TrainingConfig:
                 f"({self.stdp_in['tau_plus']}); at most {MAX_T_OVER_TAU_PLUS} x is supported (the "
                 "LTP accumulation loses precision beyond, see sbp_brian.network)")
         for name in ("epochs", "chunk"):
-            if not _whole_positive(getattr(self, name)):
+            if not _whole_at_least(getattr(self, name)):
                 raise ParameterError(f"{name} must be a whole number >= 1, got "
                                      f"{getattr(self, name)!r}")
-        if not _whole_positive(self.seed, low=0):  # numpy's generators take no negative seed
+        if not _whole_at_least(self.seed, low=0):  # numpy's generators take no negative seed
             raise ParameterError(f"seed must be a whole number >= 0, got {self.seed!r}")
-        if not _whole_positive(self.batch_size):
+        if not _whole_at_least(self.batch_size):
             raise ParameterError(f"batch_size must be a whole number >= 1, got "
                                  f"{self.batch_size!r}")
         if self.chunk % self.batch_size:
@@ -363,14 +363,14 @@ class TrainingConfig:
         return out
 
 
-def _whole_positive(value, low: int = 1) -> bool:
+def _whole_at_least(value, low: int = 1) -> bool:
     return isinstance(value, (int, np.integer)) and value >= low
 
 
 def check_copies(config: TrainingConfig, copies, n_samples: int | None = None) -> None:
     """Network copies simulate mini-batch SBP: ``copies`` must divide the batch size (and the
     samples of a run); one copy is the ordinary network."""
-    if not _whole_positive(copies):
+    if not _whole_at_least(copies):
         raise ParameterError(f"copies must be a whole number >= 1, got {copies!r}")
     if config.batch_size % copies:
         raise ParameterError(
