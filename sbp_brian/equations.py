@@ -186,7 +186,7 @@ CONDUCTANCE_LIF_PARAMS = {
 CONDUCTANCE_METHOD = "rk2"
 
 
-def conductance_lif(**params) -> NeuronModel:
+def conductance_lif(*, conductance_gains: bool = False, **params) -> NeuronModel:
     """Conductance-based LIF neuron (SBP Eq. 5; GLSNN Eq. 2).
 
     .. math::
@@ -210,16 +210,25 @@ def conductance_lif(**params) -> NeuronModel:
     784-500-10 training network, so it is the default.  Its price: the exponential
     conductance decays are integrated, not exact -- off by a relative ``(dt/tau)^3/6`` per
     step (1.3e-6 at dt = 0.1 ms, tau = 5 ms; 7e-5 after one tau).
+
+    ``conductance_gains=True`` multiplies the conductances in the membrane equation by
+    per-neuron gains, ``gain_E g_E`` and ``gain_I g_I`` (state variables, initially 1): one
+    factor on all of a neuron's excitatory and one on all of its inhibitory synapses, which
+    is multiplicative synaptic scaling expressed postsynaptically.  The training network
+    keeps its synaptic scaling there until the next weight update (:mod:`sbp_brian.network`).
     """
     p = validate_params(CONDUCTANCE_LIF_PARAMS, params, "conductance_lif")
+    g_E, g_I = ("gain_E*gE", "gain_I*gI") if conductance_gains else ("gE", "gI")
+    gains = "\ngain_E : 1\ngain_I : 1" if conductance_gains else ""
     return NeuronModel(
         name="conductance_lif",
-        membrane="(-(v - V_L) - gE/g_L*(v - V_E) - gI/g_L*(v - V_I) + I_ext/g_L)/tau_m",
+        membrane=f"(-(v - V_L) - {g_E}/g_L*(v - V_E) - {g_I}/g_L*(v - V_I) + I_ext/g_L)/tau_m",
         other_equations=("dgE/dt = -gE/tau_E : siemens\n"
                          "dgI/dt = -gI/tau_I : siemens\n"
-                         "I_ext : amp"),
+                         "I_ext : amp" + gains),
         threshold="v > V_th", reset="v = V_reset", refractory="t_ref",
-        method=CONDUCTANCE_METHOD, namespace=p, initial={"v": "V_L"})
+        method=CONDUCTANCE_METHOD, namespace=p,
+        initial={"v": "V_L", **({"gain_E": 1, "gain_I": 1} if conductance_gains else {})})
 
 
 IF_PARAMS = {

@@ -127,6 +127,15 @@ so that a pair in one step is not counted); the synaptic subexpression
 terms up to ``exp(T/tau+)``, hence :data:`MAX_T_OVER_TAU_PLUS`.  (The modes that use only
 LTP + LTD accumulate both into one variable, ``stdp_partial``, with ``dw_stdp`` its sum.)
 
+Synaptic scaling (step 4b) multiplies all of a hidden neuron's excitatory input weights by one
+factor and all its inhibitory ones by another.  The compiled path keeps the factors as the
+neuron's conductance gains (``gain_E g_E``, ``gain_I g_I`` in its membrane equation,
+:func:`~sbp_brian.equations.conductance_lif`) instead of rescaling the 392000 weights of the
+784-500-10 network at every boundary, and the next update pass, which visits every synapse
+anyway, multiplies them into the weights.  This is exact up to rounding: the conductances
+restart from 0 at every boundary, so within a sample ``gain_E g_E`` is the conductance the
+scaled weights would give.  :meth:`SBPNetwork.input_weights` gives the weights in effect.
+
 The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
 ``boundary="python"``: the boundary step is then done by :mod:`sbp_brian.sbp` in numpy
 between ``run(T)`` calls.
@@ -404,8 +413,14 @@ def input_signs(w_in: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(w_in) < 0, -1.0, 1.0)
 
 
+#: The weight in effect of an input synapse: the stored weight times its hidden neuron's
+#: conductance gain, which holds the last synaptic scaling until the next weight update folds it
+#: into the weights (step 4b; always 1 in the runtime path, which scales the weights themselves)
+SCALING_GAIN = "(int(sign_in > 0)*gain_E_post + int(sign_in < 0)*gain_I_post)"
+INPUT_WEIGHT = f"w*{SCALING_GAIN}"
+
 #: Eq. 8's drive ``W_ij V_i`` of an input synapse, with ``V_i = V_in x_i`` (module docstring)
-HOMEOSTATIC_DRIVE = "V_in*w*rate_pre/max_rate"
+HOMEOSTATIC_DRIVE = f"V_in*{INPUT_WEIGHT}*rate_pre/max_rate"
 
 #: Reductions of the boundary step, as ``target: expression`` per synaptic pathway.
 OUTPUT_SUMS = {"Sp_pre": "dw*int(dw > 0)", "Sm_pre": "dw*int(dw < 0)", "Sw_pre": "w*dw"}
@@ -559,7 +574,9 @@ class SBPNetwork:
 
         # ---- hidden: conductance LIF, Dale's law sign ---------------------------------
         h = c.hidden
-        hidden_model = conductance_lif(**h)  # SBP Eq. 5, the same factory as everywhere
+        # SBP Eq. 5, the same factory as everywhere; the gains hold the synaptic scaling
+        # (step 4b) until the next weight update in the compiled path (1 in the runtime one)
+        hidden_model = conductance_lif(**h, conductance_gains=True)
         homeo = c.homeostasis
         if homeo is not None:  # Eqs. 6-9 (module docstring)
             mix = (f"{SAMPLE_TIME}/sample_duration" if homeo["time_base"] == "sample"
@@ -582,8 +599,6 @@ class SBPNetwork:
         wsum_i : 1                                  # sum of |inhibitory input weights|
         wnorm_e : 1                                 # their values at the start of training
         wnorm_i : 1
-        scale_e : 1                                 # synaptic-scaling factors
-        scale_i : 1
         gain_ltp : 1
         gain_ltd : 1
         signal : 1
@@ -604,7 +619,7 @@ class SBPNetwork:
         self.hidden.run_on_event(
             "spiked", f"ltp_e += A_plus_in*exp(-{SAMPLE_TIME}/tau_plus_in)",
             when="after_thresholds")
-        for variable, value in hidden_model.initial.items():  # v = V_L (and homeo_mix = 1)
+        for variable, value in hidden_model.initial.items():  # v = V_L, gains 1 (homeo_mix)
             setattr(self.hidden, variable, value)
         signs = hidden_signs(c)
         self.hidden_signs = signs
@@ -740,6 +755,10 @@ class SBPNetwork:
                 updater = synapses.summed_updaters[target]
                 updater._clock, updater.when, updater.order = sums_clock, "start", order
 
+        def at_batch_end(value: str, otherwise: str) -> str:
+            """``value`` at a mini-batch's last boundary, ``otherwise`` at the others."""
+            return f"{BATCH_END}*{value} + (1 - {BATCH_END})*{otherwise}" if batched else value
+
         def reducer(source, target, sums: dict, order: int, name: str):
             """A Synapses object (all-to-all within each copy) that only sums ``sums`` at the
             boundary."""
@@ -819,29 +838,35 @@ class SBPNetwork:
             sums = ("".join(f"\n{t} += {e}" for t, e in SCALING_SUMS.items())
                     if c.normalise_input and not summed else "")
             clipped, change = "sign_in*clip(sign_in*({new}), 0, w_in_max)", f"eta_in*({change})"
+            # first the last synaptic scaling, kept in the gains, goes into the weights (4b)
+            fold = (f"w = w*({at_batch_end(SCALING_GAIN, '1')})\n" if c.normalise_input
+                    else "")
             if copies == 1:
-                update = _update_code(clipped, change, batched) + clear + sums
+                update = fold + _update_code(clipped, change, batched) + clear + sums
             else:
                 update, apply = _shared_update_code(clipped, change)
                 update += clear
-                objects += share_weights(self.input_hidden, c.n_input, c.n_hidden, apply + sums,
-                                         "shared_input_weights")
+                objects += share_weights(self.input_hidden, c.n_input, c.n_hidden,
+                                         fold + apply + sums, "shared_input_weights")
             self.input_hidden.run_regularly(update, order=10, name="sbp_input_update", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
-        # inhibitory input weights at their initial values
-        # (with mini-batches, only where the weights changed: frozen means frozen)
+        # inhibitory input weights at their initial values.  The factors are not multiplied
+        # into the weights here, which would take a pass over all input synapses, but kept as
+        # the neuron's conductance gains: the conductances restart from 0 every sample and a
+        # factor is the same for all of a neuron's excitatory (inhibitory) synapses, so
+        # ``gain_E g_E`` is exactly the conductance that the scaled weights would give.  The
+        # next update pass, which visits every synapse anyway, multiplies the factors into the
+        # weights (``fold``, step 4), and Python reads the weights in effect
+        # (:meth:`SBPNetwork.input_weights`).  With mini-batches only at a batch's end, where
+        # the weights changed: frozen means frozen, and the gains stay as they are.
         if c.normalise_input and not c.freeze_hidden:
             if summed:  # after the update pass (10, with copies 13) and the resets (12)
                 reduce(self.input_hidden, SCALING_SUMS, 14, "scaling_sums")
-            gate, keep = (f"{BATCH_END}*", f" + (1 - {BATCH_END})") if batched else ("", "")
             self.hidden.run_regularly(
-                f"scale_e = {gate}wnorm_e/(wsum_e + int(wsum_e == 0)){keep}\n"
-                f"scale_i = {gate}wnorm_i/(wsum_i + int(wsum_i == 0)){keep}" + (
-                    "" if summed else "\nwsum_e = 0\nwsum_i = 0"),
+                f"gain_E = {at_batch_end('wnorm_e/(wsum_e + int(wsum_e == 0))', 'gain_E')}\n"
+                f"gain_I = {at_batch_end('wnorm_i/(wsum_i + int(wsum_i == 0))', 'gain_I')}"
+                + ("" if summed else "\nwsum_e = 0\nwsum_i = 0"),
                 order=15, name="scaling_factors", **step)
-            self.input_hidden.run_regularly(
-                "w = w*(int(sign_in > 0)*scale_e_post + int(sign_in < 0)*scale_i_post)",
-                order=16, name="scaling_apply", **step)
         # 5: output-weight update under Dale's law
         clipped = "dale_sign_pre*clip(dale_sign_pre*({new}), 0, w_out_max)"
         if copies == 1:
@@ -885,6 +910,18 @@ class SBPNetwork:
     def initial_weights(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """See :func:`initial_weights`."""
         return initial_weights(self.config, rng)
+
+    def input_weights(self) -> np.ndarray:
+        """The input weights in effect, flat in synapse order (copy 0's with network copies):
+        the stored weights times their hidden neurons' conductance gains, which hold the last
+        synaptic scaling in the compiled path (step 4b; the gains are 1 in the runtime path)."""
+        c = self.config
+        n = c.n_input * c.n_hidden
+        ih, hidden = self.input_hidden, self.hidden
+        post = np.asarray(ih.j[:n])
+        gains = np.where(np.asarray(ih.sign_in[:n]) > 0, np.asarray(hidden.gain_E[:])[post],
+                         np.asarray(hidden.gain_I[:])[post])
+        return np.asarray(ih.w[:n])*gains
 
     def stdp_changes(self) -> tuple[np.ndarray, np.ndarray]:
         """The input synapses' pair-STDP changes accumulated so far, as (LTP, LTD) flat arrays;

@@ -342,7 +342,7 @@ class _CompiledRunner:
         hidden = float(np.sum(net.hidden.total[:]))
         hidden_counts = net.sample_counts(n, "hidden") if net.hidden_spikes is not None else None
         # every copy holds the same weights: copy 0's are the network's
-        return (np.array(net.input_hidden.w[:c.n_input * c.n_hidden], copy=True),
+        return (net.input_weights(),
                 np.array(net.hidden_output.w[:c.n_hidden * c.n_output], copy=True),
                 ChunkResult(counts, hidden, hidden_counts, net.sample_potentials(n)))
 

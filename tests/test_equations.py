@@ -48,6 +48,24 @@ def test_conductance_lif_steady_state():
     assert np.all(np.abs(group.v - v_star) < 0.01 * displacement)
 
 
+def test_conductance_gains_scale_the_conductances():
+    """With ``conductance_gains`` the membrane sees ``gain_E gE`` and ``gain_I gI`` (initially
+    1): gains (2, 0.5) on conductances (3, 8) nS give the membrane of conductances (6, 4) nS
+    without gains, while gE and gI themselves decay as before."""
+    plain = eq.conductance_lif(tau_E=5 * ms, tau_I=10 * ms)
+    gained = eq.conductance_lif(tau_E=5 * ms, tau_I=10 * ms, conductance_gains=True)
+    groups = [plain.group(1), gained.group(1)]
+    assert groups[1].gain_E[:] == 1 and groups[1].gain_I[:] == 1
+    groups[0].gE, groups[0].gI = 6 * nS, 4 * nS
+    groups[1].gE, groups[1].gI = 3 * nS, 8 * nS
+    groups[1].gain_E, groups[1].gain_I = 2, 0.5
+    monitors = [StateMonitor(g, ["v", "gE"], record=0) for g in groups]
+    run(*groups, *monitors, duration=30 * ms)
+    assert np.ptp(monitors[0].v[0] / mV) > 1
+    np.testing.assert_allclose(monitors[1].v[0] / mV, monitors[0].v[0] / mV, rtol=1e-9)
+    np.testing.assert_allclose(monitors[1].gE[0] / nS, monitors[0].gE[0] / nS / 2, rtol=1e-9)
+
+
 PAIRINGS = np.array([-40.0, -20.0, -5.0, 5.0, 20.0, 40.0])  # t_post - t_pre in ms
 
 
