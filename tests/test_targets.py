@@ -47,8 +47,12 @@ def test_cython_matches_numpy(numpy_reference):
 
 @pytest.mark.standalone
 def test_cpp_standalone_matches_numpy(numpy_reference, tmp_path):
+    """Also with the flags the package adds to Brian2's (targets.CPP_EXTRA_COMPILE_ARGS)."""
     assert targets.use_target("cpp", directory=tmp_path / "cpp") == "cpp"
     assert_same(small_network.simulate(), numpy_reference)
+    flags = next(line for line in (tmp_path / "cpp" / "makefile").read_text().splitlines()
+                 if line.startswith("OPTIMISATIONS"))
+    assert all(flag in flags.split() for flag in ("-O3", *targets.CPP_EXTRA_COMPILE_ARGS))
 
 
 def _cuda_compiles():
