@@ -45,7 +45,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -148,7 +147,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
     whole dataset in memory); by default they are loaded here.  ``profile`` (compiled ways):
     Brian2's per-code-object timers, reported as ``profile`` (they cost a few %)."""
-    from .train import _CompiledRunner, _RuntimeRunner
+    from .train import _CompiledRunner, _RuntimeRunner, new_build_folder
     from .dense import DenseNetwork
     from .targets import _cython_problem, reset_target
     default_chunk, default_chunks = DEFAULT_SAMPLES[way]
@@ -171,7 +170,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     compile_seconds = 0.0
     project = None  # the compiled project's folder, removed at the end
     if way in COMPILED_WAYS:
-        project = Path(tempfile.mkdtemp(prefix="sbp_brian_bench_"))
+        project = new_build_folder()  # named after this process: removed by a later one if
+        # this one is killed
         runner = _CompiledRunner(config, project,
                                  target="cuda" if way.startswith("cuda") else "cpp",
                                  threads=os.cpu_count() if way == "openmp" else 1,
@@ -266,12 +266,16 @@ def benchmark_suite(ways=WAYS,
     most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (
         n_chunks or 3)
     x, y, source = _images(most, np.random.default_rng(0))
-    with tempfile.TemporaryDirectory(prefix="sbp_brian_bench_") as folder:
-        images = Path(folder) / "images.npz"
+    from .train import new_build_folder
+    folder = new_build_folder()  # the images (~100 MB); a killed suite's goes with the next run
+    try:
+        images = folder / "images.npz"
         np.savez(images, x=x, y=y, source=source)
         del x, y
         runs, skipped, scaling = _run_suite(ways, sizes, durations, chunk, n_chunks, images,
                                             profile, log, copies)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     for duration in durations:  # ratios to our default path, in the same run
         same = [r for r in runs if r["sample_duration_ms"] == duration]
         ours = [r for r in same if r["way"] == "compiled"]

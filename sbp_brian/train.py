@@ -446,7 +446,8 @@ def homeo_mix(config: TrainingConfig, epoch: int, trained: bool) -> float:
 
 #: Advisory lock file of a run folder while it trains.
 LOCK = ".training.lock"
-#: Temporary project folders are named ``sbp_brian_build_<host>_<pid>_<random>``.
+#: Temporary folders (compiled projects; the benchmark's images) are named
+#: ``sbp_brian_build_<host>_<pid>_<random>``.
 BUILD_PREFIX = "sbp_brian_build_"
 _BUILD_NAME = re.compile(rf"{BUILD_PREFIX}(?P<host>[^_]+)_(?P<pid>\d+)_")
 
@@ -466,7 +467,7 @@ def _process_exists(pid: int) -> bool:
 
 
 def remove_abandoned_builds(folder=None) -> list:
-    """Remove the temporary project folders of training processes on this host that no
+    """Remove the temporary folders of training and benchmark processes on this host that no
     longer exist (a killed run cannot remove its own; with a large dataset's inputs one holds
     about a gigabyte); returns the folders removed.  Folders of other hosts (a shared
     temporary directory) and of living processes are left alone."""

@@ -863,12 +863,19 @@ def test_comparison_figure_shows_mean_of_seeds(tmp_path):
 def test_benchmark_suite_writes_json_and_plot(tmp_path, monkeypatch):
     """Two cheap ways on a 2 ms sample: the suite runs each in a subprocess, records
     samples/s and memory, and writes the JSON and the plot (speed itself is measured by
-    ``sbp-brian bench``, never asserted here); its temporary files are removed."""
+    ``sbp-brian bench``, never asserted here); its temporary files are removed, and so are
+    those a killed benchmark left."""
+    import subprocess
+    import sys
     import tempfile
     from sbp_brian.bench import benchmark_suite
+    from sbp_brian.train import BUILD_PREFIX, _host
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    (scratch / f"{BUILD_PREFIX}{_host()}_{killed.pid}_abc").mkdir()
     out = tmp_path / "results.json"
     result = benchmark_suite(ways=("dense", "naive-numpy"), sizes=(), durations=(2.0,),
                              chunk=1, n_chunks=1, out=out, log=lambda line: None)
