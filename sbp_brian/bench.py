@@ -54,6 +54,7 @@ from brian2 import ms
 from .datasets import FASHION_MNIST_DIR, load_dataset
 from .model_files import load_model
 from .network import TrainingConfig, initial_weights
+from .train import new_build_folder  # temporary folders a later process removes if this one is killed
 
 __all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
 
@@ -147,7 +148,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
     whole dataset in memory); by default they are loaded here.  ``profile`` (compiled ways):
     Brian2's per-code-object timers, reported as ``profile`` (they cost a few %)."""
-    from .train import _CompiledRunner, _RuntimeRunner, new_build_folder
+    from .train import _CompiledRunner, _RuntimeRunner
     from .dense import DenseNetwork
     from .targets import _cython_problem, reset_target
     default_chunk, default_chunks = DEFAULT_SAMPLES[way]
@@ -170,8 +171,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     compile_seconds = 0.0
     project = None  # the compiled project's folder, removed at the end
     if way in COMPILED_WAYS:
-        project = new_build_folder()  # named after this process: removed by a later one if
-        # this one is killed
+        project = new_build_folder()
         runner = _CompiledRunner(config, project,
                                  target="cuda" if way.startswith("cuda") else "cpp",
                                  threads=os.cpu_count() if way == "openmp" else 1,
@@ -266,8 +266,7 @@ def benchmark_suite(ways=WAYS,
     most = max(c * n for c, n in DEFAULT_SAMPLES.values()) if chunk is None else chunk * (
         n_chunks or 3)
     x, y, source = _images(most, np.random.default_rng(0))
-    from .train import new_build_folder
-    folder = new_build_folder()  # the images (~100 MB); a killed suite's goes with the next run
+    folder = new_build_folder()  # the images (~100 MB)
     try:
         images = folder / "images.npz"
         np.savez(images, x=x, y=y, source=source)
