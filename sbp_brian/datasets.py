@@ -198,6 +198,9 @@ def _load_npz(path: Path) -> Dataset:
         raise DatasetError(f"{path}: train and test samples differ in size "
                            f"({x_train.shape[1]} vs {x_test.shape[1]})")
     y_train, y_test = arrays["y_train"].astype(int), arrays["y_test"].astype(int)
+    if len(np.unique(y_train)) < 2:  # nothing to tell apart: every prediction would be right
+        raise DatasetError(f"{path}: y_train holds one class only ({y_train[0]}); a classifier "
+                           "needs at least two")
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(f"npz:{path.name}", x_train, y_train, x_test, y_test, n_classes)
 

@@ -129,6 +129,7 @@ def test_npz_images_are_flattened(tmp_path):
     (npz_arrays(y_train=np.array([0, 1, -1, 0])), "labels must be non-negative integers"),
     (npz_arrays(x_test=np.full((2, 3), 2.0)), "\\(test\\): intensities must lie in \\[0, 1\\]"),
     (npz_arrays(x_test=np.zeros((2, 4))), "train and test samples differ in size \\(3 vs 4\\)"),
+    (npz_arrays(y_train=np.full(4, 1)), "y_train holds one class only \\(1\\); a classifier"),
 ])
 def test_bad_npz_data_is_named(tmp_path, arrays, message):
     path = tmp_path / "data.npz"
