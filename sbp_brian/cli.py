@@ -160,6 +160,15 @@ def _cost(args) -> int:
     return 0
 
 
+def _figure_path(text: str) -> str:
+    """``plot --out``: a name ending in .png, .svg or nothing (both files are written)."""
+    if Path(text).suffix not in ("", ".png", ".svg"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the figure is written as .png and .svg; give a name ending in .png, "
+            ".svg or neither")
+    return text
+
+
 def _plot(args) -> int:
     from .plotting import plot_accuracy_curves, save_figure
     import matplotlib.pyplot as plt
@@ -301,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     cost.set_defaults(func=_cost)
     plot = commands.add_parser("plot", help="accuracy curves of runs on one plot")
     plot.add_argument("runs", nargs="+")
-    plot.add_argument("--out", default="accuracy.png")
+    plot.add_argument("--out", default="accuracy.png", type=_figure_path,
+                      help="figure path; written as .png and .svg (default accuracy.png)")
     plot.set_defaults(func=_plot)
     compare = commands.add_parser("compare", help="control, without SBP and the SBP modes, "
                                   "same seeds and budget")

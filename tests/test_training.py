@@ -681,6 +681,19 @@ def test_cost_command_reads_two_runs(tmp_path, capsys):
     assert result["reduction"] == pytest.approx(1 - 220 / 280)
 
 
+def test_plot_command_writes_png_and_svg_and_refuses_other_suffixes(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(
+        json.dumps({"epoch": k + 1, "test_accuracy": a}) + "\n" for k, a in enumerate([.5, .7])))
+    assert main(["plot", str(run), "--out", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size and (tmp_path / "curves.svg").stat().st_size
+    with pytest.raises(SystemExit):
+        main(["plot", str(run), "--out", str(tmp_path / "curves.txt")])
+    assert "the figure is written as .png and .svg" in capsys.readouterr().err
+    assert not list(tmp_path.glob("curves.txt*"))
+
+
 def test_input_weights_scale_with_fan_in():
     model = load_model("sbp_digits")
     digits = TrainingConfig.from_model(model, 64, 10)
