@@ -299,8 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe = commands.add_parser(
         "probe", help="linear probe of a run's hidden spike counts against its spiking readout")
     probe.add_argument("run", help="run folder")
-    probe.add_argument("--train-samples", type=int, default=3000,
-                       help="training images for the probe's fit (default 3000)")
+    probe.add_argument("--train-samples", type=int,
+                       help="training images for the probe's fit (default 3000, or all of "
+                            "the run's if it trains on fewer)")
     probe.add_argument("--test-samples", type=int, help="first N test images (default all)")
     probe.add_argument("--device", choices=TARGETS)
     probe.set_defaults(func=_probe)

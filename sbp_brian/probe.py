@@ -23,7 +23,10 @@ import time
 
 import numpy as np
 
-__all__ = ["linear_probe"]
+__all__ = ["linear_probe", "PROBE_TRAIN_SAMPLES"]
+
+#: Training images the probe fits on by default (fewer when the run trains on fewer).
+PROBE_TRAIN_SAMPLES = 3000
 
 
 def _logistic(x_train, y_train, x_test, y_test) -> float:
@@ -34,11 +37,13 @@ def _logistic(x_train, y_train, x_test, y_test) -> float:
     return float(model.fit(x_train, y_train).score(x_test, y_test))
 
 
-def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None,
+def linear_probe(run, train_samples: int | None = None, test_samples: int | None = None,
                  device: str | None = None, progress: bool = False) -> dict:
     """Probe of a run folder's checkpoint (see the module docstring); returns a dict of
     accuracies (``probe_hidden_counts``, ``spiking_readout``, ``probe_pixels``) and activity
-    figures."""
+    figures.  ``train_samples``: the first images of the run's training set (which its
+    ``--samples`` may have cut short); by default :data:`PROBE_TRAIN_SAMPLES` or all of them,
+    whichever is fewer."""
     from .runs import make_trainer, read_run_options
     folder, options = read_run_options(run)
     if device:
@@ -47,9 +52,13 @@ def linear_probe(run, train_samples: int = 3000, test_samples: int | None = None
     trainer = make_trainer(options, folder, resume=True, progress=progress, record_hidden=True)
     try:
         data = trainer.data
-        if train_samples < 2 or train_samples > len(data.y_train):
-            raise ValueError(f"train_samples must be in [2, {len(data.y_train)}], got "
-                             f"{train_samples}")
+        available = len(data.y_train)
+        if train_samples is None:
+            train_samples = min(PROBE_TRAIN_SAMPLES, available)
+        elif not 2 <= train_samples <= available:
+            raise ValueError(f"train_samples {train_samples}: the run's training set has "
+                             f"{available} images ({data.name}, its samples option); give 2 "
+                             f"to {available}")
         n_test = len(data.y_test) if test_samples is None else min(test_samples,
                                                                    len(data.y_test))
         x_train, y_train = data.x_train[:train_samples], data.y_train[:train_samples]

@@ -269,12 +269,13 @@ def test_linear_probe_scores_hidden_counts_and_the_run_s_own_readout(tmp_path):
     recording.close()
     assert result.hidden_counts.shape == (12, 500)
     assert result.hidden_counts.sum() == result.hidden_spikes > 0  # monitor = counters
-    probe = linear_probe(tmp_path / "run", train_samples=24)
+    probe = linear_probe(tmp_path / "run")  # the run trains on 24 images, fewer than 3000
     assert probe["spiking_readout"] == last["test_accuracy"]  # the same test presentations
-    assert probe["test_samples"] == 12 and probe["epoch"] == 2
+    assert probe["train_samples"] == 24 and probe["test_samples"] == 12 and probe["epoch"] == 2
     for key in ("probe_hidden_counts", "probe_pixels"):
         assert 0.0 <= probe[key] <= 1.0
-    with pytest.raises(ValueError, match="train_samples must be in"):
+    with pytest.raises(ValueError, match="train_samples 1000000: the run's training set has "
+                                         "24 images \\(digits, its samples option\\)"):
         linear_probe(tmp_path / "run", train_samples=10**6)
 
 
