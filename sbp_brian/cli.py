@@ -181,6 +181,11 @@ def _plot(args) -> int:
     return 0
 
 
+def _spread(sd: float | None, spec: str) -> str:
+    """``+- SD``, or ``(1 seed)`` where there is no spread to report."""
+    return "(1 seed)" if sd is None else f"+- {sd:{spec}}"
+
+
 def _compare(args) -> int:
     from .runs import compare
     options = _train_options(args)
@@ -191,13 +196,13 @@ def _compare(args) -> int:
           "cost reduction vs without SBP")
     for variant, r in results.items():
         cost = r.get("cost_vs_without_sbp")
-        cost_text = (f"{cost['mean_reduction']:+.0%} +- {cost['sd_reduction']:.0%}"
+        cost_text = (f"{cost['mean_reduction']:+.0%} {_spread(cost['sd_reduction'], '.0%')}"
                      if cost and cost["mean_reduction"] is not None else
                      "undefined (error curves do not overlap)" if cost else "")
         test = r.get("vs_control")
         test_text = "" if test is None else f"{test['difference']:+.4f}" + (
             f", t = {test['welch_t']:.2f}, p = {test['p']:.3f}" if test["p"] is not None else "")
-        print(f"{variant:26s} {r['mean']:.4f} +- {r['sd']:.4f}{'':10s} {test_text:30s} "
+        print(f"{variant:26s} {r['mean']:.4f} {_spread(r['sd'], '.4f'):19s} {test_text:30s} "
               f"{cost_text}")
     return 0
 

@@ -218,12 +218,13 @@ def _add_costs(results: dict, seeds, out_dir: Path) -> None:
 
 def summarise_costs(per_seed) -> dict:
     """Mean and SD over seeds of :func:`computational_cost`'s reductions, for the seeds where
-    it is defined; ``per_seed``: the seeds' results, a list or a dict keyed by seed."""
+    it is defined (the SD ``None`` for fewer than two); ``per_seed``: the seeds' results, a list
+    or a dict keyed by seed."""
     values = per_seed.values() if isinstance(per_seed, dict) else per_seed
     reductions = [c["reduction"] for c in values if c["reduction"] is not None]
     return {"per_seed": per_seed, "defined_for_seeds": len(reductions),
             "mean_reduction": float(np.mean(reductions)) if reductions else None,
-            "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else 0.0}
+            "sd_reduction": float(np.std(reductions, ddof=1)) if len(reductions) > 1 else None}
 
 
 def _slug(variant: str) -> str:
@@ -232,10 +233,11 @@ def _slug(variant: str) -> str:
 
 
 def _summary(accuracies: dict) -> dict:
-    """Per variant: folder, final test accuracies in seed order, mean and SD."""
+    """Per variant: folder, final test accuracies in seed order, mean and SD (``None`` with
+    one seed: a single run has no spread to report)."""
     return {variant: {"folder": _slug(variant), "accuracies": accs,
                       "mean": float(np.mean(accs)),
-                      "sd": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0}
+                      "sd": float(np.std(accs, ddof=1)) if len(accs) > 1 else None}
             for variant, accs in accuracies.items()}
 
 

@@ -1,6 +1,7 @@
 """The training loop: fast path = runtime reference, resume, checkpoints, bad inputs, cost."""
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -665,6 +666,7 @@ def test_cost_summary_over_seeds_skips_undefined_seeds():
     assert summary["mean_reduction"] == pytest.approx(np.mean(reductions))
     assert summary["sd_reduction"] == pytest.approx(np.std(reductions, ddof=1))
     assert summarise_costs([per_seed[2]])["mean_reduction"] is None
+    assert summarise_costs([per_seed[1], per_seed[2]])["sd_reduction"] is None  # one seed
 
 
 def test_cost_command_reads_two_runs(tmp_path, capsys):
@@ -941,6 +943,10 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     comparison's business."""
     args = ["compare", "--dataset", "xor", "--epochs", "1", "--seeds", "0", "--device", "numpy"]
     assert main(args + ["--out", str(tmp_path / "serial")]) == 0
+    table = capfd.readouterr().out.split("cost reduction vs without SBP")[-1]
+    rows = table.strip().splitlines()  # one run has no spread: no "+- 0"
+    assert len(rows) == 5 and "+-" not in table
+    assert all(re.search(r" \d\.\d{4} \(1 seed\)", row) for row in rows)
     # two of the five variants in parallel
     assert main(args + ["--jobs", "2", "--variants", "without-sbp", "weighted",
                         "--out", str(tmp_path / "parallel")]) == 0
@@ -949,6 +955,7 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     serial, parallel = (json.loads((tmp_path / name / "comparison.json").read_text())
                         for name in ("serial", "parallel"))
     assert len(serial) == 5 and list(parallel) == ["without SBP", "SBP weighted (ours)"]
+    assert all(result["sd"] is None for result in serial.values())
     timing = ("seconds", "train_seconds", "samples_per_second")
     weighted = "SBP weighted (ours)"
     assert parallel[weighted]["cost_vs_without_sbp"] == serial[weighted]["cost_vs_without_sbp"]
@@ -981,6 +988,8 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     weighted, control = both["SBP weighted (ours)"], both["control (fixed hidden)"]
     assert weighted["accuracies"][0] == serial["SBP weighted (ours)"]["accuracies"][0]
     assert len(weighted["accuracies"]) == len(control["accuracies"]) == 2
+    assert weighted["sd"] == pytest.approx(np.std(weighted["accuracies"], ddof=1))
+    assert f"{weighted['mean']:.4f} +- {weighted['sd']:.4f}" in out
     assert weighted["vs_control"] == welch_test(weighted["accuracies"], control["accuracies"])
     assert "cost_vs_without_sbp" not in weighted and "vs_control" not in control
     with pytest.raises(SystemExit):  # argparse's exit status 2

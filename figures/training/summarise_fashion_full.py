@@ -244,8 +244,9 @@ def main() -> None:
                           for k, v in s.items() if k.startswith("vs_") and v["p"] is not None)
         cost = s.get("cost_vs_nosbp", {})
         if cost.get("mean_reduction") is not None:
-            tests += (f"; cost reduction vs nosbp: {cost['mean_reduction']:+.2f} "
-                      f"+- {cost['sd_reduction']:.2f} ({cost['defined_for_seeds']} seeds)")
+            spread = ("" if cost["sd_reduction"] is None else f" +- {cost['sd_reduction']:.2f}")
+            tests += (f"; cost reduction vs nosbp: {cost['mean_reduction']:+.2f}{spread} "
+                      f"({cost['defined_for_seeds']} seeds)")
         elif cost:
             tests += "; cost vs nosbp undefined (the error curves' ranges do not overlap)"
         print(f"{variant:9s} {s['final_mean']:.4f} +- {s['final_sd'] or 0:.4f} "
