@@ -56,9 +56,9 @@ def linear_probe(run, train_samples: int | None = None, test_samples: int | None
         if train_samples is None:
             train_samples = min(PROBE_TRAIN_SAMPLES, available)
         elif not 2 <= train_samples <= available:
-            raise ValueError(f"train_samples {train_samples}: the run's training set has "
-                             f"{available} images ({data.name}, its samples option); give 2 "
-                             f"to {available}")
+            raise ValueError(f"train_samples {train_samples}: the run trains on {available} "
+                             f"images of {data.name} (its --samples and --validation options); "
+                             f"give 2 to {available}")
         n_test = len(data.y_test) if test_samples is None else min(test_samples,
                                                                    len(data.y_test))
         x_train, y_train = data.x_train[:train_samples], data.y_train[:train_samples]

@@ -275,8 +275,8 @@ def test_linear_probe_scores_hidden_counts_and_the_run_s_own_readout(tmp_path):
     assert probe["train_samples"] == 24 and probe["test_samples"] == 12 and probe["epoch"] == 2
     for key in ("probe_hidden_counts", "probe_pixels"):
         assert 0.0 <= probe[key] <= 1.0
-    with pytest.raises(ValueError, match="train_samples 1000000: the run's training set has "
-                                         "24 images \\(digits, its samples option\\)"):
+    with pytest.raises(ValueError, match="train_samples 1000000: the run trains on 24 images "
+                                         "of digits \\(its --samples and --validation"):
         linear_probe(tmp_path / "run", train_samples=10**6)
 
 
