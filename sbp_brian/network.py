@@ -850,15 +850,10 @@ class SBPNetwork:
                                          fold + apply + sums, "shared_input_weights")
             self.input_hidden.run_regularly(update, order=10, name="sbp_input_update", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
-        # inhibitory input weights at their initial values.  The factors are not multiplied
-        # into the weights here, which would take a pass over all input synapses, but kept as
-        # the neuron's conductance gains: the conductances restart from 0 every sample and a
-        # factor is the same for all of a neuron's excitatory (inhibitory) synapses, so
-        # ``gain_E g_E`` is exactly the conductance that the scaled weights would give.  The
-        # next update pass, which visits every synapse anyway, multiplies the factors into the
-        # weights (``fold``, step 4), and Python reads the weights in effect
-        # (:meth:`SBPNetwork.input_weights`).  With mini-batches only at a batch's end, where
-        # the weights changed: frozen means frozen, and the gains stay as they are.
+        # inhibitory input weights at their initial values.  The factors are kept as the
+        # neuron's conductance gains, not multiplied into the weights (module docstring), until
+        # the next update pass folds them in (``fold``, step 4).  With mini-batches only at a
+        # batch's end, where the weights changed: frozen means frozen, the gains stay.
         if c.normalise_input and not c.freeze_hidden:
             if summed:  # after the update pass (10, with copies 13) and the resets (12)
                 reduce(self.input_hidden, SCALING_SUMS, 14, "scaling_sums")
