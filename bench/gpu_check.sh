@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 5, prepared to fit one call of a short device lease.
+# The GPU measurements of docs/speed.md, prepared to fit one call of a short device lease.
 #
 #   here, with pip:        bash bench/gpu_check.sh fetch
 #       downloads the brian2 2.10.1 and brian2cuda 1.0b1 wheels (2.6 MB) into .whl/ (ignored by

@@ -1,6 +1,6 @@
 """``sbp-brian bench``: training speed of the SBP workload, every way a user could run it.
 
-The workload (the paper-sized network of issue 4): 784-500-10, Bernoulli inputs from
+The workload (the SBP paper's network size): 784-500-10, Bernoulli inputs from
 Fashion-MNIST images (when installed; else seeded random images of the same mean
 intensity), TM-STP, STDP accumulation, the "paper" SBP step at every sample boundary,
 dt = 0.1 ms, T = 50 ms unless asked otherwise.  Every way trains from the same initial

@@ -267,8 +267,8 @@ HOMEOSTASIS_PARAMS = {
                       "sources"),
 }
 
-#: Readings of Eq. 9's mixing weight lambda in the training network (spec ambiguity 5):
-#: "sample" (recommended: the released code's fraction of the current sample window that has
+#: Readings of Eq. 9's mixing weight lambda in the training network:
+#: "sample" (the default: the released code's fraction of the current sample window that has
 #: elapsed, t_i/T) and "epochs" (the paper's printed t_e/T_e, epochs elapsed over total).
 HOMEOSTASIS_TIME_BASES = ("sample", "epochs")
 
@@ -290,9 +290,9 @@ def with_homeostasis(neuron: NeuronModel, mix: str = "homeo_mix", **params) -> N
     ``mix`` is the expression of ``lambda``.  By default it is the shared variable
     ``homeo_mix`` (a new group starts at 1, the plain neuron model), which a protocol or the
     training loop sets: the paper's printed reading is ``t_e/T_e``, epochs elapsed over
-    total.  The training network's recommended reading (spec ambiguity 5, the released code)
-    passes the fraction of the current sample that has elapsed instead
-    (:data:`HOMEOSTASIS_TIME_BASES`).  ``V_in`` is read by the training network only.
+    total.  The training network's default reading (the released code's) passes the
+    fraction of the current sample that has elapsed instead (:data:`HOMEOSTASIS_TIME_BASES`).
+    ``V_in`` is read by the training network only.
     """
     p = validate_params(HOMEOSTASIS_PARAMS, params, "homeostasis")
     clash = set(p) & set(neuron.namespace)

@@ -48,10 +48,12 @@ class ModelFileError(ParameterError):
 
 @dataclass(frozen=True)
 class Section:
-    """Schema of a fixed section: its parameters and its string options."""
+    """Schema of a fixed section: its parameters, its string options (the allowed values)
+    and what each option means (with its default)."""
 
     params: Mapping[str, Param]
     options: Mapping[str, tuple] = field(default_factory=dict)
+    option_docs: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
 
 
 SECTIONS: dict[str, Section] = {
@@ -70,14 +72,18 @@ SECTIONS: dict[str, Section] = {
     }),
     "input": Section({
         "max_rate": Param(Hz, 200 * Hz, low=0, doc="firing rate of a pixel of intensity 1 (Eq. 2)"),
-    }, {"encoding": ("bernoulli", "poisson")}),
+    }, {"encoding": ("bernoulli", "poisson")}, {
+        "encoding": ("bernoulli", "input spike process (Eq. 2); the training network draws "
+                                  "Bernoulli spikes only")}),
 }
 
 
 def register_section(name: str, params: Mapping[str, Param],
-                     options: Mapping[str, tuple] | None = None) -> None:
-    """Let an algorithm module declare the schema of its own section (e.g. ``[sbp]``)."""
-    SECTIONS[name] = Section(params, options or {})
+                     options: Mapping[str, tuple] | None = None,
+                     option_docs: Mapping[str, tuple[Any, str]] | None = None) -> None:
+    """Let an algorithm module declare the schema of its own section (e.g. ``[sbp]``);
+    ``option_docs`` gives each option's default and meaning."""
+    SECTIONS[name] = Section(params, options or {}, option_docs or {})
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class ComponentKind:
     factory: Callable
     params: Mapping[str, Param]
     options: Mapping[str, tuple]
+    option_docs: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
 
 
 NEURON_COMPONENTS = {
@@ -93,14 +100,25 @@ NEURON_COMPONENTS = {
 SYNAPSE_COMPONENTS = {
     "tm_stp": ComponentKind(eq.tm_stp, eq.STP_PARAMS, {}),
     "pair_stdp": ComponentKind(eq.pair_stdp, eq.STDP_PARAMS, {
-        "mode": eq.STDP_MODES, "pairing": eq.STDP_PAIRINGS, "bounds": eq.STDP_BOUNDS}),
-    "conductance_transmission": ComponentKind(eq.conductance_transmission,
-                                              eq.TRANSMISSION_PARAMS, {"signed": (True, False)}),
+        "mode": eq.STDP_MODES, "pairing": eq.STDP_PAIRINGS, "bounds": eq.STDP_BOUNDS}, {
+        "mode": ("immediate", "immediate: apply each change at once; accumulate: sum the LTP "
+                 "and LTD parts for a nonlocal step (the training network accumulates)"),
+        "pairing": ("all", "all: every pre/post pair counts; nearest: the latest spike of the "
+                    "other side only (the training network counts all pairs)"),
+        "bounds": ("clip", "clip: w in [w_min, w_max]; dale: the weight keeps its sign, |w| "
+                   "<= w_max (the training network's output synapses)")}),
+    "conductance_transmission": ComponentKind(
+        eq.conductance_transmission, eq.TRANSMISSION_PARAMS, {"signed": (True, False)},
+        {"signed": (False, "true: positive weights drive g_E, negative ones g_I (Dale's "
+                            "law; the training network's synapses are signed)")}),
     "voltage_transmission": ComponentKind(eq.voltage_transmission,
                                           eq.VOLTAGE_TRANSMISSION_PARAMS, {}),
 }
 HOMEOSTASIS = ComponentKind(eq.with_homeostasis, eq.HOMEOSTASIS_PARAMS,
-                            {"time_base": eq.HOMEOSTASIS_TIME_BASES})
+                            {"time_base": eq.HOMEOSTASIS_TIME_BASES},
+                            {"time_base": ("sample", "Eq. 9's lambda: sample, the fraction of "
+                                           "the sample elapsed (the released code's reading);"
+                                           " epochs, the paper's printed t_e/T_e")})
 SYNAPSE_ROLES = ("stp", "transmission", "stdp")
 
 

@@ -11,7 +11,7 @@ Plasticity over each sample of duration T, accumulated without being applied:
 * input -> hidden: pair STDP (Eq. 12), LTP part ``dw_ltp`` and LTD part ``dw_ltd`` ("paper"
   mode weighs them apart), or only their sum ``dw_stdp`` (the other modes);
 * hidden -> output: the error-driven teaching rule ``STDP(pre, teacher) - STDP(pre, actual)``
-  (the spiking analogue of Eqs. 10-11 that learned in ``../shared/spec``'s prototype study):
+  (the spiking analogue of Eqs. 10-11; docs/science.md):
   a presynaptic spike changes ``dw`` by ``-A- (a_teach - a_post)``, an actual output spike by
   ``-A+ a_pre`` and a teacher spike by ``+A+ a_pre``, so learning stops when the output's
   spike train matches the teacher's.
@@ -47,9 +47,9 @@ potential ``V_i`` for Bernoulli input sources; here ``V_i = V_in x_i``, with ``x
 intensity that sets input i's rate and ``V_in`` a model parameter (the potential that stands
 for a fully active input; our reading, not the paper's).  Input weights change only at
 boundaries, so ``v_ff`` is computed once per sample, after the weight update (a reduction over
-the input synapses, step 7).  Eq. 9's ``lambda`` has two readings (spec ambiguity 5):
+the input synapses, step 7).  Eq. 9's ``lambda`` has two readings:
 
-* ``time_base = "sample"`` (default, the spec's recommendation, as the released code does):
+* ``time_base = "sample"`` (default, as the authors' released code does):
   ``lambda = s/T``, the fraction of the current sample that has elapsed -- Eq. 8 holds the
   membrane near its target early in each sample, the LIF takes over toward its end;
 * ``time_base = "epochs"`` (the paper's printed ``t_e/T_e``): a shared ``homeo_mix`` set per run
@@ -187,7 +187,8 @@ GEOMETRIC_STEPS = ("ceil(clip(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1
 
 register_section("teacher", {
     "rate": Param(Hz, 200 * Hz, low=0, doc="teaching spike train rate of the target output"),
-}, {"mode": TEACHER_MODES})
+}, {"mode": TEACHER_MODES}, {"mode": ("regular", "regular: evenly spaced teaching spikes; "
+                                               "poisson: a Poisson train at the same rate")})
 
 register_section("training", {
     "epochs": Param(1, 10, low=1, integer=True, doc="passes over the training set"),
@@ -205,7 +206,10 @@ register_section("training", {
                         "paper's per-sample rule)"),
     "lr_decay": Param(1, 0.0, low=0, doc="learning rates at epoch e (from 0) are eta/(1 + "
                                          "lr_decay e)"),
-}, {"normalise_input": (True, False)})
+}, {"normalise_input": (True, False)}, {
+    "normalise_input": (False, "true: synaptic scaling, each hidden neuron's sums of "
+                               "excitatory and of inhibitory input weights kept at their "
+                               "initial values after every update (ours, not the paper's)")})
 
 
 @dataclass
@@ -264,6 +268,7 @@ class TrainingConfig:
             raise ModelFileError(
                 f"{model.path}: {populations}: the paper adjusts the hidden layer's membranes "
                 "only (Eqs. 6-9); the training network supports [neurons.hidden.homeostasis]")
+        _refuse_what_the_network_does_not_do(model)
         sizes, sim, training = model["sizes"], model["simulation"], model.sections.get(
             "training", {})
         teacher = model.sections.get("teacher", {"rate": 200 * Hz})
@@ -370,6 +375,44 @@ class TrainingConfig:
             else:
                 out[key] = value
         return out
+
+
+#: Choices of a model file that the training network implements in one way only:
+#: (where, option, the value it implements, the option's default in its factory).
+TRAINING_NETWORK_CHOICES = (
+    ("input", "encoding", "bernoulli", "bernoulli"),
+    ("sbp", "eq15_sign", "+", "+"),
+    ("synapses.input_hidden.transmission", "signed", True, False),
+    ("synapses.input_hidden.stdp", "mode", "accumulate", "immediate"),
+    ("synapses.input_hidden.stdp", "pairing", "all", "all"),
+    ("synapses.hidden_output.transmission", "signed", True, False),
+    ("synapses.hidden_output.stdp", "mode", "accumulate", "immediate"),
+    ("synapses.hidden_output.stdp", "pairing", "all", "all"),
+    ("synapses.hidden_output.stdp", "bounds", "dale", "clip"),
+)
+
+
+def _refuse_what_the_network_does_not_do(model: ModelFile) -> None:
+    """A model file that asks the training network for something it does not implement
+    (Poisson inputs, nearest-neighbour pairing, Eq. 15's printed sign, ...) is refused by
+    name rather than trained with the network's own choice."""
+    for where, option, implemented, default in TRAINING_NETWORK_CHOICES:
+        if where.startswith("synapses."):
+            _, projection, role = where.split(".")
+            component = model.synapses.get(projection, {}).get(role)
+            value = default if component is None else component.options.get(option, default)
+        else:
+            value = model.options.get(where, {}).get(option, default)
+        if value != implemented:
+            why = (" (Eq. 15 as printed is a reading of the numpy reference "
+                   "sbp_brian.sbp.sbp_input_change only)" if option == "eq15_sign" else "")
+            raise ModelFileError(
+                f"{model.path}: [{where}] {option} = {_toml(value)}: the training network "
+                f"implements {option} = {_toml(implemented)} only{why}; set it so")
+
+
+def _toml(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else f'"{value}"'
 
 
 def _whole_at_least(value, low: int = 1) -> bool:

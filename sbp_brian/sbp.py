@@ -51,7 +51,10 @@ SBP_PARAMS = {
                                               "modes the fraction of input synapses reached"),
     "f": Param(1, 0.7, low=0.1, high=1.0, doc="fraction factor f (Eq. 14)"),
 }
-register_section("sbp", SBP_PARAMS, {"mode": SBP_MODES, "eq15_sign": ("+", "-")})
+register_section("sbp", SBP_PARAMS, {"mode": SBP_MODES, "eq15_sign": ("+", "-")}, {
+    "mode": ("paper", "paper (Eqs. 14-15); spread (the text's reading); weighted (ours)"),
+    "eq15_sign": ("+", "+: Eq. 15's printed minus read as a garble; - (the printed form) in "
+                       "the numpy reference only, refused by the training network")})
 
 
 def normalise(x: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ _ALIASES = {"runtime": "numpy", "cpp_standalone": "cpp", "cuda_standalone": "cud
 #: C++ flags added to Brian2's (``-O3 -ffast-math -march=native``) for ``cpp`` projects.
 #: ``-funroll-loops``: the 784-500-10 training workload ran at 151 against 144 samples/s (four
 #: alternating builds each, identical spikes and weights); ``-flto``, ``-O2`` and
-#: profile-guided optimisation did not help (README, Speed).
+#: profile-guided optimisation did not help (docs/speed.md).
 CPP_EXTRA_COMPILE_ARGS = ("-funroll-loops",)
 
 #: Compute capability used when compiling CUDA code without a GPU to ask (H100).

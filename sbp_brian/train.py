@@ -108,7 +108,7 @@ def predict(counts: np.ndarray, potentials: np.ndarray | None = None) -> np.ndar
 
     Ties at the top count (all outputs silent included) go to the tied output with the
     higher mean membrane potential over the sample (``potentials``, e.g. mV, same shape as
-    ``counts``), the readout of ``../shared/spec``'s prototype study: of two outputs that
+    ``counts``; the readout of the numpy prototype in docs/science.md): of two outputs that
     fired equally, the one that was closer to firing more.  Without ``potentials`` a tie is
     undecided: -1, which no label equals (the count-only readout).
     """

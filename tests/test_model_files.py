@@ -105,3 +105,26 @@ def test_parse_quantity():
     assert parse_quantity(0.5) == 0.5
     with pytest.raises(ParameterError, match="unknown unit 'parsec'"):
         parse_quantity("3*parsec")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('mode = "paper"', 'mode = "paper"\neq15_sign = "-"', r'\[sbp\] eq15_sign = "-": .*"\+" only'),
+    ('encoding = "bernoulli"', 'encoding = "poisson"',
+     r'\[input\] encoding = "poisson": .* "bernoulli" only'),
+    ('mode = "accumulate"\npairing = "all"', 'mode = "accumulate"\npairing = "nearest"',
+     r'\[synapses.hidden_output.stdp\] pairing = "nearest"'),
+    ('bounds = "dale"', 'bounds = "clip"', r'\[synapses.hidden_output.stdp\] bounds = "clip"'),
+    ('signed = true', 'signed = false',
+     r'\[synapses.input_hidden.transmission\] signed = false: .* signed = true only'),
+])
+def test_training_network_refuses_choices_it_does_not_implement(tmp_path, old, new, message):
+    """A model-file choice that the training network implements one way only (Poisson input,
+    nearest pairing, Eq. 15's printed sign, ...) is refused by name, not silently replaced;
+    the bundled values build."""
+    from sbp_brian.network import TrainingConfig
+    text = bundled_models()["sbp_digits"].read_text()
+    assert old in text
+    with pytest.raises(ModelFileError, match=message):
+        TrainingConfig.from_model(load_model(write(tmp_path, text.replace(old, new, 1))),
+                                  n_input=64, n_output=10)
+    assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).sbp_mode == "paper"

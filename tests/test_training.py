@@ -710,7 +710,7 @@ def test_main_job_reaches_its_measured_accuracy(tmp_path):
     """The README's main command (digits, default model, SBP paper mode, 10 epochs).
 
     Measured on this machine (T = 200 ms): 91.7-92.5 % test for SBP "paper" over seeds 0-2
-    (see the README); the bar is set below that so the test catches regressions, not noise."""
+    (docs/results.md); the bar is set below that so the test catches regressions, not noise."""
     trainer = make_trainer({"dataset": "digits", "device": "cpp", "seed": 0}, tmp_path,
                            progress=False)
     records = trainer.fit()
