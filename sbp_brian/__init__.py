@@ -17,6 +17,8 @@ Modules:
 * :mod:`sbp_brian.plotting`, :mod:`sbp_brian.figures` -- plots and the figure index;
 * :mod:`sbp_brian.dense`       -- the same network as a dense numpy simulation (benchmark, oracle);
 * :mod:`sbp_brian.bench`       -- speed of every way to run the training workload;
+* :mod:`sbp_brian.results`, :mod:`sbp_brian.docs` -- the measured results as tables from their
+  artifacts, and the generated parts of README.md and docs/;
 * :mod:`sbp_brian.cli`         -- the ``sbp-brian`` command.
 """
 __version__ = "0.1.0"

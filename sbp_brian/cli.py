@@ -13,9 +13,11 @@ Subcommands:
 * ``cost``      -- the SBP paper's computational cost (Eq. 1) of two runs;
 * ``plot``      -- accuracy curves of runs on one plot;
 * ``compare``   -- control, without SBP and the SBP modes, over seeds (``--jobs N`` at a time);
-* ``bench``     -- the speed benchmark (samples/s of every way to run the workload).
+* ``bench``     -- the speed benchmark (samples/s of every way to run the workload);
+* ``docs``      -- rewrite (or ``--check``) the tables of README.md and docs/ made from data.
 
-Exit codes: 0 done, 2 bad input (one line naming the problem), 130 interrupted (Ctrl-C).
+Exit codes: 0 done, 1 ``docs --check`` found pages out of date, 2 bad input (one line naming
+the problem), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from .datasets import DatasetError
 from .train import TrainingError, interrupts_stop_at_once
 from .bench import DEFAULT_COPIES, WAYS
 from .runs import VARIANT_KEYS
+from .results import ResultsError
 
 
 def _doctor(args) -> int:
@@ -239,40 +242,62 @@ def _bench(args) -> int:
     return 0
 
 
+def _docs(args) -> int:
+    from .docs import regenerate
+    problems = regenerate(args.root, check=args.check)
+    for problem in problems:
+        print(f"sbp-brian docs: {problem}", file=sys.stderr)
+    if not problems:
+        print("README.md and docs/: every generated part is up to date" if args.check else
+              "README.md and docs/: generated parts rewritten from their data")
+    return 1 if problems else 0
+
+
 def _add_training_options(parser) -> None:
     parser.add_argument("model", nargs="?", help="model file or bundled model name "
                         "(default sbp_digits)")
     parser.add_argument("--dataset", default="digits",
                         help="digits, iris, xor, fashion-mnist, mnist or npz:PATH")
-    parser.add_argument("--data-dir", help="folder with IDX files (mnist, fashion-mnist)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder with IDX files (mnist, fashion-mnist)")
     parser.add_argument("--no-sbp", action="store_true", help="local STDP only (the baseline)")
     parser.add_argument("--freeze-hidden", action="store_true",
                         help="input weights frozen (the control)")
-    parser.add_argument("--sbp-mode", choices=("paper", "spread", "weighted"))
-    parser.add_argument("--p", type=float, help="SBP proportional factor p in [0.1, 1]")
-    parser.add_argument("--f", type=float, help="SBP fraction factor f in [0.1, 1]")
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--sbp-mode", choices=("paper", "spread", "weighted"),
+                        help="the SBP reading: paper (Eqs. 13-15), spread, weighted (ours) "
+                             "(default: the model file's [sbp] mode)")
+    parser.add_argument("--p", type=float, help="SBP proportional factor p in [0.1, 1] "
+                        "(default: the model file's)")
+    parser.add_argument("--f", type=float, help="SBP fraction factor f in [0.1, 1] "
+                        "(default: the model file's)")
+    parser.add_argument("--epochs", type=int, help="passes over the training set (default: "
+                        "the model file's [training] epochs)")
     parser.add_argument("--batch-size", type=int, metavar="B",
                         help="mini-batch SBP: sum B samples' changes with frozen weights, then "
                              "update (default 1: the paper's per-sample rule)")
-    parser.add_argument("--samples", type=int, help="use the first N training samples")
-    parser.add_argument("--test-samples", type=int, help="use the first N test samples")
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="use the first N training samples")
+    parser.add_argument("--test-samples", type=int, metavar="N",
+                        help="use the first N test samples")
     parser.add_argument("--validation", type=float, metavar="FRACTION",
                         help="evaluate on a validation split of the training set (tuning): "
                              "this fraction of each class, 0 < FRACTION < 1")
-    parser.add_argument("--device", default="cpp", choices=TARGETS)
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--device", default="cpp", choices=TARGETS,
+                        help="cpp (compiled, the fast path), cuda (brian2cuda where a GPU "
+                             "works), or the runtime reference, numpy or cython")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="OpenMP threads for --device cpp (default 1: fastest on 2 cores)")
     parser.add_argument("--copies", type=int, metavar="C",
                         help="simulate C network copies side by side, each on its own sample "
                              "(for GPUs; mini-batch SBP: needs --batch-size a multiple of C)")
-    parser.add_argument("--out", help="run folder")
+    parser.add_argument("--out", metavar="DIR", help="run folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sbp-brian", description="Plasticity-based learning in spiking networks (Brian2).",
-        epilog="Exit codes: 0 done, 2 bad input (one line naming the problem), 130 interrupted.")
+        epilog="Exit codes: 0 done, 1 `docs --check` found pages out of date, 2 bad input (one "
+               "line naming the problem), 130 interrupted.")
     commands = parser.add_subparsers(dest="command", required=True)
     doctor = commands.add_parser("doctor", help="report which code-generation targets work here")
     doctor.set_defaults(func=_doctor)
@@ -292,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures.set_defaults(func=_figures)
     train = commands.add_parser("train", help="train a network (fast path: cpp_standalone)")
     _add_training_options(train)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=int, help="random seed (default: the model file's "
+                       "[simulation] seed)")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.npz (with a larger --epochs: train "
                             "a finished run further)")
@@ -315,14 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("run_b", help="run with SBP (folder)")
     cost.set_defaults(func=_cost)
     plot = commands.add_parser("plot", help="accuracy curves of runs on one plot")
-    plot.add_argument("runs", nargs="+")
+    plot.add_argument("runs", nargs="+", help="run folders")
     plot.add_argument("--out", default="accuracy.png", type=_figure_path,
                       help="figure path; written as .png and .svg (default accuracy.png)")
     plot.set_defaults(func=_plot)
     compare = commands.add_parser("compare", help="control, without SBP and the SBP modes, "
                                   "same seeds and budget")
     _add_training_options(compare)
-    compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S",
+                         help="seeds: one run per variant and seed")
     compare.add_argument("--variants", nargs="+", choices=list(VARIANT_KEYS),
                          metavar="VARIANT",
                          help=f"only these ({', '.join(VARIANT_KEYS)}; default all); finished "
@@ -348,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", action="store_true",
                        help="Brian2's per-code-object timers in the compiled way (a few %% slower)")
     bench.set_defaults(func=_bench)
+    docs = commands.add_parser(
+        "docs", help="rewrite the tables of README.md and docs/ from the artifacts, the model-"
+                     "file schema and the command-line options")
+    docs.add_argument("--check", action="store_true",
+                      help="only report the pages whose generated parts differ (exit code 1)")
+    docs.add_argument("--root", default=".", help="the repository (default: this folder)")
+    docs.set_defaults(func=_docs)
     return parser
 
 
@@ -359,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sbp-brian: interrupted", file=sys.stderr)
         return 130
-    except (ParameterError, TargetError, TrainingError, DatasetError, FileNotFoundError) as err:
+    except (ParameterError, TargetError, TrainingError, DatasetError, ResultsError,
+            FileNotFoundError) as err:
         print(f"sbp-brian: error: {err}", file=sys.stderr)
         return 2
 
