@@ -22,8 +22,9 @@ it is made from.  The names:
 
 The check also fails when a registry entry is shown on no page or on two, when a JSON file
 under ``figures/training/`` or ``bench/`` is no entry's artifact, when a marker names
-nothing this module knows, and when an ``sbp-brian ...`` line in a fenced code block of a
-page does not parse (a renamed or misspelt option) or names a model file that does not exist
+nothing this module knows, and when an ``sbp-brian`` command in a fenced code block of a
+page (a line of its own, or one of a chain such as README's first command) does not parse (a
+renamed or misspelt option) or names a model file that does not exist
 (:func:`command_problems`): a command shown to users always runs.
 """
 from __future__ import annotations
@@ -153,26 +154,42 @@ def regenerate(root: Path | str = ".", check: bool = False) -> list[str]:
 # The commands shown on the pages
 # --------------------------------------------------------------------------------------
 
-def documented_commands(text: str) -> list[str]:
-    """The ``sbp-brian ...`` lines of the fenced code blocks of a Markdown text."""
-    return [line.strip() for block in FENCE.finditer(text)
-            for line in block["code"].splitlines() if line.strip().startswith("sbp-brian ")]
+def documented_commands(text: str) -> list[list[str]]:
+    """Every ``sbp-brian`` invocation in the fenced code blocks of a Markdown text, as its
+    words: a line's shell comment is dropped, and a line that chains commands (``&&``,
+    ``;``, ``|``) gives each ``sbp-brian`` among them."""
+    commands = []
+    for block in FENCE.finditer(text):
+        for line in block["code"].splitlines():
+            if "sbp-brian" not in line:
+                continue
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split = True
+            command: list[str] = []
+            for word in [*lexer, ";"]:
+                if word in ("&&", "||", ";", "|", "&"):
+                    if command[:1] == ["sbp-brian"]:
+                        commands.append(command)
+                    command = []
+                else:
+                    command.append(word)
+    return commands
 
 
 def _is_placeholder(word: str) -> bool:
     return word.isupper()
 
 
-def command_problem(line: str) -> str | None:
-    """Why a documented ``sbp-brian`` line would not run as written (``None`` if it parses and
-    the model file it names exists): the parser's own message, or the missing model."""
+def command_problem(argv: list[str]) -> str | None:
+    """Why a documented ``sbp-brian`` command (its words) would not run as written (``None``
+    if it parses and the model file it names exists): the parser's own message, or the
+    missing model."""
     from .cli import build_parser
     from .model_files import bundled_models
-    argv = shlex.split(line, comments=True)[1:]
     message = io.StringIO()
     try:
         with contextlib.redirect_stderr(message):
-            args = build_parser().parse_args(argv)
+            args = build_parser().parse_args(argv[1:])
     except SystemExit:
         return message.getvalue().strip().splitlines()[-1]
     model = getattr(args, "model", None)
@@ -186,10 +203,10 @@ def command_problems(root: Path) -> list[str]:
     """Every documented ``sbp-brian`` line that would not run, with the page it is on."""
     problems = []
     for page in page_files(root):
-        for line in documented_commands(page.read_text()):
-            problem = command_problem(line)
+        for command in documented_commands(page.read_text()):
+            problem = command_problem(command)
             if problem:
-                problems.append(f"{page.relative_to(root)}: `{line}`: {problem}")
+                problems.append(f"{page.relative_to(root)}: `{shlex.join(command)}`: {problem}")
     return problems
 
 

@@ -51,28 +51,32 @@ def test_a_changed_number_in_an_artifact_fails_the_check(tmp_path, capsys):
     assert regenerate(root, check=True) == []
 
 
-def test_a_misspelt_option_in_a_readme_line_fails_the_check(tmp_path, capsys):
+@pytest.mark.parametrize("line, misspelt", [
+    ("sbp-brian train --out runs/digits", "sbp-brian train --ouut runs/digits"),  # command 1
+    ("sbp-brian plot runs/digits --out acc.png", "sbp-brian plot runs/digits --ouut acc.png")])
+def test_a_misspelt_option_in_a_readme_line_fails_the_check(tmp_path, capsys, line, misspelt):
     root = copy_of_the_pages(tmp_path)
     readme = root / "README.md"
     text = readme.read_text()
-    assert "sbp-brian train --out runs/digits" in text
-    readme.write_text(text.replace("sbp-brian train --out runs/digits",
-                                   "sbp-brian train --ouut runs/digits"))
+    assert line in text
+    readme.write_text(text.replace(line, misspelt, 1))
     assert main(["docs", "--check", "--root", str(root)]) == 1
     err = capsys.readouterr().err
-    assert "README.md: `sbp-brian train --ouut runs/digits" in err
-    assert "unrecognized arguments: --ouut" in err
+    assert "README.md: `sbp-brian " in err and "unrecognized arguments: --ouut" in err
 
 
 def test_documented_commands_are_collected_from_fenced_blocks_only():
     text = ("Run `sbp-brian train --bogus` inline.\n\n```bash\nsbp-brian train --epochs 2"
-            "   # a comment with `sbp-brian x`\nls\n```\n")
-    assert documented_commands(text) == ["sbp-brian train --epochs 2   # a comment with "
-                                         "`sbp-brian x`"]
-    assert command_problem(documented_commands(text)[0]) is None
-    assert "invalid int value" in command_problem("sbp-brian train --epochs two")
-    assert "no model file 'sbp_nothing'" in command_problem("sbp-brian compare sbp_nothing")
-    assert command_problem("sbp-brian train MODEL --data-dir DIR") is None  # placeholders
+            "   # a comment with `sbp-brian x`\nls\npip install . && sbp-brian evaluate "
+            "'runs/a b'; sbp-brian doctor | tee x\n```\n")
+    assert documented_commands(text) == [["sbp-brian", "train", "--epochs", "2"],
+                                         ["sbp-brian", "evaluate", "runs/a b"],
+                                         ["sbp-brian", "doctor"]]
+    assert all(command_problem(c) is None for c in documented_commands(text))
+    assert "invalid int value" in command_problem(["sbp-brian", "train", "--epochs", "two"])
+    assert "no model file 'sbp_nothing'" in command_problem(["sbp-brian", "compare",
+                                                             "sbp_nothing"])
+    assert command_problem(["sbp-brian", "train", "MODEL", "--data-dir", "DIR"]) is None
 
 
 def test_an_artifact_without_a_registry_entry_fails_the_check(tmp_path):
