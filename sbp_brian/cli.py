@@ -325,16 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
     evaluate = commands.add_parser("evaluate", help="test accuracy of a run's checkpoint")
     evaluate.add_argument("checkpoint", help="run folder or its checkpoint.npz")
-    evaluate.add_argument("--device", choices=TARGETS)
+    evaluate.add_argument("--device", choices=TARGETS,
+                          help="code-generation target (default: the run's own)")
     evaluate.set_defaults(func=_evaluate)
     probe = commands.add_parser(
         "probe", help="linear probe of a run's hidden spike counts against its spiking readout")
     probe.add_argument("run", help="run folder")
-    probe.add_argument("--train-samples", type=int,
+    probe.add_argument("--train-samples", type=int, metavar="N",
                        help="training images for the probe's fit (default 3000, or all of "
                             "the run's if it trains on fewer)")
-    probe.add_argument("--test-samples", type=int, help="first N test images (default all)")
-    probe.add_argument("--device", choices=TARGETS)
+    probe.add_argument("--test-samples", type=int, metavar="N",
+                       help="first N test images (default all)")
+    probe.add_argument("--device", choices=TARGETS,
+                       help="code-generation target (default: the run's own)")
     probe.set_defaults(func=_probe)
     cost = commands.add_parser("cost", help="the SBP paper's computational cost of two runs")
     cost.add_argument("run_a", help="run without SBP (folder)")
