@@ -27,8 +27,9 @@ chunk of samples with no Python in between:
 3. for the spread modes, the inputs' activity threshold that selects the fraction p of most
    active input synapses (ties at the threshold included);
 4. the input-weight update (``sbp_mode``: ``None`` = local STDP only, "paper", "spread",
-   "weighted"; see :mod:`sbp_brian.sbp`), clipped to ``[0, w_in_max]`` (inputs are
-   excitatory: a weight never changes sign), skipped when the hidden layer is frozen;
+   "weighted"; see :mod:`sbp_brian.sbp`) under Dale's law per synapse: each input synapse
+   keeps the sign it was initialised with (:func:`input_signs`), ``|w| <= w_in_max``;
+   skipped when the hidden layer is frozen;
 5. the output-weight update under Dale's law, ``|w| <= w_out_max``;
 6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
    counts, and loading of the next sample's input rates and teacher target;
