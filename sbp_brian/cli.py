@@ -189,23 +189,29 @@ def _spread(sd: float | None, spec: str) -> str:
     return "(1 seed)" if sd is None else f"+- {sd:{spec}}"
 
 
+def _p(p: float | None) -> str:
+    return "p undefined" if p is None else f"p = {p:.3f}"
+
+
 def _compare(args) -> int:
     from .runs import compare
     options = _train_options(args)
     options.pop("seed")
     results = compare(options, args.seeds, args.out or Path("runs") / "compare", jobs=args.jobs,
                       variants=args.variants)
-    print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} {'vs control (Welch)':30s} "
-          "cost reduction vs without SBP")
+    print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} "
+          f"{'vs control (paired by seed)':44s} cost reduction vs without SBP")
     for variant, r in results.items():
         cost = r.get("cost_vs_without_sbp")
         cost_text = (f"{cost['mean_reduction']:+.0%} {_spread(cost['sd_reduction'], '.0%')}"
                      if cost and cost["mean_reduction"] is not None else
                      "undefined (error curves do not overlap)" if cost else "")
         test = r.get("vs_control")
-        test_text = "" if test is None else f"{test['difference']:+.4f}" + (
-            f", t = {test['welch_t']:.2f}, p = {test['p']:.3f}" if test["p"] is not None else "")
-        print(f"{variant:26s} {r['mean']:.4f} {_spread(r['sd'], '.4f'):19s} {test_text:30s} "
+        test_text = "" if test is None else f"{test['difference']:+.4f}, " + ", ".join(
+            f"{name} {_p(test[key])}" for name, key in (("t-test", "paired_p"),
+                                                        ("Wilcoxon", "wilcoxon_p"),
+                                                        ("Holm", "holm_p")))
+        print(f"{variant:26s} {r['mean']:.4f} {_spread(r['sd'], '.4f'):19s} {test_text:44s} "
               f"{cost_text}")
     return 0
 

@@ -10,9 +10,10 @@ pages hold these tables between markers that ``sbp-brian docs`` rewrites
 cannot drift from its data or stand without it.
 
 Artifacts come in the formats of the commands that wrote them; each format has one renderer
-here (the registry's ``kind``).  Statistics that an artifact does not hold (the Welch test
-of a variant against the control, a mean over seeds) are computed from its per-seed numbers
-with the functions the package uses elsewhere (:func:`sbp_brian.runs.welch_test`).
+here (the registry's ``kind``).  Statistics (a mean over seeds, the tests of a variant against
+the control, paired by seed and Holm-adjusted over a column) are computed from the artifact's
+per-seed numbers with the functions ``compare`` uses (:func:`sbp_brian.runs.paired_tests`,
+:func:`sbp_brian.runs.holm`), whatever the artifact itself stored.
 """
 from __future__ import annotations
 
@@ -123,7 +124,9 @@ def load_registry(root: Path) -> dict[str, ResultEntry]:
 # --------------------------------------------------------------------------------------
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table."""
+    """A Markdown table; columns of :class:`Paired` cells become tests (see there)."""
+    columns = [_paired_column([row[i] for row in rows]) for i in range(len(header))]
+    rows = [[column[r] for column in columns] for r in range(len(rows))]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |"
               for row in rows]
@@ -156,16 +159,45 @@ def p_value(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
-def welch(a, b) -> str:
-    """Difference of means in points and Welch's test, e.g. ``+1.3 (t = 3.0, p = 0.07)``."""
-    from .runs import welch_test
-    if len(a) < 2 or len(b) < 2:
-        return "--"
-    test = welch_test(a, b)
-    text = f"{100 * test['difference']:+.1f}"
-    if test["welch_t"] is None:
-        return f"{text} (no spread)"
-    return f"{text} (t = {test['welch_t']:.1f}, {p_value(test['p'])})"
+@dataclass(frozen=True)
+class Paired:
+    """A table cell comparing accuracies ``a`` with ``b`` paired by seed (sequences in seed
+    order, or ``{seed: accuracy}`` dicts, matched on the seeds both have).  :func:`table`
+    tests every such cell of a column (:func:`sbp_brian.runs.paired_tests`) and adjusts the
+    column's paired-t p-values together for multiple comparisons (Holm)."""
+
+    a: Any
+    b: Any
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(self.a, dict) and isinstance(self.b, dict):
+            seeds = [seed for seed in self.a if seed in self.b]
+            return (np.array([self.a[s] for s in seeds], float),
+                    np.array([self.b[s] for s in seeds], float))
+        return np.asarray(self.a, float), np.asarray(self.b, float)
+
+
+#: Header of a column of :class:`Paired` cells.
+PAIRED_HEADER = "points (paired t-test p; Wilcoxon p; Holm p)"
+
+
+def _paired_column(cells: list) -> list:
+    """Format a column's :class:`Paired` cells, Holm-adjusting their paired-t p-values."""
+    from .runs import holm, paired_tests
+    tests = {}
+    for i, cell in enumerate(cells):
+        if isinstance(cell, Paired):
+            a, b = cell.pairs()
+            tests[i] = paired_tests(a, b) if len(a) == len(b) >= 2 else None
+    adjusted = holm([t["paired_p"] if t else None for t in tests.values()])
+    out = list(cells)
+    for (i, test), holm_p in zip(tests.items(), adjusted):
+        if test is None:
+            out[i] = "--"
+            continue
+        out[i] = (f"{100 * test['difference']:+.1f} ({p_value(test['paired_p'])}; Wilcoxon "
+                  f"{p_value(test['wilcoxon_p'])}; Holm {p_value(holm_p)})")
+    return out
 
 
 def cost_reduction(cost: dict | None) -> str:
@@ -202,13 +234,13 @@ def _comparison(data: dict, options: dict) -> str:
     for key, r in results.items():
         accuracies = r["accuracies"]
         rows.append([VARIANT_LABELS[key], mean_sd(accuracies), per_seed(accuracies),
-                     *([welch(accuracies, other[key])] if other else []),
-                     "--" if key == "control" else welch(accuracies, control),
-                     "--" if key == "nosbp" else welch(accuracies, baseline),
+                     *([Paired(accuracies, other[key])] if other else []),
+                     "--" if key == "control" else Paired(accuracies, control),
+                     "--" if key == "nosbp" else Paired(accuracies, baseline),
                      "--" if key == "nosbp" else cost_reduction(r.get("cost_vs_without_sbp"))])
     return table(["variant", "test accuracy (mean +- SD)", "per seed",
-                  *([f"vs {options['baseline_label']}: points (Welch)"] if other else []),
-                  "vs control: points (Welch)", 'vs "without SBP": points (Welch)',
+                  *([f"vs {options['baseline_label']}: {PAIRED_HEADER}"] if other else []),
+                  f"vs control: {PAIRED_HEADER}", f'vs "without SBP": {PAIRED_HEADER}',
                   'cost reduction vs "without SBP" (Eq. 1)'], rows)
 
 
@@ -218,9 +250,10 @@ def _seed_lists(data: dict, options: dict) -> str:
                for name, v in data["test_accuracy_percent"].items()}
     control = results.get("control", [])
     rows = [[VARIANT_LABELS[key], mean_sd(acc), per_seed(acc),
-             "--" if key == "control" else welch(acc, control)] for key, acc in results.items()]
+             "--" if key == "control" else Paired(acc, control)]
+            for key, acc in results.items()]
     return table(["variant", "test accuracy (mean +- SD)", "per seed",
-                  "vs control: points (Welch)"], rows)
+                  f"vs control: {PAIRED_HEADER}"], rows)
 
 
 def _rescore(data: dict, options: dict) -> str:
@@ -238,16 +271,21 @@ def _rescore(data: dict, options: dict) -> str:
 def _probe(data: dict, options: dict) -> str:
     """``sbp-brian probe`` of every run of a comparison."""
     rows, pixels = [], []
+    probes = {variant_key(name): [run["probe_hidden_counts"] for run in r["per_seed"]]
+              for name, r in data["variants"].items()}
     for name, r in data["variants"].items():
         def pm(key, scale=100.0, unit=" %"):
             mean, sd = r[key]
             return f"{scale * mean:.1f} +- {scale * sd:.1f}{unit}"
-        rows.append([VARIANT_LABELS[variant_key(name)], pm("probe_hidden_counts_mean_sd"),
+        key = variant_key(name)
+        rows.append([VARIANT_LABELS[key], pm("probe_hidden_counts_mean_sd"),
+                     "--" if key == "control" else Paired(probes[key], probes["control"]),
                      pm("spiking_readout_mean_sd"), pm("spiking_readout_counts_only_mean_sd"),
                      pm("readout_undecided_by_counts_mean_sd"),
                      pm("hidden_spikes_per_neuron_per_sample_mean_sd", 1.0, "")])
         pixels += [run["probe_pixels"] for run in r["per_seed"]]
-    out = table(["variant", "linear probe of the hidden counts", "spiking readout, same "
+    out = table(["variant", "linear probe of the hidden counts",
+                 f"probe vs the control's: {PAIRED_HEADER}", "spiking readout, same "
                  "presentations", "count-only readout", "undecided by counts (tie or silent)",
                  "hidden spikes/neuron/sample"], rows)
     return out + f"\n\nThe same regression on the pixels: {percent(np.mean(pixels))}."
@@ -270,34 +308,42 @@ def _runs_of(data: dict, key: str) -> list[dict]:
     return [r for name, r in data["runs"].items() if name.rsplit("_s", 1)[0] == key]
 
 
+def _by_seed(summary: dict) -> dict:
+    """A summariser variant's final accuracies by seed (its ``seeds`` list; in order where a
+    summary has none)."""
+    seeds = summary.get("seeds", range(len(summary["final_per_seed"])))
+    return dict(zip(seeds, summary["final_per_seed"]))
+
+
 def _variants_summary(data: dict, options: dict) -> str:
     """The Fashion-MNIST summariser's output (``figures/training/summarise_fashion_full.py``):
-    final accuracies per variant with Welch tests, then the per-epoch course."""
+    final accuracies per variant with paired tests, then the per-epoch course."""
     summary = {variant_key(k): v for k, v in data["summary"].items()
                if k in VARIANT_LABELS or k in _VARIANT_ALIASES}
-    finals = {key: s["final_per_seed"] for key, s in summary.items()}
+    finals = {key: _by_seed(s) for key, s in summary.items()}
     baseline = options.get("baseline_label")
-    other = {variant_key(k): v["final_per_seed"]
+    other = {variant_key(k): _by_seed(v)
              for k, v in options.get("baseline_data", {}).get("summary", {}).items()
              if k in VARIANT_LABELS or k in _VARIANT_ALIASES}
     header = ["variant", "final test accuracy (mean +- SD)", "per seed"]
-    header += [f"vs {baseline}: points (Welch)"] if baseline else []
+    header += [f"vs {baseline}: {PAIRED_HEADER}"] if baseline else []
     others = [key for key in ("control", "nosbp") if key in other and key not in finals]
-    header += [f"vs the baseline's {VARIANT_LABELS[key]}: points (Welch)" for key in others]
-    header += ["vs control: points (Welch)"] if "control" in finals and len(finals) > 1 else []
-    header += ['vs "without SBP": points (Welch)'] if "nosbp" in finals else []
+    header += [f"vs the baseline's {VARIANT_LABELS[key]}: {PAIRED_HEADER}" for key in others]
+    header += [f"vs control: {PAIRED_HEADER}"] if "control" in finals and len(finals) > 1 else []
+    header += [f'vs "without SBP": {PAIRED_HEADER}'] if "nosbp" in finals else []
     has_cost = any(s.get("cost_vs_nosbp") for s in summary.values())
     header += ['cost reduction vs "without SBP" (Eq. 1)'] if has_cost else []
     rows = []
     for key, s in summary.items():
         row = [VARIANT_LABELS[key], mean_sd(s["final_per_seed"]), per_seed(s["final_per_seed"])]
         if baseline:
-            row.append(welch(s["final_per_seed"], s["vs_baseline"]["baseline_per_seed"]))
-        row += [welch(s["final_per_seed"], other[other_key]) for other_key in others]
+            row.append(Paired(finals[key], other.get(key) or dict(zip(
+                s["vs_baseline"]["seeds"], s["vs_baseline"]["baseline_per_seed"]))))
+        row += [Paired(finals[key], other[other_key]) for other_key in others]
         if "control" in finals and len(finals) > 1:
-            row.append("--" if key == "control" else welch(s["final_per_seed"], finals["control"]))
+            row.append("--" if key == "control" else Paired(finals[key], finals["control"]))
         if "nosbp" in finals:
-            row.append("--" if key == "nosbp" else welch(s["final_per_seed"], finals["nosbp"]))
+            row.append("--" if key == "nosbp" else Paired(finals[key], finals["nosbp"]))
         if has_cost:
             row.append("--" if key == "nosbp" else cost_reduction(s.get("cost_vs_nosbp")))
         rows.append(row)
@@ -355,28 +401,31 @@ def _run_epochs(data: dict, options: dict) -> str:
 
 def _batch_sizes(data: dict, options: dict) -> str:
     """``{"test_accuracy_percent": {batch size: {seed: percent}}}`` and count-only numbers."""
-    accuracy = {b: np.asarray(list(s.values())) / 100
+    accuracy = {b: {seed: v / 100 for seed, v in s.items()}
                 for b, s in data["test_accuracy_percent"].items()}
     counts = {b: np.asarray(list(s.values())) / 100
               for b, s in data["test_accuracy_counts_only_percent"].items()}
     first = next(iter(accuracy))
-    rows = [[b, mean_sd(acc), per_seed(acc), mean_sd(counts[b]),
-             "--" if b == first else welch(acc, accuracy[first])] for b, acc in accuracy.items()]
+    rows = [[b, mean_sd(list(acc.values())), per_seed(acc.values()), mean_sd(counts[b]),
+             "--" if b == first else Paired(acc, accuracy[first])]
+            for b, acc in accuracy.items()]
     return table(["batch size", "test accuracy (mean +- SD)", "per seed",
-                  "count-only readout", f"vs batch size {first}: points (Welch)"], rows)
+                  "count-only readout", f"vs batch size {first}: {PAIRED_HEADER}"], rows)
 
 
 def _copies(data: dict, options: dict) -> str:
     """Network copies against the same rule in one network, per seed."""
-    copies = np.asarray(list(data["test_accuracy_percent"].values())) / 100
+    copies = {seed: v / 100 for seed, v in data["test_accuracy_percent"].items()}
+    single = {seed: v / 100 for seed, v in data["same_rule_one_network_percent"].items()}
     counts = np.asarray(list(data["test_accuracy_counts_only_percent"].values())) / 100
-    single = np.asarray(list(data["same_rule_one_network_percent"].values())) / 100
     hidden = list(data["hidden_spikes_per_neuron_per_sample"].values())
     return table(["simulated as", "test accuracy (mean +- SD)", "per seed", "count-only readout",
-                  "hidden spikes/neuron/sample", "vs one network: points (Welch)"],
-                 [[options.get("label", "network copies"), mean_sd(copies), per_seed(copies),
-                   mean_sd(counts), series(hidden, 2), welch(copies, single)],
-                  ["one network", mean_sd(single), per_seed(single), "--", "--", "--"]])
+                  "hidden spikes/neuron/sample", f"vs one network: {PAIRED_HEADER}"],
+                 [[options.get("label", "network copies"), mean_sd(list(copies.values())),
+                   per_seed(copies.values()), mean_sd(counts), series(hidden, 2),
+                   Paired(copies, single)],
+                  ["one network", mean_sd(list(single.values())), per_seed(single.values()),
+                   "--", "--", "--"]])
 
 
 def _bench(data: dict, options: dict) -> str:

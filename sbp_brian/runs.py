@@ -18,7 +18,8 @@ from .network import TrainingConfig
 from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
-           "evaluate_run", "welch_test", "VARIANTS", "VARIANT_KEYS", "compare"]
+           "evaluate_run", "welch_test", "paired_tests", "holm", "VARIANTS", "VARIANT_KEYS",
+           "compare"]
 
 #: The comparison's variants: name -> option overrides.
 VARIANTS = {
@@ -137,7 +138,8 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
 
     Returns per variant the test accuracies (final epoch, seed order), their mean and SD;
     with the control among the variants and at least two seeds, each other variant's
-    difference from it with Welch's t-test (``vs_control``); with "without SBP" among them,
+    difference from it, tested paired by seed (:func:`paired_tests`: paired t and Wilcoxon),
+    with the paired p Holm-adjusted over the variants (``vs_control``); with "without SBP" among them,
     the SBP paper's cost between it and each other variant, per seed
     (``cost_vs_without_sbp``).  Writes ``comparison.json`` and ``accuracy.png``/``.svg`` in
     ``out_dir``.
@@ -155,10 +157,13 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
             results = _train_variants(options, seeds, out_dir, Path(builds), progress, log,
                                       variants)
     if CONTROL in results and len(seeds) > 1:
-        for variant in results:
-            if variant != CONTROL:
-                results[variant]["vs_control"] = welch_test(
-                    results[variant]["accuracies"], results[CONTROL]["accuracies"])
+        others = [variant for variant in results if variant != CONTROL]
+        for variant in others:
+            results[variant]["vs_control"] = paired_tests(
+                results[variant]["accuracies"], results[CONTROL]["accuracies"])
+        for variant, p in zip(others, holm([results[v]["vs_control"]["paired_p"]
+                                            for v in others])):
+            results[variant]["vs_control"]["holm_p"] = p
     if BASELINE in results:
         _add_costs(results, seeds, out_dir)
     (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -194,6 +199,42 @@ def welch_test(a, b) -> dict:
         test = stats.ttest_ind(a, b, equal_var=False)
         result.update(welch_t=float(test.statistic), df=float(test.df), p=float(test.pvalue))
     return result
+
+
+def paired_tests(a, b) -> dict:
+    """Tests of accuracies ``a`` against ``b`` paired by seed (the same seed gives both runs
+    the same initial weights and sample order): the mean difference, the paired t-test and
+    Wilcoxon's signed-rank test (exact, two-sided; zero differences dropped).  ``None`` where
+    a test is undefined (fewer than two pairs, or no spread)."""
+    import warnings
+    from scipy import stats
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired tests need one value per seed on both sides, got {len(a)} "
+                         f"and {len(b)}")
+    differences = a - b
+    result = {"difference": float(differences.mean()), "n": int(len(a)), "paired_t": None,
+              "paired_p": None, "wilcoxon_p": None}
+    if len(a) >= 2 and differences.std() > 0:
+        test = stats.ttest_rel(a, b)
+        result.update(paired_t=float(test.statistic), paired_p=float(test.pvalue))
+    if np.any(differences != 0):
+        with warnings.catch_warnings():  # scipy warns on tiny samples; the exact p stands
+            warnings.simplefilter("ignore")
+            result["wilcoxon_p"] = float(stats.wilcoxon(differences).pvalue)
+    return result
+
+
+def holm(p_values) -> list:
+    """Holm's step-down adjustment of the p-values of the comparisons one table makes
+    (``None`` entries are left out and stay ``None``)."""
+    given = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    adjusted: list = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(given)):
+        running = max(running, min(1.0, (len(given) - rank) * p))
+        adjusted[i] = running
+    return adjusted
 
 
 def _add_costs(results: dict, seeds, out_dir: Path) -> None:

@@ -13,7 +13,7 @@ from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights
 from sbp_brian.parameters import ParameterError
 from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summarise_costs,
-                            welch_test)
+                            welch_test, paired_tests, holm)
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
                              _CompiledRunner, _RuntimeRunner, predict)
 
@@ -974,7 +974,7 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     assert "--jobs must be at least 1" in capfd.readouterr().err
 
     # a comparison in parts: two variants, seed 0 kept (finished: not trained again), seed 1
-    # added; their Welch test against the control, and no cost without "without SBP"
+    # added; their paired tests against the control, and no cost without "without SBP"
     metrics_before = (tmp_path / "serial" / "sbp_weighted__ours" / "seed0" / METRICS).read_text()
     part = ["compare", "--dataset", "xor", "--epochs", "1", "--device", "numpy", "--seeds", "0",
             "1", "--variants", "weighted", "control", "--out", str(tmp_path / "serial")]
@@ -990,7 +990,10 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     assert len(weighted["accuracies"]) == len(control["accuracies"]) == 2
     assert weighted["sd"] == pytest.approx(np.std(weighted["accuracies"], ddof=1))
     assert f"{weighted['mean']:.4f} +- {weighted['sd']:.4f}" in out
-    assert weighted["vs_control"] == welch_test(weighted["accuracies"], control["accuracies"])
+    assert weighted["vs_control"] == {
+        **paired_tests(weighted["accuracies"], control["accuracies"]),
+        "holm_p": weighted["vs_control"]["paired_p"]}  # one comparison: Holm changes nothing
+    assert "Wilcoxon p" in out and "Holm p" in out
     assert "cost_vs_without_sbp" not in weighted and "vs_control" not in control
     with pytest.raises(SystemExit):  # argparse's exit status 2
         main(part[:-3] + ["spreadd", "--out", str(tmp_path / "none")])
@@ -1009,6 +1012,24 @@ def test_welch_test_against_hand_computation():
     assert 0.02 < result["p"] < 0.05  # two-sided, t(2.94) = 3.87
     same = welch_test([0.5, 0.5], [0.5, 0.5])  # no spread: undefined, not NaN in the JSON
     assert same["welch_t"] is None and same["p"] is None and same["difference"] == 0
+
+
+def test_paired_tests_and_holm_against_hand_computation():
+    """Paired by seed: differences d = (0.1, 0.2, 0.3), mean 0.2, SD 0.1, t = 0.2/(0.1/sqrt 3)
+    = 3.464 with 2 degrees of freedom; Wilcoxon's exact two-sided p for three positive
+    differences is 2/2**3 = 0.25.  Holm multiplies the smallest of k p-values by k, the next by
+    k - 1, ..., keeping them monotone."""
+    result = paired_tests([0.6, 0.7, 0.8], [0.5, 0.5, 0.5])
+    assert result["difference"] == pytest.approx(0.2) and result["n"] == 3
+    assert result["paired_t"] == pytest.approx(0.2 / (0.1 / np.sqrt(3)))
+    assert 0.07 < result["paired_p"] < 0.08  # t(2) = 3.464
+    assert result["wilcoxon_p"] == pytest.approx(0.25)
+    assert paired_tests([0.5, 0.6], [0.5, 0.6])["paired_p"] is None  # no differences
+    assert paired_tests([0.5, 0.6], [0.5, 0.6])["wilcoxon_p"] is None
+    with pytest.raises(ValueError, match="one value per seed"):
+        paired_tests([0.5, 0.6], [0.5])
+    assert holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
 
 
 def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
