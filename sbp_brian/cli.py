@@ -10,6 +10,7 @@ Subcommands:
 * ``train``     -- train a network (fast path by default; ``--resume`` continues a run);
 * ``evaluate``  -- test accuracy of a run's checkpoint;
 * ``probe``     -- linear probe of a run's hidden spike counts;
+* ``baselines`` -- linear baselines of a data set's split (pixels, a random hidden layer);
 * ``cost``      -- the SBP paper's computational cost (Eq. 1) of two runs;
 * ``plot``      -- accuracy curves of runs on one plot;
 * ``compare``   -- control, without SBP and the SBP modes, over seeds (``--jobs N`` at a time);
@@ -86,7 +87,8 @@ def _train_options(args) -> dict:
             "epochs": args.epochs, "samples": args.samples, "test_samples": args.test_samples,
             "seed": getattr(args, "seed", None), "device": args.device,
             "threads": getattr(args, "threads", None), "validation": args.validation,
-            "batch_size": args.batch_size, "copies": getattr(args, "copies", None)}
+            "batch_size": args.batch_size, "copies": getattr(args, "copies", None),
+            "stdp_scale": args.stdp_scale}
 
 
 def _refuse_other_options(args, options: dict, out: Path) -> None:
@@ -148,6 +150,22 @@ def _probe(args) -> int:
     except ValueError as err:
         raise TrainingError(str(err)) from err
     print(json.dumps(result, indent=2))
+    return 0
+
+
+def _baselines(args) -> int:
+    from .probe import baselines
+    options = {"model": args.model, "dataset": args.dataset, "data_dir": args.data_dir,
+               "samples": args.samples, "test_samples": args.test_samples,
+               "validation": args.validation, "device": args.device}
+    # progress on stderr, so that stdout is the JSON alone
+    result = baselines(options, args.seeds, progress=True,
+                       log=lambda line: print(line, file=sys.stderr))
+    text = json.dumps({"options": {k: v for k, v in options.items() if v is not None},
+                       "seeds": args.seeds, **result}, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
     return 0
 
 
@@ -278,6 +296,11 @@ def _add_training_options(parser) -> None:
                         "(default: the model file's)")
     parser.add_argument("--epochs", type=int, help="passes over the training set (default: "
                         "the model file's [training] epochs)")
+    parser.add_argument("--stdp-scale", type=float, metavar="S",
+                        help="multiply the input synapses' learning rate (eta_in) by S; "
+                             "--no-sbp --stdp-scale 0.7 is the learning-rate-matched control of "
+                             "SBP \"paper\", whose gain averages f (1 + p/N_hidden), within "
+                             "0.1 %% of f = 0.7 in the bundled models")
     parser.add_argument("--batch-size", type=int, metavar="B",
                         help="mini-batch SBP: sum B samples' changes with frozen weights, then "
                              "update (default 1: the paper's per-sample rule)")
@@ -345,6 +368,25 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--device", choices=TARGETS,
                        help="code-generation target (default: the run's own)")
     probe.set_defaults(func=_probe)
+    base = commands.add_parser(
+        "baselines", help="linear baselines of a data set's split: logistic regression on the "
+                          "pixels and on an untrained random hidden layer's spike counts")
+    base.add_argument("model", nargs="?", help="model file or bundled model name (default "
+                      "sbp_digits): its untrained hidden layer")
+    base.add_argument("--dataset", default="digits",
+                      help="digits, iris, xor, fashion-mnist, mnist or npz:PATH")
+    base.add_argument("--data-dir", metavar="DIR", help="folder with IDX files")
+    base.add_argument("--samples", type=int, metavar="N", help="use the first N training samples")
+    base.add_argument("--test-samples", type=int, metavar="N",
+                      help="use the first N test samples")
+    base.add_argument("--validation", type=float, metavar="FRACTION",
+                      help="score on a validation split of the training set, as train does")
+    base.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S",
+                      help="initial-weight seeds of the random hidden layer")
+    base.add_argument("--device", default="cpp", choices=TARGETS,
+                      help="code-generation target of the hidden layer's simulation")
+    base.add_argument("--out", metavar="FILE", help="also write the JSON to FILE")
+    base.set_defaults(func=_baselines)
     cost = commands.add_parser("cost", help="the SBP paper's computational cost of two runs")
     cost.add_argument("run_a", help="run without SBP (folder)")
     cost.add_argument("run_b", help="run with SBP (folder)")

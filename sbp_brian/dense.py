@@ -108,7 +108,11 @@ class DenseNetwork:
         self.dt = dt = _si(c.dt)
         self.steps = c.steps_per_sample
         self.input_spikes = input_spikes
-        self.U, self.tau_f, self.tau_d = c.stp["U"], _si(c.stp["tau_f"]), _si(c.stp["tau_d"])
+        self.stp = c.stp is not None  # without STP every spike's efficacy is 1
+        if self.stp:
+            self.U = c.stp["U"]
+            self.decay_u = np.exp(-dt / _si(c.stp["tau_f"]))
+            self.decay_x = np.exp(-dt / _si(c.stp["tau_d"]))
         self.g_in, self.g_out = _si(c.g_in), _si(c.g_out)
         self.stdp_in = {k: _si(v) for k, v in c.stdp_in.items()}
         self.stdp_out = {k: _si(v) for k, v in c.stdp_out.items()}
@@ -121,8 +125,6 @@ class DenseNetwork:
                                                         "ateach": self.stdp_out["tau_minus"]},
                              readout=True)
         self.rng = np.random.default_rng(c.seed)
-        self.decay_u = np.exp(-dt / self.tau_f)
-        self.decay_x = np.exp(-dt / self.tau_d)
         self.decay_apre = np.exp(-dt / self.stdp_in["tau_plus"])
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
@@ -168,14 +170,15 @@ class DenseNetwork:
         W_in_e, W_in_i = np.where(W_in > 0, W_in, 0), np.where(W_in < 0, W_in, 0)
         W_out_e, W_out_i = np.where(W_out > 0, W_out, 0), np.where(W_out < 0, W_out, 0)
         q = intensity * self.max_rate * dt
-        U, A = self.U, self.stdp_in
+        A = self.stdp_in
         Ao = self.stdp_out
         teaching = target > 0.5
         for s in range(self.steps):
             step = k * self.steps + s
             # 2: state updates
-            u *= self.decay_u
-            x = 1 - (1 - x) * self.decay_x
+            if self.stp:
+                u *= self.decay_u
+                x = 1 - (1 - x) * self.decay_x
             apre *= self.decay_apre
             spiked_h = hid.step(step)
             spiked_o = out.step(step)
@@ -187,7 +190,8 @@ class DenseNetwork:
             teach = teaching & (step % self.teach_steps == 0)
             # 4: synaptic effects, with the traces before this step's resets
             if spiked_i.size:
-                eff = (u[spiked_i] + U * (1 - u[spiked_i])) * x[spiked_i]
+                eff = ((u[spiked_i] + self.U * (1 - u[spiked_i])) * x[spiked_i] if self.stp
+                       else np.ones(spiked_i.size))
                 hid.gE += self.g_in * (eff @ W_in_e[spiked_i])
                 hid.gI -= self.g_in * (eff @ W_in_i[spiked_i])
                 ltd[spiked_i] -= hid.traces["apost_in"]
@@ -201,9 +205,10 @@ class DenseNetwork:
             if teach.any():
                 dw_out[:, teach] += Ao["A_plus"] * hid.traces["apre_out"][:, None]
             # 5: resets
-            if spiked_i.size:
-                u[spiked_i] += U * (1 - u[spiked_i])
+            if spiked_i.size and self.stp:
+                u[spiked_i] += self.U * (1 - u[spiked_i])
                 x[spiked_i] -= u[spiked_i] * x[spiked_i]
+            if spiked_i.size:
                 apre[spiked_i] += A["A_plus"]
                 pre_count[spiked_i] += 1
             hid.fire(spiked_h, step)

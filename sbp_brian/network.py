@@ -228,7 +228,9 @@ class TrainingConfig:
     teacher_mode: str
     hidden: dict
     output: dict
-    stp: dict
+    #: Tsodyks-Markram STP of the input synapses (``U``, ``tau_f``, ``tau_d``); ``None``: no
+    #: STP (a model file without ``[synapses.input_hidden.stp]``), every spike's efficacy 1
+    stp: dict | None
     g_in: Any
     g_out: Any
     stdp_in: dict
@@ -283,7 +285,8 @@ class TrainingConfig:
             max_rate=model["input"]["max_rate"], teacher_rate=teacher["rate"],
             teacher_mode=model.options.get("teacher", {}).get("mode", "regular"),
             hidden=dict(model.neurons["hidden"].params), output=dict(model.neurons["output"].params),
-            stp=dict(model.synapses["input_hidden"]["stp"].params),
+            stp=(dict(model.synapses["input_hidden"]["stp"].params)
+                 if "stp" in model.synapses["input_hidden"] else None),
             g_in=model.synapses["input_hidden"]["transmission"].params["g_w"],
             g_out=model.synapses["hidden_output"]["transmission"].params["g_w"],
             stdp_in={k: hidden_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
@@ -552,9 +555,10 @@ class SBPNetwork:
         self.n_periods = n_samples // copies
         self.boundary = boundary
         T, dt = c.sample_duration, c.dt
+        stp = c.stp is not None
         namespace = {
-            "max_rate": c.max_rate, "U": c.stp["U"], "tau_f": c.stp["tau_f"],
-            "tau_d": c.stp["tau_d"], "g_in": c.g_in, "g_out": c.g_out,
+            "max_rate": c.max_rate, **(dict(c.stp) if stp else {}), "g_in": c.g_in,
+            "g_out": c.g_out,
             "A_plus_in": c.stdp_in["A_plus"], "A_minus_in": c.stdp_in["A_minus"],
             "tau_plus_in": c.stdp_in["tau_plus"], "tau_minus_in": c.stdp_in["tau_minus"],
             "A_plus_out": c.stdp_out["A_plus"], "A_minus_out": c.stdp_out["A_minus"],
@@ -571,8 +575,6 @@ class SBPNetwork:
         # ---- inputs: Bernoulli spikes (Eq. 2) with per-neuron STP state (Eq. 4) -------
         input_eqs = """
         rate : Hz                          # Bernoulli rate in this sample (Eq. 2)
-        du/dt = -u/tau_f : 1               # STP utilisation (Eq. 4)
-        dx/dt = (1 - x)/tau_d : 1          # STP resources (Eq. 4)
         eff : 1                            # efficacy of the latest spike (before its update)
         ltp_p : 1                          # sum over this sample's spikes of exp(s/tau+)
         count : 1                          # spikes in this sample
@@ -580,6 +582,9 @@ class SBPNetwork:
         coactive : 1                       # activity weight in the spread modes
         share : 1                          # share of the propagated signal
         """
+        if stp:
+            input_eqs += ("du/dt = -u/tau_f : 1        # STP utilisation (Eq. 4)\n"
+                          "dx/dt = (1 - x)/tau_d : 1    # STP resources (Eq. 4)\n")
         # totals of the generated boundary step, read from its one-neuron group "sbp_norm"
         # (linked variables: a broadcast by synapses would be a pass the step does not need)
         generated = boundary == "generated"
@@ -600,14 +605,16 @@ class SBPNetwork:
             draw_next = f"\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
         self.inputs = NeuronGroup(
             copies * c.n_input, input_eqs, threshold=threshold,
-            reset=("eff = (u + U*(1 - u))*x\nu += U*(1 - u)\nx -= u*x\n"
+            reset=(("eff = (u + U*(1 - u))*x\nu += U*(1 - u)\nx -= u*x\n" if stp else
+                    "eff = 1\n") +
                    f"ltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1" + draw_next),
             method="exact", namespace=namespace, name="inputs")
         # TM-STP at a spike (Eq. 4): the transmitted efficacy uses the state before the
         # spike's own update.  The reset runs before synaptic propagation (nothing there reads
         # what it changes), so that each synaptic event of a spike reads one number, eff.
         self.inputs.resetter["spike"].when = "after_thresholds"
-        self.inputs.x = 1
+        if stp:
+            self.inputs.x = 1
         self.inputs.next_spike = np.inf
         self.first_spike = (f"\nnext_spike = timestep(t, sim_dt) - 1 + {GEOMETRIC_STEPS}"
                             if input_schedule is None else "")
@@ -920,7 +927,8 @@ class SBPNetwork:
         membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
                           "not_refractory = True\ncount = 0\n")
         self.inputs.run_regularly(
-            "count = 0\nu = 0\nx = 1\nltp_p = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
+            "count = 0\n" + ("u = 0\nx = 1\n" if c.stp is not None else "") +
+            "ltp_p = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
             order=12,
             name="inputs_reset", **step)
         self.hidden.run_regularly(

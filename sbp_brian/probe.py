@@ -16,14 +16,21 @@ monitor, or the runtime reference), and the probe's training presentations use t
 random stream (``chunk_seed`` phase 2) while the test presentations are the ones
 ``sbp-brian evaluate`` uses (the last epoch's evaluation), so the readout accuracy reported
 here is the run's logged test accuracy on those images.
+
+``sbp-brian baselines`` (:func:`baselines`) gives the same two linear readouts without a
+trained run, for the results tables: the logistic regression on the pixels, and on the spike
+counts of the model's untrained hidden layer (its random initial weights, frozen: the
+control's hidden layer), on a data set's split.  Every spiking variant should be read against
+both lines.
 """
 from __future__ import annotations
 
+import tempfile
 import time
 
 import numpy as np
 
-__all__ = ["linear_probe", "PROBE_TRAIN_SAMPLES"]
+__all__ = ["linear_probe", "baselines", "PROBE_TRAIN_SAMPLES"]
 
 #: Training images the probe fits on by default (fewer when the run trains on fewer).
 PROBE_TRAIN_SAMPLES = 3000
@@ -83,3 +90,38 @@ def linear_probe(run, train_samples: int | None = None, test_samples: int | None
         "silent_hidden_fraction": float(np.mean(hidden_test.sum(axis=0) == 0)),
         "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+def baselines(options: dict, seeds=(0, 1, 2), progress: bool = False, log=print) -> dict:
+    """Linear baselines on the split that ``options`` (``sbp-brian train``'s: model, dataset,
+    data_dir, samples, test_samples, validation, device) gives: a logistic regression on the
+    pixels of all its training images, scored on its test (or validation) images; and one on
+    the spike counts of the model's untrained hidden layer, one Bernoulli presentation per
+    image, for each seed's random initial weights (the fixed random layer of the control,
+    before any training)."""
+    from .runs import make_data, make_trainer
+    start = time.perf_counter()
+    data = make_data(options)
+    log(f"[baselines] {data.name}: logistic regression on {len(data.y_train)} training "
+        f"images' pixels ...")
+    result = {"dataset": data.name, "model": options.get("model") or "sbp_digits",
+              "train_samples": int(len(data.y_train)), "test_samples": int(len(data.y_test)),
+              "evaluated_on": "validation" if "validation" in data.name else "test",
+              "pixels": _logistic(data.x_train, data.y_train, data.x_test, data.y_test),
+              "random_hidden_layer": {}}
+    for seed in seeds:
+        log(f"[baselines] seed {seed}: spike counts of the untrained hidden layer ...")
+        with tempfile.TemporaryDirectory(prefix="sbp_brian_baseline_") as folder:
+            trainer = make_trainer({**options, "seed": seed, "freeze_hidden": True,
+                                    "no_sbp": True, "sbp_mode": None}, folder,
+                                   progress=progress, record_hidden=True)
+            try:
+                hidden_train = trainer.responses(data.x_train, phase=2).hidden_counts
+                hidden_test = trainer.responses(data.x_test, phase=1).hidden_counts
+            finally:
+                trainer.close()
+        result["random_hidden_layer"][str(seed)] = {
+            "accuracy": _logistic(hidden_train, data.y_train, hidden_test, data.y_test),
+            "hidden_spikes_per_neuron_per_sample": float(np.mean(hidden_test))}
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    return result

@@ -112,9 +112,12 @@ def load_registry(root: Path) -> dict[str, ResultEntry]:
                                f"of {', '.join(RENDERERS)}")
         if fields["page"] not in PAGES:
             raise ResultsError(f"{path}: [{name}] page must be one of {', '.join(PAGES)}")
-        for key in ("artifact", "figure"):
-            if key in fields and not (Path(root) / fields[key]).is_file():
-                raise ResultsError(f"{path}: [{name}] {key} {fields[key]} does not exist")
+        named = {key: fields[key] for key in ("artifact", "figure") if key in fields}
+        named.update({f"options.{key}": fields.get("options", {})[key]
+                      for key in ("baseline", "baselines") if key in fields.get("options", {})})
+        for key, relative in named.items():
+            if not (Path(root) / relative).is_file():
+                raise ResultsError(f"{path}: [{name}] {key} {relative} does not exist")
         entries[name] = ResultEntry(id=name, **fields)
     return entries
 
@@ -230,11 +233,13 @@ def _comparison(data: dict, options: dict) -> str:
     baseline = results.get("nosbp", {}).get("accuracies", [])
     other = {variant_key(name): r["accuracies"]
              for name, r in options.get("baseline_data", {}).items()}
+    if "baseline_variant" in options:  # every variant against one variant of the baseline
+        other = {key: other[variant_key(options["baseline_variant"])] for key in results}
     rows = []
     for key, r in results.items():
         accuracies = r["accuracies"]
-        rows.append([VARIANT_LABELS[key], mean_sd(accuracies), per_seed(accuracies),
-                     *([Paired(accuracies, other[key])] if other else []),
+        rows.append([VARIANT_LABELS[key] + options.get("label_suffix", ""), mean_sd(accuracies),
+                     per_seed(accuracies), *([Paired(accuracies, other[key])] if other else []),
                      "--" if key == "control" else Paired(accuracies, control),
                      "--" if key == "nosbp" else Paired(accuracies, baseline),
                      "--" if key == "nosbp" else cost_reduction(r.get("cost_vs_without_sbp"))])
@@ -492,6 +497,32 @@ def _garbage_collector(data: dict, options: dict) -> str:
             "\n\nInput images: " + ", ".join(inputs) + ".")
 
 
+def _random_layer(data: dict) -> list[float]:
+    return [r["accuracy"] for r in data["random_hidden_layer"].values()]
+
+
+def _baselines(data: dict, options: dict) -> str:
+    """``sbp-brian baselines``: logistic regression on the pixels and on the spike counts of
+    the untrained random hidden layer, on one split."""
+    layer = data["random_hidden_layer"]
+    return table(
+        ["split", "logistic regression on the pixels",
+         "on the untrained random hidden layer's spike counts", "per seed",
+         "hidden spikes/neuron/sample"],
+        [[f"{data['dataset']}: {data['train_samples']} training / {data['test_samples']} "
+          f"{data['evaluated_on']} images", percent(data["pixels"]),
+          mean_sd(_random_layer(data)),
+          " / ".join(f"{100 * r['accuracy']:.1f} (seed {seed})" for seed, r in layer.items()),
+          series([r["hidden_spikes_per_neuron_per_sample"] for r in layer.values()], 1)]])
+
+
+def baseline_line(data: dict, path: str, page_dir: str) -> str:
+    """The sentence under a results table that names its split's linear baselines."""
+    return (f"Linear baselines on the same split ({link(path, page_dir)}): logistic regression "
+            f"on the pixels {percent(data['pixels'])}; on the spike counts of the untrained "
+            f"random hidden layer {mean_sd(_random_layer(data))}.")
+
+
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "comparison": _comparison,
     "seed_lists": _seed_lists,
@@ -505,6 +536,7 @@ RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "copies": _copies,
     "bench": _bench,
     "garbage_collector": _garbage_collector,
+    "baselines": _baselines,
 }
 
 
@@ -516,15 +548,21 @@ def read_artifact(root: Path, entry: ResultEntry) -> dict:
         raise ResultsError(f"[{entry.id}]: cannot read {entry.artifact}: {err}") from None
 
 
+def _read_json(root: Path, entry: ResultEntry, relative: str) -> dict:
+    path = Path(root) / relative
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultsError(f"[{entry.id}]: cannot read {relative}: {err}") from None
+
+
 def render_result(root: Path, entry: ResultEntry, page_dir: str = "docs") -> str:
     """The Markdown of one result: provenance, the artifact's numbers, the figure."""
     options = dict(entry.options or {})
-    if "baseline" in options:  # another artifact the table compares with
-        path = Path(root) / options["baseline"]
-        try:
-            options["baseline_data"] = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ResultsError(f"[{entry.id}]: cannot read its baseline {path}: {err}") from None
+    other = {key: _read_json(root, entry, options[key]) for key in ("baseline", "baselines")
+             if key in options}  # artifacts the table compares with
+    if "baseline" in other:
+        options["baseline_data"] = other["baseline"]
     try:
         numbers = RENDERERS[entry.kind](read_artifact(root, entry), options)
     except (KeyError, TypeError, IndexError, ValueError) as err:
@@ -535,6 +573,8 @@ def render_result(root: Path, entry: ResultEntry, page_dir: str = "docs") -> str
         ["seeds", entry.seeds], ["scored on", entry.split], ["date", entry.date],
         ["artifact", link(entry.artifact, page_dir)]])
     parts = [provenance, numbers]
+    if "baselines" in other:
+        parts.append(baseline_line(other["baselines"], options["baselines"], page_dir))
     if entry.figure:
         parts.append(f"![{entry.title}]({(Path('..') / entry.figure).as_posix()})")
     return "\n\n".join(parts)
@@ -546,7 +586,8 @@ def render_headline(root: Path) -> str:
     compiled path against the naive Brian2 loop and dense numpy; each row links to its page
     and the artifact it comes from."""
     registry = load_registry(root)
-    needed = ("digits_comparison", "fashion_ten_epochs", "digits_main_command", "speed_benchmark")
+    needed = ("digits_comparison", "fashion_ten_epochs", "digits_main_command", "speed_benchmark",
+              "baselines_digits", "baselines_fashion")
     missing = [name for name in needed if name not in registry]
     if missing:
         raise ResultsError(f"README's results table needs the results {', '.join(missing)} "
@@ -572,6 +613,15 @@ def render_headline(root: Path) -> str:
                for key in VARIANT_LABELS),
              source("digits_main_command", "the-readmes-first-command")]]
     accuracy = table(["data set, budget", *VARIANT_LABELS.values(), "from"], rows)
+    lines = {name: read_artifact(root, registry[f"baselines_{name}"])
+             for name in ("digits", "fashion")}
+    accuracy += ("\n\nEvery spiking variant is to be read against the linear baselines of the "
+                 "same splits ([results](docs/results.md#linear-baselines)): logistic regression "
+                 f"on the pixels {percent(lines['digits']['pixels'])} (digits) and "
+                 f"{percent(lines['fashion']['pixels'])} (Fashion-MNIST); on the spike counts "
+                 "of the untrained random hidden layer "
+                 f"{mean_sd(_random_layer(lines['digits']))} and "
+                 f"{mean_sd(_random_layer(lines['fashion']))}.")
     bench = read_artifact(root, registry["speed_benchmark"])["runs"]
     compiled = next(r for r in bench if r["way"] == "compiled")
     ways = {"compiled": "compiled (`cpp_standalone`, the default)",

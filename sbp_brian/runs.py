@@ -40,7 +40,13 @@ def make_config(options: dict, data) -> TrainingConfig:
                                          "seed", "chunk", "batch_size") if options.get(k) is not None}
     if options.get("no_sbp"):
         overrides["sbp_mode"] = None
-    return TrainingConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)
+    config = TrainingConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)
+    scale = options.get("stdp_scale")
+    if scale is not None:  # e.g. "without SBP" at the input learning rate of SBP "paper"
+        if not scale > 0:
+            raise TrainingError(f"--stdp-scale must be > 0, got {scale}")
+        config.eta_in *= scale
+    return config
 
 
 def make_data(options: dict):

@@ -414,7 +414,9 @@ class _RuntimeRunner:
             setattr(ih, name, 0)
         ho.dw = 0
         inputs, hidden, output = net.inputs, net.hidden, net.output
-        inputs.count, inputs.u, inputs.x, inputs.ltp_p = 0, 0, 1, 0
+        inputs.count, inputs.ltp_p = 0, 0
+        if c.stp is not None:
+            inputs.u, inputs.x = 0, 1
         inputs.rate = np.asarray(x_next) * c.max_rate
         for group in (hidden, output):
             group.v = c.hidden["V_L"] if group is hidden else c.output["V_L"]

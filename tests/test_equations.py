@@ -144,6 +144,39 @@ def test_tm_stp_efficacies_follow_recursion(U, tau_f, tau_d):
     np.testing.assert_allclose(measured, expected, rtol=0.01)
 
 
+def _simulated_efficacies(times, U, tau_f, tau_d, dt=1 * ms):
+    """Efficacy of each spike of a presynaptic train through a Brian2 tm_stp synapse (the
+    STP state is event-driven, exact at any dt; a coarse one keeps long trains quick)."""
+    pre = SpikeGeneratorGroup(1, np.zeros(len(times), int), times, dt=dt)
+    post = eq.conductance_lif().group(1, dt=dt)
+    syn = eq.combine(eq.tm_stp(U=U, tau_f=tau_f, tau_d=tau_d),
+                     eq.conductance_transmission(factor="efficacy")).synapses(pre, post, dt=dt)
+    syn.w = 1
+    mon = StateMonitor(syn, "efficacy", record=0, dt=dt)
+    run(pre, post, syn, mon, duration=times[-1] + 2 * dt)
+    return mon.efficacy[0][np.round((times + dt) / dt).astype(int)]
+
+
+@pytest.mark.parametrize("U, tau_f, tau_d, interval", [(0.5, 20 * ms, 800 * ms, 50 * ms),
+                                                       (0.1, 1000 * ms, 100 * ms, 20 * ms)])
+def test_tm_stp_against_closed_forms(U, tau_f, tau_d, interval):
+    """Against formulas derived on paper, not the package's own recursion (Tsodyks, Pawelzik
+    & Markram 1998, Neural Comput. 10, 821): for a regular train of period D, with
+    f = exp(-D/tau_f) and d = exp(-D/tau_d), the steady state released fraction is
+    u+ x- with u+ = U / (1 - (1 - U) f) and x- = (1 - d) / (1 - (1 - u+) d); the paired-pulse
+    ratio of two spikes D apart from rest is (U + (1 - U) U f)(1 - U d) / U."""
+    n_spikes = 200 if tau_f < 100 * ms else 400
+    times = (10 + np.arange(n_spikes) * float(interval / ms)) * ms
+    efficacy = _simulated_efficacies(times, U, tau_f, tau_d)
+    f, d = np.exp(-float(interval / tau_f)), np.exp(-float(interval / tau_d))
+    u_plus = U / (1 - (1 - U) * f)
+    steady = u_plus * (1 - d) / (1 - (1 - u_plus) * d)
+    assert efficacy[-1] == pytest.approx(steady, rel=0.005)
+    paired_pulse = (U + (1 - U) * U * f) * (1 - U * d) / U
+    assert efficacy[1] / efficacy[0] == pytest.approx(paired_pulse, rel=0.005)
+    assert efficacy[0] == pytest.approx(U)
+
+
 def _volley_driven_spikes(dt, factory, seed):
     """Output spike times for 20 volleys of 1-20 coincident (0-4 ms jittered) input spikes."""
     rng = np.random.default_rng(seed)

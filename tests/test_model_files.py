@@ -128,3 +128,16 @@ def test_training_network_refuses_choices_it_does_not_implement(tmp_path, old, n
         TrainingConfig.from_model(load_model(write(tmp_path, text.replace(old, new, 1))),
                                   n_input=64, n_output=10)
     assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).sbp_mode == "paper"
+
+
+def test_a_model_file_without_input_stp_trains_without_it(tmp_path):
+    """STP is switched off by leaving out [synapses.input_hidden.stp] (the paper's STP
+    ablation, fig. S2): every input spike then transmits with efficacy 1."""
+    from sbp_brian.network import TrainingConfig
+    text = bundled_models()["sbp_digits"].read_text()
+    start = text.index("[synapses.input_hidden.stp]")
+    end = text.index("[synapses.input_hidden.transmission]")
+    model = load_model(write(tmp_path, text[:start] + text[end:]))
+    assert "stp" not in model.synapses["input_hidden"]
+    assert TrainingConfig.from_model(model, 64, 10).stp is None
+    assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).stp["U"] == 0.45

@@ -66,15 +66,17 @@ def schedule(config, seed=0):
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("mode, threads, reductions, homeo", [
-    ("paper", 1, "accumulate", None), ("spread", 1, "accumulate", "sample"),
-    ("paper", 2, "summed", None), ("weighted", 2, "summed", "epochs")])
-def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo, tmp_path):
+@pytest.mark.parametrize("mode, threads, reductions, homeo, stp", [
+    ("paper", 1, "accumulate", None, True), ("spread", 1, "accumulate", "sample", True),
+    ("paper", 2, "summed", None, True), ("weighted", 2, "summed", "epochs", True),
+    ("weighted", 1, "accumulate", None, False)])
+def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo, stp,
+                                                tmp_path):
     """The compiled boundary step (both reduction variants; OpenMP with the summed one)
     gives the numpy reference's spikes and weights on identical input spikes, also with
-    homeostatic membrane adjustment (both readings of Eq. 9)."""
+    homeostatic membrane adjustment (both readings of Eq. 9) and without STP."""
     config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
-        mode, homeostasis=homeostasis(homeo))
+        mode, homeostasis=homeostasis(homeo), **({} if stp else {"stp": None}))
     compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times),
                                threads=threads, reductions=reductions)
     fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0,
@@ -778,12 +780,15 @@ def test_input_spikes_are_a_bernoulli_process(boundary):
     assert abs(first - trains * q) < 4 * np.sqrt(trains * q)
 
 
-@pytest.mark.parametrize("mode", ["paper", "weighted"])
-def test_dense_numpy_network_equals_brian_reference(mode):
+@pytest.mark.parametrize("mode, stp", [("paper", True), ("spread", True), ("weighted", True),
+                                       (None, True), ("paper", False)])
+def test_dense_numpy_network_equals_brian_reference(mode, stp):
     """The benchmark's dense numpy implementation is the same model: on identical input
-    spikes it gives the Brian2 runtime reference's spike counts and weights."""
+    spikes it gives the Brian2 runtime reference's spike counts and weights, in every SBP
+    mode, without SBP and without STP (an oracle written without Brian2)."""
     from sbp_brian.dense import DenseNetwork
-    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(mode)
+    config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
+        mode, **({} if stp else {"stp": None}))
     steps = config.steps_per_sample
     raster = np.zeros((N_SAMPLES * steps, config.n_input), dtype=bool)
     raster[np.round(np.asarray(times / config.dt)).astype(int), indices] = True
@@ -1014,6 +1019,18 @@ def test_welch_test_against_hand_computation():
     assert same["welch_t"] is None and same["p"] is None and same["difference"] == 0
 
 
+def test_stdp_scale_multiplies_the_input_learning_rate(capsys):
+    """--stdp-scale S multiplies eta_in (the learning-rate-matched control of SBP "paper" is
+    --no-sbp --stdp-scale 0.7); a scale <= 0 is refused by name."""
+    from sbp_brian.runs import make_config, make_data
+    data = make_data({"dataset": "xor"})
+    plain = make_config({"dataset": "xor", "no_sbp": True}, data)
+    scaled = make_config({"dataset": "xor", "no_sbp": True, "stdp_scale": 0.7}, data)
+    assert scaled.eta_in == pytest.approx(0.7 * plain.eta_in) and scaled.sbp_mode is None
+    assert main(["train", "--dataset", "xor", "--stdp-scale", "0", "--out", "unused"]) == 2
+    assert "--stdp-scale must be > 0, got 0.0" in capsys.readouterr().err
+
+
 def test_paired_tests_and_holm_against_hand_computation():
     """Paired by seed: differences d = (0.1, 0.2, 0.3), mean 0.2, SD 0.1, t = 0.2/(0.1/sqrt 3)
     = 3.464 with 2 degrees of freedom; Wilcoxon's exact two-sided p for three positive
@@ -1162,3 +1179,23 @@ def test_python_profile_summary_counts_frames_below_a_function(tmp_path):
     missing = subprocess.run([sys.executable, str(script), str(profile), "fit"],
                              capture_output=True, text=True)
     assert missing.returncode == 1 and "no samples below fit" in missing.stderr
+
+
+@pytest.mark.standalone
+def test_baselines_score_pixels_and_each_seed_s_random_hidden_layer(tmp_path, capsys):
+    out = tmp_path / "baselines.json"
+    assert main(["baselines", "--samples", "40", "--test-samples", "20", "--seeds", "0", "1",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["seeds"] == [0, 1] and result["evaluated_on"] == "test"
+    assert (result["train_samples"], result["test_samples"]) == (40, 20)
+    assert 0.0 <= result["pixels"] <= 1.0
+    layers = result["random_hidden_layer"]
+    assert sorted(layers) == ["0", "1"]
+    for layer in layers.values():
+        assert 0.0 <= layer["accuracy"] <= 1.0
+        assert layer["hidden_spikes_per_neuron_per_sample"] > 0  # the untrained layer fires
+    # different initial weights give a different random layer
+    assert layers["0"]["hidden_spikes_per_neuron_per_sample"] != \
+        layers["1"]["hidden_spikes_per_neuron_per_sample"]
