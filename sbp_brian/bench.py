@@ -53,7 +53,7 @@ from brian2 import ms
 
 from .datasets import FASHION_MNIST_DIR, load_dataset
 from .model_files import load_model
-from .network import TrainingConfig, initial_weights
+from .network import TrainingConfig, initial_input_signs, initial_weights
 from .train import new_build_folder  # temporary folders a later process removes if this one is killed
 
 __all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
@@ -166,6 +166,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
                                        sample_duration=duration_ms * ms, chunk=chunk,
                                        sbp_mode="paper", batch_size=copies)
     w_in, w_out = initial_weights(config, rng)
+    sign_in = initial_input_signs(config, w_in)
     onehot = np.eye(10)[y]
     start = time.perf_counter()
     compile_seconds = 0.0
@@ -185,7 +186,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     else:
         raise ValueError(f"unknown way {way!r}")
     if way in ("naive", "naive-numpy", "dense"):  # first sample apart: code generation, cython
-        runner.run(x[:1], onehot[:1], w_in, w_out, learn=True, seed=n_chunks)
+        runner.run(x[:1], onehot[:1], w_in, w_out, learn=True, seed=n_chunks, sign_in=sign_in)
         compile_seconds = time.perf_counter() - start
     setup_seconds = time.perf_counter() - start
     rates, hidden = [], []
@@ -193,7 +194,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         for k in range(n_chunks):
             sl = slice(k * chunk, (k + 1) * chunk)
             t0 = time.perf_counter()
-            w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k)
+            w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k,
+                                             sign_in=sign_in)
             rates.append(chunk / (time.perf_counter() - t0))
             hidden.append(result.hidden_spikes / chunk / n_hidden)
             log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "

@@ -88,7 +88,7 @@ def _train_options(args) -> dict:
             "seed": getattr(args, "seed", None), "device": args.device,
             "threads": getattr(args, "threads", None), "validation": args.validation,
             "batch_size": args.batch_size, "copies": getattr(args, "copies", None),
-            "stdp_scale": args.stdp_scale}
+            "stdp_scale": args.stdp_scale, "final": args.final or None}
 
 
 def _refuse_other_options(args, options: dict, out: Path) -> None:
@@ -215,8 +215,11 @@ def _compare(args) -> int:
     from .runs import compare
     options = _train_options(args)
     options.pop("seed")
-    results = compare(options, args.seeds, args.out or Path("runs") / "compare", jobs=args.jobs,
-                      variants=args.variants)
+    if args.seeds is None and args.final:
+        raise TrainingError("compare --final: give the seeds (--seeds S ...), fixed before "
+                            "any run")
+    results = compare(options, args.seeds or [0, 1, 2], args.out or Path("runs") / "compare",
+                      jobs=args.jobs, variants=args.variants)
     print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} "
           f"{'vs control (paired by seed)':44s} cost reduction vs without SBP")
     for variant, r in results.items():
@@ -311,6 +314,11 @@ def _add_training_options(parser) -> None:
     parser.add_argument("--validation", type=float, metavar="FRACTION",
                         help="evaluate on a validation split of the training set (tuning): "
                              "this fraction of each class, 0 < FRACTION < 1")
+    parser.add_argument("--final", action="store_true",
+                        help="the final measurement on the test set, recorded in run.json "
+                             "(compare: its seeds and variants fixed in plan.json before any "
+                             "run); without it a run on the test set is exploratory. Refused "
+                             "with --validation")
     parser.add_argument("--device", default="cpp", choices=TARGETS,
                         help="cpp (compiled, the fast path), cuda (brian2cuda where a GPU "
                              "works), or the runtime reference, numpy or cython")
@@ -399,8 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="control, without SBP and the SBP modes, "
                                   "same seeds and budget")
     _add_training_options(compare)
-    compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S",
-                         help="seeds: one run per variant and seed")
+    compare.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                         help="seeds: one run per variant and seed (default 0 1 2; with "
+                              "--final they must be given)")
     compare.add_argument("--variants", nargs="+", choices=list(VARIANT_KEYS),
                          metavar="VARIANT",
                          help=f"only these ({', '.join(VARIANT_KEYS)}; default all); finished "

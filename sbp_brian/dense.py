@@ -128,14 +128,14 @@ class DenseNetwork:
         self.decay_apre = np.exp(-dt / self.stdp_in["tau_plus"])
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
-            w_norm=None) -> tuple:
+            w_norm=None, sign_in=None) -> tuple:
         from .train import ChunkResult, boundary_weights, input_norms
         c = self.config
         self.rng = np.random.default_rng(seed)
         w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         eta_in = c.eta_in * rate_scale if learn else 0.0
         eta_out = c.eta_out * rate_scale if learn else 0.0
-        sign_in = input_signs(w_in)
+        sign_in = input_signs(w_in) if sign_in is None else np.asarray(sign_in)
         W_in = np.array(w_in, dtype=float).reshape(c.n_input, c.n_hidden)
         W_out = np.array(w_out, dtype=float).reshape(c.n_hidden, c.n_output)
         counts = np.zeros((len(x), c.n_output), dtype=int)

@@ -27,8 +27,9 @@ chunk of samples with no Python in between:
 3. for the spread modes, the inputs' activity threshold that selects the fraction p of most
    active input synapses (ties at the threshold included);
 4. the input-weight update (``sbp_mode``: ``None`` = local STDP only, "paper", "spread",
-   "weighted"; see :mod:`sbp_brian.sbp`) under Dale's law per synapse: each input synapse
-   keeps the sign it was initialised with (:func:`input_signs`), ``|w| <= w_in_max``;
+   "weighted"; see :mod:`sbp_brian.sbp`): each input synapse keeps the sign it was
+   initialised with for the whole run (:func:`initial_input_signs`: by synapse, or by input
+   neuron under Dale's law with ``[training] input_signs = "neuron"``), ``|w| <= w_in_max``;
    skipped when the hidden layer is frozen;
 5. the output-weight update under Dale's law, ``|w| <= w_out_max``;
 6. reset of membrane potentials, conductances, refractoriness, traces, STP state, spike
@@ -157,8 +158,9 @@ from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_
 from .model_files import ModelFile, ModelFileError, register_section
 from .parameters import Param, ParameterError, validate_params
 
-__all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "initial_weights",
-           "hidden_signs", "input_signs", "check_copies", "connect_within_copies"]
+__all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
+           "initial_weights", "hidden_signs", "input_signs", "initial_input_signs",
+           "check_copies", "connect_within_copies"]
 
 TEACHER_MODES = ("regular", "poisson")
 SBP_CHOICES = (None, "paper", "spread", "weighted")
@@ -186,6 +188,9 @@ MAX_T_OVER_TAU_PLUS = 20
 GEOMETRIC_STEPS = ("ceil(clip(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12)), "
                    "1, 1073741824))")
 
+#: How input synapses get their fixed signs (``[training] input_signs``; :func:`initial_weights`)
+INPUT_SIGN_CHOICES = ("synapse", "neuron")
+
 register_section("teacher", {
     "rate": Param(Hz, 200 * Hz, low=0, doc="teaching spike train rate of the target output"),
 }, {"mode": TEACHER_MODES}, {"mode": ("regular", "regular: evenly spaced teaching spikes; "
@@ -207,10 +212,19 @@ register_section("training", {
                         "paper's per-sample rule)"),
     "lr_decay": Param(1, 0.0, low=0, doc="learning rates at epoch e (from 0) are eta/(1 + "
                                          "lr_decay e)"),
-}, {"normalise_input": (True, False)}, {
+    "input_inhibitory_fraction": Param(1, 0.5, low=0, high=1, doc="with input_signs = "
+                                       "\"neuron\": the fraction of input neurons that are "
+                                       "inhibitory (0: all excitatory)"),
+}, {"normalise_input": (True, False), "input_signs": INPUT_SIGN_CHOICES}, {
     "normalise_input": (False, "true: synaptic scaling, each hidden neuron's sums of "
                                "excitatory and of inhibitory input weights kept at their "
-                               "initial values after every update (ours, not the paper's)")})
+                               "initial values after every update (ours, not the paper's)"),
+    "input_signs": ("synapse", "synapse: each input synapse excitatory or inhibitory by the "
+                               "sign of its initial weight, so one input neuron drives both "
+                               "(ours); neuron: Dale's law for inputs, each input neuron "
+                               "excitatory or inhibitory (input_inhibitory_fraction of them, "
+                               "drawn at random) with the same weight magnitudes (the released "
+                               "code's set_EI, switched off there)")})
 
 
 @dataclass
@@ -251,6 +265,10 @@ class TrainingConfig:
     lr_decay: float = 0.0
     batch_size: int = 1
     normalise_input: bool = False
+    #: "synapse" (each input synapse's sign from its initial weight) or "neuron" (Dale's law
+    #: for inputs: a fraction ``input_inhibitory_fraction`` of input neurons is inhibitory)
+    input_signs: str = "synapse"
+    input_inhibitory_fraction: float = 0.5
     #: homeostatic membrane adjustment of the hidden layer (SBP Eqs. 6-9): ``tau_homeo``,
     #: ``V_Tr``, ``V_in`` and ``time_base`` ("sample" or "epochs"); None = off
     homeostasis: dict | None = None
@@ -296,8 +314,16 @@ class TrainingConfig:
             **{k: training[k] for k in ("epochs", "eta_in", "eta_out", "w_in_init", "w_in_spread",
                                         "w_out_init", "w_in_max", "w_out_max", "chunk",
                                         "lr_decay", "batch_size") if k in training})
-        values["normalise_input"] = model.options.get("training", {}).get("normalise_input",
-                                                                          False)
+        training_options = model.options.get("training", {})
+        values["normalise_input"] = training_options.get("normalise_input", False)
+        values["input_signs"] = training_options.get("input_signs", "synapse")
+        if "input_inhibitory_fraction" in training:
+            if "training.input_inhibitory_fraction" in model.sources \
+                    and values["input_signs"] != "neuron":
+                raise ModelFileError(f"{model.path}: [training] input_inhibitory_fraction is "
+                                     "used with input_signs = \"neuron\" only; set that or "
+                                     "remove the key")
+            values["input_inhibitory_fraction"] = training["input_inhibitory_fraction"]
         if "hidden" in model.homeostasis:
             homeo = model.homeostasis["hidden"]
             values["homeostasis"] = {**homeo.params,
@@ -321,6 +347,12 @@ class TrainingConfig:
         if self.sbp_mode not in SBP_CHOICES:
             raise ValueError(f"unknown SBP mode {self.sbp_mode!r}; expected paper, spread, "
                              "weighted or None (without SBP)")
+        if self.input_signs not in INPUT_SIGN_CHOICES:
+            raise ValueError(f"unknown input_signs {self.input_signs!r}; expected one of "
+                             f"{INPUT_SIGN_CHOICES}")
+        if not 0 <= self.input_inhibitory_fraction <= 1:
+            raise ParameterError("input_inhibitory_fraction must be in [0, 1], got "
+                                 f"{self.input_inhibitory_fraction!r}")
         if self.teacher_mode not in TEACHER_MODES:
             raise ValueError(f"unknown teacher mode {self.teacher_mode!r}")
         ratio = float(self.sample_duration / self.stdp_in["tau_plus"])
@@ -443,20 +475,42 @@ def hidden_signs(config: TrainingConfig) -> np.ndarray:
 
 
 def initial_weights(config: TrainingConfig, rng: np.random.Generator):
-    """Input weights uniform in ``w_in_init +- w_in_spread`` (clipped to ``|w| <= w_in_max``;
-    the initial sign of each input synapse is kept); ``|output weights|`` uniform in
-    ``[0, 2 w_out_init]`` with the presynaptic hidden neuron's sign.  Flat arrays in synapse
-    order (all-to-all, ordered by presynaptic index)."""
+    """Input weights uniform in ``w_in_init +- w_in_spread`` (clipped to ``|w| <= w_in_max``);
+    ``|output weights|`` uniform in ``[0, 2 w_out_init]`` with the presynaptic hidden neuron's
+    sign.  Flat arrays in synapse order (all-to-all, ordered by presynaptic index).
+
+    The input weights' signs are the synapses' fixed signs (:func:`initial_input_signs`).  With
+    ``input_signs = "neuron"`` (Dale's law for inputs) the same draw gives the magnitudes
+    ``|w|`` and each input neuron's sign is applied to all its synapses; a random
+    ``round(input_inhibitory_fraction n_input)`` of the input neurons are inhibitory."""
     c = config
     w_in = rng.uniform(c.w_in_init - c.w_in_spread, c.w_in_init + c.w_in_spread,
                        c.n_input * c.n_hidden)
     w_in = np.clip(w_in, -c.w_in_max, c.w_in_max)
     w_out = rng.uniform(0, 2 * c.w_out_init, c.n_hidden * c.n_output)
+    if c.input_signs == "neuron":
+        n_inhibitory = int(round(c.input_inhibitory_fraction * c.n_input))
+        neuron_sign = np.where(rng.permutation(c.n_input) < n_inhibitory, -1.0, 1.0)
+        w_in = np.abs(w_in) * np.repeat(neuron_sign, c.n_hidden)
     return w_in, w_out * np.repeat(hidden_signs(c), c.n_output)
 
 
+def initial_input_signs(config: TrainingConfig, w_in: np.ndarray) -> np.ndarray:
+    """The fixed sign of each input synapse, from the initial input weights: ``-1`` where the
+    weight is negative, or (``input_signs = "neuron"``) where the presynaptic input neuron has a
+    negative weight; ``+1`` elsewhere.  A run keeps these signs to its end (and in its
+    checkpoint): an inhibitory synapse whose weight reaches 0 stays inhibitory."""
+    w = np.asarray(w_in, dtype=float)
+    if config.input_signs == "neuron":
+        per_neuron = np.where((w.reshape(config.n_input, -1) < 0).any(axis=1), -1.0, 1.0)
+        return np.repeat(per_neuron, config.n_hidden)
+    return input_signs(w)
+
+
 def input_signs(w_in: np.ndarray) -> np.ndarray:
-    """The fixed sign of each input synapse (Dale's law per synapse; +1 for w = 0)."""
+    """The sign of each input weight (+1 for w = 0): a synapse's fixed sign when ``w_in`` are
+    the initial weights (:func:`initial_input_signs`), and the runners' default when given
+    none."""
     return np.where(np.asarray(w_in) < 0, -1.0, 1.0)
 
 

@@ -49,7 +49,14 @@ def make_config(options: dict, data) -> TrainingConfig:
     return config
 
 
+def _refuse_final_validation(options: dict) -> None:
+    if options.get("final") and options.get("validation") is not None:
+        raise TrainingError("--final measures on the test set; --validation is for tuning: "
+                            "give one of them")
+
+
 def make_data(options: dict):
+    _refuse_final_validation(options)
     data = load_dataset(options.get("dataset") or "digits", options.get("data_dir"))
     if options.get("validation") is not None:
         data = data.validation_split(options["validation"], seed=0)
@@ -154,6 +161,8 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
     variants = _variant_names(variants)
     if jobs < 1:
         raise TrainingError(f"--jobs must be at least 1, got {jobs}")
+    if options.get("final"):
+        _keep_to_the_plan(options, list(seeds), variants, out_dir)
     if jobs > 1:
         results = _train_variants_parallel(options, seeds, out_dir, jobs, log, variants)
     else:
@@ -178,6 +187,36 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
                         + (f"model {Path(model).stem}, " if model else "")
                         + f"seeds {', '.join(map(str, seeds))}")
     return results
+
+
+PLAN = "plan.json"
+
+
+def _keep_to_the_plan(options: dict, seeds: list, variants: list, out_dir: Path) -> None:
+    """A final comparison (``--final``) fixes its seeds, variants and options in ``plan.json``
+    before its first run; a later call into the same folder (resuming, or some variants at a
+    time) must keep to them: no seeds added after the p-values were seen."""
+    _refuse_final_validation(options)  # before anything is written
+    plan = {"seeds": seeds, "variants": _variant_names(variants),
+            "options": {k: v for k, v in options.items() if v is not None}}
+    path = out_dir / PLAN
+    if not path.exists():
+        if any(out_dir.glob("*/seed*/checkpoint.npz")):
+            raise TrainingError(f"{out_dir} holds runs started without --final: a final "
+                                "comparison starts in a new folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(plan, indent=2) + "\n")
+        return
+    fixed = json.loads(path.read_text())
+    differ = [f"{key} {plan[key]!r} (the plan has {fixed[key]!r})" for key in ("seeds", "options")
+              if plan[key] != fixed[key]]
+    extra = [v for v in plan["variants"] if v not in fixed["variants"]]
+    if extra:
+        differ.append(f"variants {extra!r} (not in the plan's {fixed['variants']!r})")
+    if differ:
+        raise TrainingError(f"{path}: a final comparison keeps the seeds, variants and options "
+                            f"fixed at its start; these differ: {'; '.join(differ)}. Start a "
+                            "new folder for another comparison")
 
 
 def _variant_names(variants) -> list[str]:

@@ -44,8 +44,8 @@ from brian2 import seed as brian_seed
 from . import project_cache
 from .datasets import NPZ_READ_ERRORS, Dataset
 from .equations import dale_clip
-from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_weights,
-                      input_signs)
+from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_input_signs,
+                      initial_weights, input_signs)
 from .sbp import sbp_input_change
 from .targets import canonical_target, reset_target, use_target
 
@@ -311,8 +311,9 @@ class _CompiledRunner:
         self.compile_seconds = time.perf_counter() - start
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
-            w_norm=None, homeo_mix: float = 1.0) -> tuple:
+            w_norm=None, homeo_mix: float = 1.0, sign_in=None) -> tuple:
         c, copies = self.config, self.copies
+        sign_in = input_signs(w_in) if sign_in is None else np.asarray(sign_in)
         n = len(x)
         stim = np.zeros((c.chunk + copies, c.n_input))
         stim[:n] = x
@@ -330,7 +331,7 @@ class _CompiledRunner:
             device.run(with_output=False, run_args={**homeo,
                 net.stim: stim, net.labels: labels,
                 net.input_hidden.w: np.tile(w_in, copies),
-                net.input_hidden.sign_in: np.tile(input_signs(w_in), copies),
+                net.input_hidden.sign_in: np.tile(sign_in, copies),
                 net.hidden_output.w: np.tile(w_out, copies),
                 net.input_hidden.eta_in: c.eta_in * rate_scale if learn else 0.0,
                 net.hidden_output.eta_out: c.eta_out * rate_scale if learn else 0.0,
@@ -359,7 +360,7 @@ class _RuntimeRunner:
         self.applied = None   # the changes applied at the last batch end
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
-            w_norm=None, homeo_mix: float = 1.0) -> tuple:
+            w_norm=None, homeo_mix: float = 1.0, sign_in=None) -> tuple:
         c, net = self.config, self.net
         brian_seed(seed)
         if _epoch_mix(c):
@@ -367,7 +368,7 @@ class _RuntimeRunner:
         self.rate_scale = rate_scale
         self.w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         net.input_hidden.w = w_in
-        net.input_hidden.sign_in = input_signs(w_in)
+        net.input_hidden.sign_in = input_signs(w_in) if sign_in is None else sign_in
         net.hidden_output.w = w_out
         counts = np.zeros((len(x), c.n_output), dtype=int)
         potentials = np.zeros((len(x), c.n_output))
@@ -568,6 +569,7 @@ class Trainer:
         else:
             rng = np.random.default_rng(config.seed)
             self.w_in, self.w_out = self._initial_weights(rng)
+            self.sign_in = initial_input_signs(config, self.w_in)
             self.w_norm = input_norms(config, self.w_in)
             (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         self._build_dir = build_dir
@@ -602,11 +604,17 @@ class Trainer:
                 self.w_in, self.w_out = data["w_in"].copy(), data["w_out"].copy()
                 self.w_norm = data["w_norm"].copy()
                 self.state = json.loads(str(data["state"]))
+                # checkpoints written before the signs were kept: those runs took each
+                # synapse's sign from its weight at every chunk, as this does once
+                self.sign_in = (data["sign_in"].copy() if "sign_in" in data.files
+                                else input_signs(self.w_in))
         except (*NPZ_READ_ERRORS, KeyError) as err:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
         # checkpoints written before mini-batch SBP existed used the per-sample rule
         meta.get("config", {}).setdefault("batch_size", 1)
         meta.get("config", {}).setdefault("homeostasis", None)  # and before homeostasis
+        meta.get("config", {}).setdefault("input_signs", "synapse")  # and before input_signs
+        meta.get("config", {}).setdefault("input_inhibitory_fraction", 0.5)
         mine = json.loads(json.dumps(self.meta))
         if _without_epochs(meta) != _without_epochs(mine):
             raise TrainingError(f"{path} was written by a different configuration, dataset or "
@@ -635,6 +643,7 @@ class Trainer:
         os.close(handle)
         try:
             np.savez(tmp, w_in=self.w_in, w_out=self.w_out, w_norm=self.w_norm,
+                     sign_in=self.sign_in,
                      state=json.dumps(self.state),
                      meta=json.dumps(self.meta))
             os.replace(tmp, path)
@@ -684,7 +693,7 @@ class Trainer:
                 _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
                                           self.w_in, self.w_out, learn=False,
                                           seed=chunk_seed(self.config.seed, epoch, index, phase),
-                                          w_norm=self.w_norm,
+                                          w_norm=self.w_norm, sign_in=self.sign_in,
                                           homeo_mix=mix)
                 results.append(result)
         return ChunkResult.concatenate(results, self.config.n_output)
@@ -731,7 +740,7 @@ class Trainer:
                     self.w_out, learn=True,
                     seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
                     rate_scale=1.0 / (1.0 + c.lr_decay * epoch), w_norm=self.w_norm,
-                    homeo_mix=homeo_mix(c, epoch, trained=False))
+                    sign_in=self.sign_in, homeo_mix=homeo_mix(c, epoch, trained=False))
                 if not (np.all(np.isfinite(w_in)) and np.all(np.isfinite(w_out))):
                     bar.close()
                     raise TrainingError(

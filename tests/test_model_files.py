@@ -141,3 +141,20 @@ def test_a_model_file_without_input_stp_trains_without_it(tmp_path):
     assert "stp" not in model.synapses["input_hidden"]
     assert TrainingConfig.from_model(model, 64, 10).stp is None
     assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).stp["U"] == 0.45
+
+
+def test_input_signs_by_neuron_is_a_model_file_choice(tmp_path):
+    """[training] input_signs = "neuron" gives Dale's law to the inputs (the bundled
+    sbp_digits_dale_inputs); its inhibitory fraction is refused without it."""
+    from sbp_brian.network import TrainingConfig
+    config = TrainingConfig.from_model(load_model("sbp_digits_dale_inputs"), 64, 10)
+    assert (config.input_signs, config.input_inhibitory_fraction) == ("neuron", 0.3333)
+    assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).input_signs == "synapse"
+    text = bundled_models()["sbp_digits_dale_inputs"].read_text()
+    with pytest.raises(ModelFileError, match='input_inhibitory_fraction is used with '
+                                             'input_signs = "neuron" only'):
+        TrainingConfig.from_model(load_model(write(tmp_path, text.replace(
+            'input_signs = "neuron"', 'input_signs = "synapse"'))), 64, 10)
+    with pytest.raises(ModelFileError, match="option 'input_signs' = 'pixel'"):
+        load_model(write(tmp_path, text.replace('input_signs = "neuron"',
+                                                 'input_signs = "pixel"'), "b.toml"))

@@ -10,7 +10,7 @@ from brian2 import mV, ms
 from sbp_brian.cli import main
 from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
-from sbp_brian.network import TrainingConfig, initial_weights
+from sbp_brian.network import TrainingConfig, initial_weights, input_signs
 from sbp_brian.parameters import ParameterError
 from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summarise_costs,
                             welch_test, paired_tests, holm)
@@ -1199,3 +1199,82 @@ def test_baselines_score_pixels_and_each_seed_s_random_hidden_layer(tmp_path, ca
     # different initial weights give a different random layer
     assert layers["0"]["hidden_spikes_per_neuron_per_sample"] != \
         layers["1"]["hidden_spikes_per_neuron_per_sample"]
+
+
+def test_dale_s_law_for_inputs_gives_each_input_neuron_one_sign():
+    from sbp_brian.network import initial_input_signs
+    by_synapse = TrainingConfig.from_model(load_model("sbp_digits"), 64, 10)
+    by_neuron = TrainingConfig.from_model(load_model("sbp_digits_dale_inputs"), 64, 10)
+    w_synapse, out_synapse = initial_weights(by_synapse, np.random.default_rng(4))
+    w_neuron, out_neuron = initial_weights(by_neuron, np.random.default_rng(4))
+    np.testing.assert_array_equal(np.abs(w_neuron), np.abs(w_synapse))  # the same magnitudes
+    np.testing.assert_array_equal(out_neuron, out_synapse)
+    rows = w_neuron.reshape(64, 500)
+    inhibitory = (rows < 0).any(axis=1)
+    assert inhibitory.sum() == round(0.3333 * 64) == 21
+    assert np.all(rows[inhibitory] <= 0) and np.all(rows[~inhibitory] >= 0)
+    signs = initial_input_signs(by_neuron, w_neuron).reshape(64, 500)
+    np.testing.assert_array_equal(signs, np.where(inhibitory, -1.0, 1.0)[:, None] * np.ones(500))
+    # by synapse, one input neuron drives hidden neurons with both signs
+    assert np.all([(r < 0).any() and (r > 0).any() for r in w_synapse.reshape(64, 500)])
+
+
+class _SignRecordingRunner:
+    """Drives every inhibitory input weight to 0 and records the signs each chunk is given."""
+
+    def __init__(self):
+        self.signs = []
+
+    def run(self, x, y_onehot, w_in, w_out, sign_in=None, **_):
+        self.signs.append(None if sign_in is None else np.array(sign_in))
+        return np.where(w_in < 0, 0.0, w_in), w_out, ChunkResult(
+            np.zeros((len(x), 10), dtype=int), 0.0, None, np.zeros((len(x), 10)))
+
+
+def test_input_synapses_keep_their_initial_signs_through_chunks_and_resumes(tmp_path):
+    """An inhibitory input synapse whose weight reaches 0 stays inhibitory: the signs are fixed
+    at the start of a run and kept in its checkpoint (runs before 2026-12-03 re-read them from
+    the weights at every chunk, so such a synapse could turn excitatory)."""
+    runner = _SignRecordingRunner()
+    trainer = make_trainer(tiny_options(epochs=2, samples=24), tmp_path, progress=False,
+                           runner=runner)
+    initial = input_signs(trainer.w_in)
+    assert 0.25 < np.mean(initial < 0) < 0.42  # w_in uniform in [-1, 2]
+    trainer.fit()
+    assert np.all(trainer.w_in >= 0)  # every inhibitory weight is now 0 ...
+    assert len(runner.signs) >= 3
+    for given in runner.signs:  # ... and every chunk, evaluations too, keeps its sign
+        np.testing.assert_array_equal(given, initial)
+    with np.load(tmp_path / CHECKPOINT) as stored:
+        np.testing.assert_array_equal(stored["sign_in"], initial)
+    resumed = make_trainer(tiny_options(epochs=3, samples=24), tmp_path, resume=True,
+                           progress=False, runner=runner)
+    np.testing.assert_array_equal(resumed.sign_in, initial)
+
+
+def test_a_final_comparison_keeps_the_seeds_and_variants_of_its_plan(tmp_path):
+    """compare --final writes plan.json before any run; seeds added later, other variants or
+    options are refused in that folder, as is --final with --validation or without --seeds."""
+    from sbp_brian.runs import PLAN, _keep_to_the_plan, compare
+    options = {"dataset": "xor", "device": "numpy", "epochs": 1, "final": True}
+    _keep_to_the_plan(options, [0, 1, 2], ["control", "SBP paper"], tmp_path / "cmp")
+    plan = json.loads((tmp_path / "cmp" / PLAN).read_text())
+    assert plan["seeds"] == [0, 1, 2] and plan["options"]["final"] is True
+    _keep_to_the_plan(options, [0, 1, 2], ["control"], tmp_path / "cmp")  # a part of the plan
+    for seeds, variants, extra, message in [
+            ([0, 1, 2, 3], None, {}, r"seeds \[0, 1, 2, 3\] \(the plan has \[0, 1, 2\]\)"),
+            ([0, 1, 2], ["weighted"], {},
+             r"variants \['SBP weighted \(ours\)'\] \(not in the plan's"),
+            ([0, 1, 2], ["control"], {"epochs": 2}, "options")]:
+        with pytest.raises(TrainingError, match=message):
+            compare({**options, **extra}, seeds, tmp_path / "cmp", variants=variants)
+    with pytest.raises(TrainingError, match="--final measures on the test set"):
+        compare({**options, "validation": 0.2}, [0], tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+    (tmp_path / "old" / "control__fixed_hidden" / "seed0").mkdir(parents=True)
+    (tmp_path / "old" / "control__fixed_hidden" / "seed0" / CHECKPOINT).write_bytes(b"x")
+    with pytest.raises(TrainingError, match="runs started without --final"):
+        compare(options, [0], tmp_path / "old")
+    assert main(["compare", "--final", "--out", str(tmp_path / "cli")]) == 2
+    assert main(["train", "--final", "--validation", "0.2", "--out", str(tmp_path / "t")]) == 2
+    assert not (tmp_path / "cli").exists() and not (tmp_path / "t").exists()
