@@ -253,9 +253,9 @@ def _first_line(function) -> str:
 def model_file_reference() -> str:
     """Every section, component and key of a model file, from the loader's schema tables."""
     from . import model_files as mf
-    from . import network, sbp  # noqa: F401  (they declare [sbp], [teacher], [training])
+    from .sections import SECTIONS
     parts = ["### Sections", ""]
-    for name, section in mf.SECTIONS.items():
+    for name, section in SECTIONS.items():
         parts += [f"`[{name}]`", "",
                   _param_table(section.params, section.options, section.option_docs), ""]
     parts += ["### Neuron models: `[neurons.POPULATION]`, `model = \"NAME\"`", ""]

@@ -33,57 +33,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from brian2 import Hz, ms
-
 from . import equations as eq
+from . import sbp  # noqa: F401  (declares the [sbp] section)
 from .parameters import Param, ParameterError, parse_quantity
+from .sections import SECTIONS
 
 __all__ = ["ModelFile", "ModelFileError", "Component", "load_model", "bundled_models",
-           "register_section", "SECTIONS", "models_dir"]
+           "models_dir"]
 
 
 class ModelFileError(ParameterError):
     """A model file is malformed: unknown key, missing/wrong unit, out-of-range value."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """Schema of a fixed section: its parameters, its string options (the allowed values)
-    and what each option means (with its default)."""
-
-    params: Mapping[str, Param]
-    options: Mapping[str, tuple] = field(default_factory=dict)
-    option_docs: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
-
-
-SECTIONS: dict[str, Section] = {
-    "simulation": Section({
-        "dt": Param(ms, 0.1 * ms, low=0, strict_low=True, doc="integration time step"),
-        "sample_duration": Param(ms, 50 * ms, low=0, strict_low=True,
-                                 doc="presentation time of one sample"),
-        "seed": Param(1, 0, low=0, integer=True, doc="random seed"),
-    }),
-    "sizes": Section({
-        "input": Param(1, None, low=1, integer=True, doc="number of input neurons"),
-        "hidden": Param(1, None, low=1, integer=True, doc="number of hidden neurons"),
-        "output": Param(1, None, low=1, integer=True, doc="number of output neurons"),
-        "inhibitory_fraction": Param(1, 0.0, low=0, high=1,
-                                     doc="fraction of inhibitory hidden neurons (Dale's law)"),
-    }),
-    "input": Section({
-        "max_rate": Param(Hz, 200 * Hz, low=0, doc="firing rate of a pixel of intensity 1 (Eq. 2)"),
-    }, {"encoding": ("bernoulli", "poisson")}, {
-        "encoding": ("bernoulli", "input spike process (Eq. 2); the training network draws "
-                                  "Bernoulli spikes only")}),
-}
-
-
-def register_section(name: str, params: Mapping[str, Param],
-                     options: Mapping[str, tuple] | None = None,
-                     option_docs: Mapping[str, tuple[Any, str]] | None = None) -> None:
-    """Let an algorithm module declare the schema of its own section (e.g. ``[sbp]``);
-    ``option_docs`` gives each option's default and meaning."""
-    SECTIONS[name] = Section(params, options or {}, option_docs or {})
 
 
 @dataclass(frozen=True)
@@ -197,7 +157,6 @@ def bundled_models() -> dict[str, Path]:
 
 def load_model(path_or_name: str | Path) -> ModelFile:
     """Load and validate a model file, given a path or the name of a bundled model."""
-    from . import network, sbp  # noqa: F401  (declare the [sbp], [teacher], [training] sections)
     path = Path(path_or_name)
     if not path.exists():
         bundled = bundled_models()

@@ -155,14 +155,14 @@ from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor,
 
 from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_lif,
                         with_homeostasis)
-from .model_files import ModelFile, ModelFileError, register_section
-from .parameters import Param, ParameterError, validate_params
+from .model_files import ModelFile, ModelFileError
+from .parameters import ParameterError, validate_params
+from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
            "initial_weights", "hidden_signs", "input_signs", "initial_input_signs",
            "check_copies", "connect_within_copies"]
 
-TEACHER_MODES = ("regular", "poisson")
 SBP_CHOICES = (None, "paper", "spread", "weighted")
 REDUCTIONS = ("accumulate", "summed")
 
@@ -187,45 +187,6 @@ MAX_T_OVER_TAU_PLUS = 20
 #: from its own start, and a sample is far shorter than 2**30 steps (~30 hours at 0.1 ms).
 GEOMETRIC_STEPS = ("ceil(clip(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12)), "
                    "1, 1073741824))")
-
-#: How input synapses get their fixed signs (``[training] input_signs``; :func:`initial_weights`)
-INPUT_SIGN_CHOICES = ("synapse", "neuron")
-
-register_section("teacher", {
-    "rate": Param(Hz, 200 * Hz, low=0, doc="teaching spike train rate of the target output"),
-}, {"mode": TEACHER_MODES}, {"mode": ("regular", "regular: evenly spaced teaching spikes; "
-                                               "poisson: a Poisson train at the same rate")})
-
-register_section("training", {
-    "epochs": Param(1, 10, low=1, integer=True, doc="passes over the training set"),
-    "eta_in": Param(1, 1.0, low=0, doc="learning-rate multiplier of the input-weight update"),
-    "eta_out": Param(1, 1.0, low=0, doc="learning-rate multiplier of the output-weight update"),
-    "w_in_init": Param(1, 0.5, doc="mean of the initial input weights"),
-    "w_in_spread": Param(1, 0.5, low=0, doc="input weights start uniform in w_in_init +- "
-                                            "w_in_spread (negative ones are inhibitory)"),
-    "w_out_init": Param(1, 0.5, low=0, doc="|output weights| start uniform in [0, 2 w_out_init]"),
-    "w_in_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |input weights|"),
-    "w_out_max": Param(1, 2.0, low=0, strict_low=True, doc="upper bound of |output weights|"),
-    "chunk": Param(1, 250, low=1, integer=True, doc="samples per compiled run (fast path)"),
-    "batch_size": Param(1, 1, low=1, integer=True, doc="mini-batch SBP: samples whose boundary "
-                        "changes are summed, weights frozen, before one update (1 = the "
-                        "paper's per-sample rule)"),
-    "lr_decay": Param(1, 0.0, low=0, doc="learning rates at epoch e (from 0) are eta/(1 + "
-                                         "lr_decay e)"),
-    "input_inhibitory_fraction": Param(1, 0.5, low=0, high=1, doc="with input_signs = "
-                                       "\"neuron\": the fraction of input neurons that are "
-                                       "inhibitory (0: all excitatory)"),
-}, {"normalise_input": (True, False), "input_signs": INPUT_SIGN_CHOICES}, {
-    "normalise_input": (False, "true: synaptic scaling, each hidden neuron's sums of "
-                               "excitatory and of inhibitory input weights kept at their "
-                               "initial values after every update (ours, not the paper's)"),
-    "input_signs": ("synapse", "synapse: each input synapse excitatory or inhibitory by the "
-                               "sign of its initial weight, so one input neuron drives both "
-                               "(ours); neuron: Dale's law for inputs, each input neuron "
-                               "excitatory or inhibitory (input_inhibitory_fraction of them, "
-                               "drawn at random) with the same weight magnitudes (the released "
-                               "code's set_EI, switched off there)")})
-
 
 @dataclass
 class TrainingConfig:

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model_files import register_section
 from .parameters import Param
+from .sections import register_section
 
 __all__ = ["SBP_MODES", "SBP_PARAMS", "normalise", "output_signals", "sbp_input_change",
            "propagated_change", "coactive_shares"]

@@ -1,5 +1,7 @@
 """Model files: the bundled ones load and build; each kind of bad file raises one clear error."""
 import re
+import subprocess
+import sys
 
 import pytest
 from brian2 import Hz, ms, mV
@@ -158,3 +160,15 @@ def test_input_signs_by_neuron_is_a_model_file_choice(tmp_path):
     with pytest.raises(ModelFileError, match="option 'input_signs' = 'pixel'"):
         load_model(write(tmp_path, text.replace('input_signs = "neuron"',
                                                  'input_signs = "pixel"'), "b.toml"))
+
+
+def test_model_files_load_without_the_network_module():
+    """The section registry sits below the modules that read it: loading a model file (every
+    section, [training] and [sbp] included) imports neither the network nor the trainer."""
+    code = ("import sys; from sbp_brian.model_files import load_model; "
+            "m = load_model('sbp_digits'); assert m.sections['training']['epochs'] == 10; "
+            "print(sorted(k for k in sys.modules if k.startswith('sbp_brian.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout
+    assert "sbp_brian.sections" in loaded
+    assert "sbp_brian.network" not in loaded and "sbp_brian.train" not in loaded
