@@ -166,6 +166,35 @@ __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPU
 SBP_CHOICES = (None, "paper", "spread", "weighted")
 REDUCTIONS = ("accumulate", "summed")
 
+#: The phases of the sample-boundary step, in the order they run (module docstring, steps
+#: 1-7): each Brian2 object of the step runs in one phase (``order=phase(name)``, all at
+#: ``when="start"`` on the step's clock).  Objects of one phase touch disjoint variables
+#: (tested), so their order within a phase does not matter.
+BOUNDARY_PHASES = (
+    "sum_output_changes",     # 1: per-hidden-neuron sums of the output change
+    "sum_hidden_totals",      # 2: their totals over the hidden layer
+    "gains",                  # 2: SBP gains (paper) and signals (spread modes)
+    "count_input_levels",     # 3: spread modes: inputs at or above each activity level
+    "pick_level",             # 3: the level that selects the fraction p of inputs
+    "coactive",               # 3: the inputs at or above it
+    "sum_input_activity",     # 3: their total activity
+    "shares",                 # 3: each input's share of it
+    "update_input_weights",   # 4: the input-weight update
+    "update_output_weights",  # 5: the output-weight update
+    "reset",                  # 6: resets, the next sample's input and target; copies' sums
+    "apply_shared_changes",   # network copies: the summed changes applied to every copy
+    "sum_after_update",       # copies' totals cleared; synaptic scaling's sums (summed)
+    "scale_input_weights",    # 4b: synaptic scaling factors
+    "sum_homeostatic_drive",  # 7: the homeostatic drive of the next sample
+    "homeostatic_target",     # 7: its target (Eq. 8)
+)
+
+
+def phase(name: str) -> int:
+    """The ``order`` of a boundary-step object in phase ``name``."""
+    return BOUNDARY_PHASES.index(name)
+
+
 #: Time since the start of the current sample (samples start at multiples of T).
 SAMPLE_TIME = "((timestep(t, sim_dt) % sample_steps)*sim_dt)"
 
@@ -811,8 +840,10 @@ class SBPNetwork:
         summed = self.reductions == "summed"
         sums_clock = Clock(dt=T, name="sbp_sums_clock")
 
-        def reduce(synapses, sums: dict, order: int, name: str) -> None:
-            """Sums over ``synapses`` into their pre/post group at the boundary."""
+        def reduce(synapses, sums: dict, at: str, name: str) -> None:
+            """Sums over ``synapses`` into their pre/post group at the boundary, in phase
+            ``at``."""
+            order = phase(at)
             if not summed:
                 synapses.run_regularly("\n".join(f"{t} += {e}" for t, e in sums.items()),
                                        order=order, name=name, **step)
@@ -825,13 +856,13 @@ class SBPNetwork:
             """``value`` at a mini-batch's last boundary, ``otherwise`` at the others."""
             return f"{BATCH_END}*{value} + (1 - {BATCH_END})*{otherwise}" if batched else value
 
-        def reducer(source, target, sums: dict, order: int, name: str):
+        def reducer(source, target, sums: dict, at: str, name: str):
             """A Synapses object (all-to-all within each copy) that only sums ``sums`` at the
             boundary."""
             synapses = Synapses(source, target, model=_summed_lines(sums) if summed else "",
                                 namespace=ns, name=name)
             connect_within_copies(synapses, copies)
-            reduce(synapses, sums, order, name + "_sum")
+            reduce(synapses, sums, at, name + "_sum")
             return synapses
 
         def share_weights(synapses, n_pre: int, n_post: int, apply: str, name: str) -> list:
@@ -845,20 +876,22 @@ class SBPNetwork:
             to_totals.connect(j=f"k for k in range(i, {copies * n_weights}, {n_weights})")
             synapses.weight_index = f"(i % {n_pre})*{n_post} + j % {n_post}"
             synapses.dw_total = linked_var(totals, "dw_total", index="weight_index")
-            reduce(to_totals, {"dw_total_pre": "dw_batch_post"}, 12, name + "_sum")
-            synapses.run_regularly(apply, order=13, name=name + "_apply", **step)
+            reduce(to_totals, {"dw_total_pre": "dw_batch_post"}, "reset", name + "_sum")
+            synapses.run_regularly(apply, order=phase("apply_shared_changes"),
+                                   name=name + "_apply", **step)
             if not summed:
-                totals.run_regularly("dw_total = 0", order=14, name=name + "_reset", **step)
+                totals.run_regularly("dw_total = 0", order=phase("sum_after_update"),
+                                     name=name + "_reset", **step)
             return [totals, to_totals]
 
         # 1: per-hidden-neuron sums of the output change
-        reduce(self.hidden_output, OUTPUT_SUMS, 0, "sbp_output_sums")
+        reduce(self.hidden_output, OUTPUT_SUMS, "sum_output_changes", "sbp_output_sums")
         # 2: totals over hidden neurons, reduced into one neuron (per copy) that the hidden
         #    neurons (and, for the spread modes, the inputs) read through linked variables
         norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
                            namespace=ns, name="sbp_norm")
         to_norm = reducer(self.hidden, norm, {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
-                          1, "sbp_hidden_norm")
+                          "sum_hidden_totals", "sbp_hidden_norm")
         for group, variables in ((self.hidden, ("Sp_tot", "Sm_tot")),
                                  (self.inputs, ("cstar", "act_tot"))):
             # every neuron reads its copy's norm neuron
@@ -870,7 +903,7 @@ class SBPNetwork:
             "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
             "gain_ltd = f*(1 + p*(-Sm)/(Sm_tot + int(Sm_tot == 0)))\n"
             + ("signal = f*Sw" if c.sbp_mode == "weighted" else "signal = f*(Sp + Sm)"),
-            order=3, name="sbp_gains", **step)
+            order=phase("gains"), name="sbp_gains", **step)
         objects += [norm, to_norm]
         # 3: activity threshold of the spread modes (top p-fraction, ties included)
         if c.sbp_mode in ("spread", "weighted") and not c.freeze_hidden:
@@ -879,18 +912,19 @@ class SBPNetwork:
                                  name="sbp_levels")
             levels.level = f"i % {max_count} + 1"
             count_levels = reducer(self.inputs, levels,
-                                   {"n_above_post": "int(count_pre >= level_post)"}, 4,
-                                   "sbp_count_levels")
-            pick = reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"}, 5,
-                           "sbp_pick_level")
+                                   {"n_above_post": "int(count_pre >= level_post)"},
+                                   "count_input_levels", "sbp_count_levels")
+            pick = reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"},
+                           "pick_level", "sbp_pick_level")
             self.inputs.run_regularly("coactive = count*int(count >= clip(cstar, 1, inf))",
-                                      order=7, name="sbp_coactive", **step)
-            act_reduce = reducer(self.inputs, norm, {"act_tot_post": "coactive_pre"}, 8,
-                                 "sbp_inputs_norm")
-            self.inputs.run_regularly("share = coactive/(act_tot + int(act_tot == 0))", order=9,
-                                      name="sbp_share", **step)
+                                      order=phase("coactive"), name="sbp_coactive", **step)
+            act_reduce = reducer(self.inputs, norm, {"act_tot_post": "coactive_pre"},
+                                 "sum_input_activity", "sbp_inputs_norm")
+            self.inputs.run_regularly("share = coactive/(act_tot + int(act_tot == 0))",
+                                      order=phase("shares"), name="sbp_share", **step)
             if not summed:
-                levels.run_regularly("n_above = 0", order=12, name="sbp_levels_reset", **step)
+                levels.run_regularly("n_above = 0", order=phase("reset"),
+                                     name="sbp_levels_reset", **step)
             objects += [levels, count_levels, pick, act_reduce]
         # 4: input-weight update
         if not c.freeze_hidden:
@@ -914,20 +948,21 @@ class SBPNetwork:
                 update += clear
                 objects += share_weights(self.input_hidden, c.n_input, c.n_hidden,
                                          fold + apply + sums, "shared_input_weights")
-            self.input_hidden.run_regularly(update, order=10, name="sbp_input_update", **step)
+            self.input_hidden.run_regularly(update, order=phase("update_input_weights"),
+                                            name="sbp_input_update", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values.  The factors are kept as the
         # neuron's conductance gains, not multiplied into the weights (module docstring), until
         # the next update pass folds them in (``fold``, step 4).  With mini-batches only at a
         # batch's end, where the weights changed: frozen means frozen, the gains stay.
         if c.normalise_input and not c.freeze_hidden:
-            if summed:  # after the update pass (10, with copies 13) and the resets (12)
-                reduce(self.input_hidden, SCALING_SUMS, 14, "scaling_sums")
+            if summed:  # after the update pass (with copies: the shared apply) and the resets
+                reduce(self.input_hidden, SCALING_SUMS, "sum_after_update", "scaling_sums")
             self.hidden.run_regularly(
                 f"gain_E = {at_batch_end('wnorm_e/(wsum_e + int(wsum_e == 0))', 'gain_E')}\n"
                 f"gain_I = {at_batch_end('wnorm_i/(wsum_i + int(wsum_i == 0))', 'gain_I')}"
                 + ("" if summed else "\nwsum_e = 0\nwsum_i = 0"),
-                order=15, name="scaling_factors", **step)
+                order=phase("scale_input_weights"), name="scaling_factors", **step)
         # 5: output-weight update under Dale's law
         clipped = "dale_sign_pre*clip(dale_sign_pre*({new}), 0, w_out_max)"
         if copies == 1:
@@ -936,7 +971,7 @@ class SBPNetwork:
             update, apply = _shared_update_code(clipped, "eta_out*dw")
             objects += share_weights(self.hidden_output, c.n_hidden, c.n_output, apply,
                                      "shared_output_weights")
-        self.hidden_output.run_regularly(update + "\ndw = 0", order=11,
+        self.hidden_output.run_regularly(update + "\ndw = 0", order=phase("update_output_weights"),
                                          name="sbp_output_update", **step)
         # 6: resets and the next sample's input and target
         membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
@@ -944,24 +979,25 @@ class SBPNetwork:
         self.inputs.run_regularly(
             "count = 0\n" + ("u = 0\nx = 1\n" if c.stp is not None else "") +
             "ltp_p = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
-            order=12,
+            order=phase("reset"),
             name="inputs_reset", **step)
         self.hidden.run_regularly(
             membrane_reset + "apost_in = 0\nltp_e = 0\napre_out = 0" + (
                 "" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
-            order=12, name="hidden_reset", **step)
+            order=phase("reset"), name="hidden_reset", **step)
         self.output.run_regularly(
             membrane_reset + "apost = 0\nateach = 0\nv_mean = 0*mV\ntarget = labels(t, i)",
-            order=12, name="output_reset", **step)
+            order=phase("reset"), name="output_reset", **step)
         if not summed:
-            norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", order=12,
-                               name="sbp_norm_reset", **step)
+            norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0",
+                               order=phase("reset"), name="sbp_norm_reset", **step)
         # 7: the homeostatic target of the next sample (Eq. 8), from the new weights and inputs
         if c.homeostasis is not None:
-            reduce(self.input_hidden, {"v_in_sum_post": HOMEOSTATIC_DRIVE}, 17,
-                   "homeostatic_drive_sum")
+            reduce(self.input_hidden, {"v_in_sum_post": HOMEOSTATIC_DRIVE},
+                   "sum_homeostatic_drive", "homeostatic_drive_sum")
             self.hidden.run_regularly("v_ff = V_L + v_in_sum" + (
-                "" if summed else "\nv_in_sum = 0*mV"), order=18, name="homeostatic_target",
+                "" if summed else "\nv_in_sum = 0*mV"), order=phase("homeostatic_target"),
+                name="homeostatic_target",
                 **step)
         return objects
 

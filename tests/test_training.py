@@ -737,6 +737,55 @@ def test_boundary_step_has_no_order_dependent_code(mode, caplog):
                 r.getMessage()]
 
 
+def boundary_step_access(net) -> dict:
+    """Per boundary phase, per object: the variables (owner.name) its code writes and reads."""
+    from brian2.core.variables import ArrayVariable
+    from brian2.utils.stringtools import get_identifiers
+
+    def walk(obj):
+        yield obj
+        for contained in getattr(obj, "contained_objects", []):
+            yield from walk(contained)
+
+    access = {}
+    for obj in (o for top in net.network.objects for o in walk(top)):
+        if getattr(obj, "when", None) != "start" or getattr(obj, "order", -1) < 0 \
+                or getattr(obj, "codeobj", None) is None:
+            continue
+        variables = obj.codeobj.variables
+        writes, reads = set(), set()
+        for line in obj.abstract_code.splitlines():
+            target, op, expression = re.match(r"\s*(\w+)\s*([-+*/]?=)\s*(.*)", line).groups()
+            writes.add(target)
+            reads |= get_identifiers(expression) | ({target} if op != "=" else set())
+        named = [{f"{variables[n].owner.name}.{variables[n].name}" for n in names
+                  if isinstance(variables.get(n), ArrayVariable)} for names in (writes, reads)]
+        access.setdefault(obj.order, {})[obj.name] = tuple(named)
+    return access
+
+
+@pytest.mark.parametrize("mode, copies", [("spread", 1), ("paper", 2)])
+def test_objects_of_one_boundary_phase_touch_disjoint_variables(mode, copies):
+    """Within a phase of the boundary step no object writes a variable that another object of
+    the phase reads or writes, so the step does not depend on the order in which Brian2 runs
+    the objects of a phase (every phase checked, with homeostasis, synaptic scaling and, with
+    network copies, the shared weights)."""
+    from sbp_brian.network import BOUNDARY_PHASES, SBPNetwork
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    config = small_config(sbp_mode=mode, batch_size=copies, homeostasis=homeostasis("sample"))
+    net = SBPNetwork(config, 2, copies=copies)
+    net.network.run(config.sample_duration, namespace={})
+    access = boundary_step_access(net)
+    assert len(access) == len(BOUNDARY_PHASES) - (2 if copies == 1 else 0) - (
+        5 if mode == "paper" else 0)
+    for phase, objects in access.items():
+        for a, (writes, _) in objects.items():
+            for b, (other_writes, other_reads) in objects.items():
+                assert a == b or not writes & (other_writes | other_reads), (
+                    BOUNDARY_PHASES[phase], a, b, writes & (other_writes | other_reads))
+
+
 @pytest.mark.parametrize("boundary", ["generated", "python"])
 def test_input_spikes_are_a_bernoulli_process(boundary):
     """Inputs draw geometric gaps (one random number per spike); the spike trains must be
