@@ -974,20 +974,16 @@ class SBPNetwork:
         self.hidden_output.run_regularly(update + "\ndw = 0", order=phase("update_output_weights"),
                                          name="sbp_output_update", **step)
         # 6: resets and the next sample's input and target
-        membrane_reset = ("v = V_L\ngE = 0*nS\ngI = 0*nS\nlastspike = -1e4*second\n"
-                          "not_refractory = True\ncount = 0\n")
+        start = {name: "\n".join(f"{variable} = {value}" for variable, value in values.items())
+                 for name, values in self.sample_start().items()}
         self.inputs.run_regularly(
-            "count = 0\n" + ("u = 0\nx = 1\n" if c.stp is not None else "") +
-            "ltp_p = 0\nrate = stim(t, i)*max_rate" + self.first_spike,
-            order=phase("reset"),
-            name="inputs_reset", **step)
+            start["inputs"] + "\nrate = stim(t, i)*max_rate" + self.first_spike,
+            order=phase("reset"), name="inputs_reset", **step)
         self.hidden.run_regularly(
-            membrane_reset + "apost_in = 0\nltp_e = 0\napre_out = 0" + (
-                "" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
+            start["hidden"] + ("" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
             order=phase("reset"), name="hidden_reset", **step)
-        self.output.run_regularly(
-            membrane_reset + "apost = 0\nateach = 0\nv_mean = 0*mV\ntarget = labels(t, i)",
-            order=phase("reset"), name="output_reset", **step)
+        self.output.run_regularly(start["output"] + "\ntarget = labels(t, i)",
+                                  order=phase("reset"), name="output_reset", **step)
         if not summed:
             norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0",
                                order=phase("reset"), name="sbp_norm_reset", **step)
@@ -1000,6 +996,19 @@ class SBPNetwork:
                 name="homeostatic_target",
                 **step)
         return objects
+
+    def sample_start(self) -> dict:
+        """The state every sample starts from (step 6: rest, no conductances or
+        refractoriness, empty traces and counts, fresh STP): per group, each variable's value
+        as an expression in the group's namespace.  The generated step writes it as code and
+        the runtime reference assigns it, so both reset the same variables to the same
+        values."""
+        membrane = {"v": "V_L", "gE": "0*nS", "gI": "0*nS", "lastspike": "-1e4*second",
+                    "not_refractory": "True", "count": "0"}
+        stp = {"u": "0", "x": "1"} if self.config.stp is not None else {}
+        return {"inputs": {"count": "0", **stp, "ltp_p": "0"},
+                "hidden": {**membrane, "apost_in": "0", "ltp_e": "0", "apre_out": "0"},
+                "output": {**membrane, "apost": "0", "ateach": "0", "v_mean": "0*mV"}}
 
     # ------------------------------------------------------------------------------------
     def duration(self):

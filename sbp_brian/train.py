@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from brian2 import device, mV, prefs, second
+from brian2 import device, mV, prefs
+from brian2.core.namespace import DEFAULT_UNITS
 from brian2 import seed as brian_seed
 
 from . import project_cache
@@ -356,6 +357,12 @@ class _RuntimeRunner:
         self.config = config
         self.target = use_target(target)
         self.net = SBPNetwork(config, n_samples, boundary="python", input_schedule=input_schedule)
+        # the state every sample starts from, evaluated once in each group's namespace (a
+        # string assigned per sample would compile a code object each time)
+        self.sample_start = {
+            name: {variable: eval(value, {**DEFAULT_UNITS, **getattr(self.net, name).namespace})
+                   for variable, value in values.items()}
+            for name, values in self.net.sample_start().items()}
         self.pending = None   # summed changes of the current mini-batch
         self.applied = None   # the changes applied at the last batch end
 
@@ -414,20 +421,13 @@ class _RuntimeRunner:
         for name in net.stdp_accumulators:
             setattr(ih, name, 0)
         ho.dw = 0
-        inputs, hidden, output = net.inputs, net.hidden, net.output
-        inputs.count, inputs.ltp_p = 0, 0
-        if c.stp is not None:
-            inputs.u, inputs.x = 0, 1
-        inputs.rate = np.asarray(x_next) * c.max_rate
-        for group in (hidden, output):
-            group.v = c.hidden["V_L"] if group is hidden else c.output["V_L"]
-            group.gE, group.gI = 0, 0
-            group.lastspike = -1e4 * second
-            group.not_refractory = True
-            group.count = 0
-        hidden.apost_in, hidden.ltp_e, hidden.apre_out = 0, 0, 0
-        output.apost, output.ateach, output.v_mean = 0, 0, 0 * mV
-        output.target = np.asarray(y_next)
+        for name, values in self.sample_start.items():
+            group = getattr(net, name)
+            for variable, value in values.items():
+                setattr(group, variable, value)
+        net.inputs.rate = np.asarray(x_next) * c.max_rate
+        net.output.target = np.asarray(y_next)
+        hidden = net.hidden
         if c.homeostasis is not None:  # Eq. 8's target, V_L + V_in sum_i W_ij x_i
             w_in = np.asarray(ih.w[:]).reshape(c.n_input, c.n_hidden)
             hidden.v_ff = c.hidden["V_L"] + c.homeostasis["V_in"] * (np.asarray(x_next) @ w_in)
