@@ -226,13 +226,21 @@ def link(path: str, page_dir: str) -> str:
 # Renderers, one per artifact format
 # --------------------------------------------------------------------------------------
 
+def _accuracies_per_variant(data: dict) -> dict:
+    """Final accuracies per variant (seed order) of a comparison.json or of the Fashion-MNIST
+    summariser's output."""
+    if "summary" in data:
+        return {variant_key(k): list(_by_seed(v).values()) for k, v in data["summary"].items()
+                if k in VARIANT_LABELS or k in _VARIANT_ALIASES}
+    return {variant_key(name): r["accuracies"] for name, r in data.items()}
+
+
 def _comparison(data: dict, options: dict) -> str:
     """``sbp-brian compare``'s comparison.json: per variant, final accuracies per seed."""
     results = {variant_key(name): r for name, r in data.items()}
     control = results.get("control", {}).get("accuracies", [])
     baseline = results.get("nosbp", {}).get("accuracies", [])
-    other = {variant_key(name): r["accuracies"]
-             for name, r in options.get("baseline_data", {}).items()}
+    other = _accuracies_per_variant(options.get("baseline_data", {}))
     if "baseline_variant" in options:  # every variant against one variant of the baseline
         other = {key: other[variant_key(options["baseline_variant"])] for key in results}
     rows = []
