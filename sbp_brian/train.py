@@ -427,10 +427,9 @@ class _RuntimeRunner:
                 setattr(group, variable, value)
         net.inputs.rate = np.asarray(x_next) * c.max_rate
         net.output.target = np.asarray(y_next)
-        hidden = net.hidden
         if c.homeostasis is not None:  # Eq. 8's target, V_L + V_in sum_i W_ij x_i
             w_in = np.asarray(ih.w[:]).reshape(c.n_input, c.n_hidden)
-            hidden.v_ff = c.hidden["V_L"] + c.homeostasis["V_in"] * (np.asarray(x_next) @ w_in)
+            net.hidden.v_ff = c.hidden["V_L"] + c.homeostasis["V_in"] * (np.asarray(x_next) @ w_in)
 
 
 def _epoch_mix(config: TrainingConfig) -> bool:
