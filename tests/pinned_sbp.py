@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from brian2 import mV, ms
 
-from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_input_signs, initial_weights
+from small_network import digits_schedule
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sbp_pinned_weights.npz"
 CHUNK, CHUNKS = 8, 3
@@ -49,13 +49,8 @@ def config_of(case: str) -> TrainingConfig:
 def inputs(config: TrainingConfig):
     """The first CHUNK digits training images, their one-hot labels and fixed Bernoulli
     input spikes for one chunk (the same spikes in every chunk)."""
-    data = load_dataset("digits")
-    x, y = data.x_train[:CHUNK], np.eye(10)[data.y_train[:CHUNK]]
-    steps = config.steps_per_sample
-    p = x * float(config.max_rate * config.dt)
-    spikes = np.random.default_rng(0).random((CHUNK, steps, config.n_input)) < p[:, None, :]
-    sample, step, index = np.nonzero(spikes)
-    return x, y, (index, (sample * steps + step) * config.dt)
+    index, times, data = digits_schedule(config, CHUNK)
+    return data.x_train[:CHUNK], np.eye(10)[data.y_train[:CHUNK]], (index, times)
 
 
 def run_case(case: str, compiled_dir: Path | None = None) -> dict:

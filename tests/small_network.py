@@ -59,3 +59,16 @@ def simulate():
     for name, syn in synapses.items():
         result[name + "_w"] = np.array(syn.w[:], copy=True)
     return result
+
+
+def digits_schedule(config, n_samples: int, seed: int = 0):
+    """Fixed Bernoulli input spikes (drawn once in numpy) for the first ``n_samples`` digits
+    training images, for a training network's ``input_schedule``: the same spikes on every
+    target and path.  Returns the spike indices, their times and the data set."""
+    from sbp_brian.datasets import load_dataset
+    data = load_dataset("digits")
+    steps = config.steps_per_sample
+    p = data.x_train[:n_samples] * float(config.max_rate * config.dt)
+    spikes = np.random.default_rng(seed).random((n_samples, steps, config.n_input)) < p[:, None, :]
+    sample, step, index = np.nonzero(spikes)
+    return index, (sample * steps + step) * config.dt, data

@@ -16,6 +16,7 @@ from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summ
                             welch_test, paired_tests, holm)
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
                              _CompiledRunner, _RuntimeRunner, predict)
+from small_network import digits_schedule
 
 N_SAMPLES = 4
 
@@ -55,14 +56,7 @@ def reference_run(mode, **overrides):
 
 def schedule(config, seed=0):
     """Deterministic input spikes: Bernoulli draws made once in numpy."""
-    rng = np.random.default_rng(seed)
-    data = load_dataset("digits")
-    steps = config.steps_per_sample
-    p = data.x_train[:N_SAMPLES] * float(config.max_rate * config.dt)
-    spikes = rng.random((N_SAMPLES, steps, config.n_input)) < p[:, None, :]
-    sample, step, index = np.nonzero(spikes)
-    times = (sample * steps + step) * config.dt
-    return index, times, data
+    return digits_schedule(config, N_SAMPLES, seed)
 
 
 @pytest.mark.standalone
