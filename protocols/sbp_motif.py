@@ -11,8 +11,8 @@ every copy) onto the hidden neuron j through weak synapses; j and k are made to 
 ``n_pairings`` times at ``pairing_rate`` by a suprathreshold voltage kick, k at the given
 delay after j.  Pair STDP (the model file's ``hidden_output`` parameters) accumulates on
 the j->k synapse and on the i->j synapses without being applied.  The SBP step
-(:mod:`sbp_brian.sbp`) then gives the propagated change at the i->j synapses, i.e. the
-part caused by the j->k change (:func:`sbp_brian.sbp.propagated_change`), for the
+(:mod:`sbp_brian.rules.sbp`) then gives the propagated change at the i->j synapses, i.e. the
+part caused by the j->k change (:func:`sbp_brian.rules.sbp.propagated_change`), for the
 "paper", "spread" and "weighted" modes and several p and f.
 
 Writes ``sbp_motif.csv`` (delay, induced change, mode, p, f, propagated change summed over
@@ -29,7 +29,7 @@ from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, def
 
 from sbp_brian import equations as eq
 from sbp_brian.model_files import load_model
-from sbp_brian.sbp import SBP_MODES, propagated_change
+from sbp_brian.rules.sbp import SBP_MODES, propagated_change
 from sbp_brian.targets import use_target
 
 NAME = "sbp_motif"

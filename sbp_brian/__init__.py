@@ -7,7 +7,8 @@ Modules:
 * :mod:`sbp_brian.parameters`  -- parameters with units, parsing and validation;
 * :mod:`sbp_brian.model_files` -- the TOML model files in ``models/``;
 * :mod:`sbp_brian.targets`     -- numpy / cython / cpp_standalone / cuda_standalone switch;
-* :mod:`sbp_brian.sbp`         -- the SBP step (numpy reference; "paper", "spread", "weighted");
+* :mod:`sbp_brian.rules`       -- the learning rules of the hidden layer, one module each:
+  SBP ("paper", "spread", "weighted"), local STDP only, the frozen-hidden control;
 * :mod:`sbp_brian.network`     -- the SBP training network, boundary step as generated code;
 * :mod:`sbp_brian.train`       -- training loop: compiled fast path, runtime reference,
   checkpoints;

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import equations as eq
-from . import sbp  # noqa: F401  (declares the [sbp] section)
+from . import rules  # noqa: F401  (the rules declare their sections, e.g. [sbp])
 from .parameters import Param, ParameterError, parse_quantity
 from .sections import SECTIONS
 

@@ -27,7 +27,7 @@ chunk of samples with no Python in between:
 3. for the spread modes, the inputs' activity threshold that selects the fraction p of most
    active input synapses (ties at the threshold included);
 4. the input-weight update (``sbp_mode``: ``None`` = local STDP only, "paper", "spread",
-   "weighted"; see :mod:`sbp_brian.sbp`): each input synapse keeps the sign it was
+   "weighted"; see :mod:`sbp_brian.rules`): each input synapse keeps the sign it was
    initialised with for the whole run (:func:`initial_input_signs`: by synapse, or by input
    neuron under Dale's law with ``[training] input_signs = "neuron"``), ``|w| <= w_in_max``;
    skipped when the hidden layer is frozen;
@@ -139,13 +139,12 @@ restart from 0 at every boundary, so within a sample ``gain_E g_E`` is the condu
 scaled weights would give.  :meth:`SBPNetwork.input_weights` gives the weights in effect.
 
 The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
-``boundary="python"``: the boundary step is then done by :mod:`sbp_brian.sbp` in numpy
+``boundary="python"``: the boundary step is then done by the rule's numpy reference
 between ``run(T)`` calls.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,6 +156,7 @@ from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_
                         with_homeostasis)
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, validate_params
+from .rules import rule_of
 from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
@@ -373,18 +373,13 @@ class TrainingConfig:
                                 "time_base": time_base}
             if not self.max_rate > 0 * Hz:  # V_i = V_in x_i reads x_i as rate/max_rate
                 raise ParameterError("homeostasis needs an input max_rate > 0")
-        from .sbp import SBP_PARAMS
+        from .rules.sbp import SBP_PARAMS
         SBP_PARAMS["p"].check("p", self.p, "sbp")
         SBP_PARAMS["f"].check("f", self.f, "sbp")
 
     @property
     def steps_per_sample(self) -> int:
         return int(round(float(self.sample_duration / self.dt)))
-
-    @property
-    def n_reached(self) -> int:
-        """Input synapses per hidden neuron that the spread modes reach: ceil(p n_input)."""
-        return int(math.ceil(self.p * self.n_input - 1e-9))
 
     @property
     def n_weights(self) -> int:
@@ -431,7 +426,7 @@ def _refuse_what_the_network_does_not_do(model: ModelFile) -> None:
             value = model.options.get(where, {}).get(option, default)
         if value != implemented:
             why = (" (Eq. 15 as printed is a reading of the numpy reference "
-                   "sbp_brian.sbp.sbp_input_change only)" if option == "eq15_sign" else "")
+                   "sbp_brian.rules.sbp.sbp_input_change only)" if option == "eq15_sign" else "")
             raise ModelFileError(
                 f"{model.path}: [{where}] {option} = {_toml(value)}: the training network "
                 f"implements {option} = {_toml(implemented)} only{why}; set it so")
@@ -513,8 +508,7 @@ INPUT_WEIGHT = f"w*{SCALING_GAIN}"
 #: Eq. 8's drive ``W_ij V_i`` of an input synapse, with ``V_i = V_in x_i`` (module docstring)
 HOMEOSTATIC_DRIVE = f"V_in*{INPUT_WEIGHT}*rate_pre/max_rate"
 
-#: Reductions of the boundary step, as ``target: expression`` per synaptic pathway.
-OUTPUT_SUMS = {"Sp_pre": "dw*int(dw > 0)", "Sm_pre": "dw*int(dw < 0)", "Sw_pre": "w*dw"}
+#: Synaptic scaling's sums over the input synapses, as ``target: expression``.
 SCALING_SUMS = {"wsum_e_post": "w*int(sign_in > 0)", "wsum_i_post": "-w*int(sign_in < 0)"}
 
 
@@ -554,6 +548,36 @@ def connect_within_copies(synapses: Synapses, copies: int) -> None:
     n_source, n_target = len(synapses.source) // copies, len(synapses.target) // copies
     first = f"(i // {n_source})*{n_target}"
     synapses.connect(j=f"k for k in range({first}, {first} + {n_target})")
+
+
+class _BoundaryBuilder:
+    """Places objects of the generated boundary step by phase name (the
+    :class:`~sbp_brian.rules.BoundaryStep` a rule builds its part with)."""
+
+    def __init__(self, net: "SBPNetwork", namespace: dict, summed: bool):
+        self.net, self.namespace, self.summed = net, namespace, summed
+        self.copies = net.copies
+        self.period = net.config.sample_duration
+        # summed-variable updaters are moved onto this clock (module docstring)
+        self.sums_clock = Clock(dt=self.period, name="boundary_sums_clock")
+
+    def run(self, group, code: str, at: str, name: str) -> None:
+        group.run_regularly(code, dt=self.period, when="start", order=phase(at), name=name)
+
+    def reduce(self, synapses, sums: dict, at: str, name: str) -> None:
+        if not self.summed:
+            self.run(synapses, "\n".join(f"{t} += {e}" for t, e in sums.items()), at, name)
+            return
+        for target in sums:  # declared (summed) in the model; run them at the boundary
+            updater = synapses.summed_updaters[target]
+            updater._clock, updater.when, updater.order = self.sums_clock, "start", phase(at)
+
+    def reducer(self, source, target, sums: dict, at: str, name: str):
+        synapses = Synapses(source, target, model=_summed_lines(sums) if self.summed else "",
+                            namespace=self.namespace, name=name)
+        connect_within_copies(synapses, self.copies)
+        self.reduce(synapses, sums, at, name + "_sum")
+        return synapses
 
 
 class SBPNetwork:
@@ -598,6 +622,8 @@ class SBPNetwork:
         #: sample periods simulated: each advances ``copies`` samples
         self.n_periods = n_samples // copies
         self.boundary = boundary
+        #: the learning rule of the input synapses (:mod:`sbp_brian.rules`)
+        self.rule = rule = rule_of(c)
         T, dt = c.sample_duration, c.dt
         stp = c.stp is not None
         namespace = {
@@ -609,8 +635,8 @@ class SBPNetwork:
             "tau_plus_out": c.stdp_out["tau_plus"], "tau_minus_out": c.stdp_out["tau_minus"],
             "sample_steps": c.steps_per_sample, "boundaries_per_batch": c.batch_size // copies,
             "sample_duration": T,
-            "teacher_rate": c.teacher_rate, "p": c.p, "f": c.f, "sim_dt": dt,
-            "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, "k_reached": c.n_reached,
+            "teacher_rate": c.teacher_rate, "sim_dt": dt,
+            "w_in_max": c.w_in_max, "w_out_max": c.w_out_max, **rule.namespace(c),
             "teach_steps": max(1, int(round(float(1 / (c.teacher_rate * dt))))) if c.teacher_rate > 0 else 1,
         }
         self.namespace = namespace
@@ -623,18 +649,12 @@ class SBPNetwork:
         ltp_p : 1                          # sum over this sample's spikes of exp(s/tau+)
         count : 1                          # spikes in this sample
         next_spike : 1                     # time step of the next spike (Bernoulli draw)
-        coactive : 1                       # activity weight in the spread modes
-        share : 1                          # share of the propagated signal
         """
         if stp:
             input_eqs += ("du/dt = -u/tau_f : 1        # STP utilisation (Eq. 4)\n"
                           "dx/dt = (1 - x)/tau_d : 1    # STP resources (Eq. 4)\n")
-        # totals of the generated boundary step, read from its one-neuron group "sbp_norm"
-        # (linked variables: a broadcast by synapses would be a pass the step does not need)
         generated = boundary == "generated"
-        if generated:
-            input_eqs += ("cstar : 1 (linked)    # activity threshold of the spread modes\n"
-                          "act_tot : 1 (linked)  # their total activity\n")
+        input_eqs += rule.input_state(generated)
         if input_schedule is not None:
             indices, times = input_schedule
             steps = int(round(float((self.n_periods * T + dt) / dt))) + 1
@@ -687,21 +707,13 @@ class SBPNetwork:
         dale_sign : 1 (constant)
         count : 1
         total : 1                                   # spikes over the whole run
-        Sp : 1
-        Sm : 1
-        Sw : 1
         wsum_e : 1                                  # sum of excitatory input weights
         wsum_i : 1                                  # sum of |inhibitory input weights|
         wnorm_e : 1                                 # their values at the start of training
         wnorm_i : 1
-        gain_ltp : 1
-        gain_ltd : 1
-        signal : 1
-        """
+        """ + rule.hidden_state(generated)
         if homeo is not None:
             hidden_eqs += "v_in_sum : volt   # sum_i W_ij V_i of Eq. 8, V_i = V_in x_i\n"
-        if generated:
-            hidden_eqs += "Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"  # from sbp_norm
         self.hidden = NeuronGroup(
             copies * c.n_hidden, hidden_eqs, threshold="v > V_th",
             reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
@@ -744,11 +756,11 @@ class SBPNetwork:
         objects.append(self.output)
 
         # ---- synapses -----------------------------------------------------------------
-        # The pair-STDP change of each input synapse over a sample.  "paper" mode weighs its
-        # LTP and LTD parts apart (Eq. 13), so they accumulate apart; the other rules need
-        # only their sum, which one accumulator holds (a write fewer per synaptic event)
+        # The pair-STDP change of each input synapse over a sample.  A rule that weighs its
+        # LTP and LTD parts apart (SBP "paper", Eq. 13) gets them in two accumulators; the
+        # others need only their sum, which one holds (a write fewer per synaptic event)
         ltd_term, ltp_term = "apost_in_post", f"exp({SAMPLE_TIME}/tau_plus_in)*ltp_e_post"
-        self.stdp_split = c.sbp_mode == "paper"
+        self.stdp_split = rule.splits_stdp
         if self.stdp_split:
             stdp_model = ("ltp_partial : 1\ndw_ltd : 1\n"
                           "dw_ltp = ltp_partial + ltp_p_pre*ltp_e_post : 1")
@@ -767,15 +779,15 @@ class SBPNetwork:
                   if copies > 1 else "")
         if batched:
             input_model += "\ndw_batch : 1   # summed changes of this mini-batch" + (
-                "" if c.freeze_hidden else shared)
+                shared if rule.plastic_input else "")
         summed = boundary == "generated" and reductions == "summed"
-        if summed and c.normalise_input and not c.freeze_hidden:
+        if summed and c.normalise_input and rule.plastic_input:
             input_model += "\n" + _summed_lines(SCALING_SUMS)
         if summed and homeo is not None:
             input_model += f"\nv_in_sum_post = {HOMEOSTATIC_DRIVE} : volt (summed)"
         transmit = ("gE_post += g_in*w*int(w > 0)*eff_pre\n"
                     "gI_post -= g_in*w*int(w < 0)*eff_pre")
-        if c.freeze_hidden:  # no plasticity to accumulate: skip the STDP bookkeeping
+        if not rule.plastic_input:  # nothing to accumulate: skip the STDP bookkeeping
             self.input_hidden = Synapses(self.inputs, self.hidden, model=input_model,
                                          on_pre=transmit, namespace=namespace,
                                          name="input_hidden")
@@ -789,8 +801,8 @@ class SBPNetwork:
         self.input_hidden.eta_in = c.eta_in
         output_model = "w : 1\ndw : 1\neta_out : 1 (shared)" + (
             "\ndw_batch : 1" + shared if batched else "")
-        if summed:
-            output_model += "\n" + _summed_lines(OUTPUT_SUMS)
+        if summed and rule.output_sums():
+            output_model += "\n" + _summed_lines(rule.output_sums())
         self.hidden_output = Synapses(
             self.hidden, self.output, model=output_model,
             on_pre=("gE_post += g_out*w*int(w > 0)\ngI_post -= g_out*w*int(w < 0)\n"
@@ -836,34 +848,13 @@ class SBPNetwork:
             group.namespace.update({"stim": self.stim, "labels": self.labels, "nS": nS,
                                     "second": second, "mV": mV})
         step = dict(dt=T, when="start")
-        objects = []
         summed = self.reductions == "summed"
-        sums_clock = Clock(dt=T, name="sbp_sums_clock")
-
-        def reduce(synapses, sums: dict, at: str, name: str) -> None:
-            """Sums over ``synapses`` into their pre/post group at the boundary, in phase
-            ``at``."""
-            order = phase(at)
-            if not summed:
-                synapses.run_regularly("\n".join(f"{t} += {e}" for t, e in sums.items()),
-                                       order=order, name=name, **step)
-                return
-            for target in sums:  # declared (summed) in the model; run them at the boundary
-                updater = synapses.summed_updaters[target]
-                updater._clock, updater.when, updater.order = sums_clock, "start", order
+        builder = _BoundaryBuilder(self, ns, summed)
+        reduce = builder.reduce
 
         def at_batch_end(value: str, otherwise: str) -> str:
             """``value`` at a mini-batch's last boundary, ``otherwise`` at the others."""
             return f"{BATCH_END}*{value} + (1 - {BATCH_END})*{otherwise}" if batched else value
-
-        def reducer(source, target, sums: dict, at: str, name: str):
-            """A Synapses object (all-to-all within each copy) that only sums ``sums`` at the
-            boundary."""
-            synapses = Synapses(source, target, model=_summed_lines(sums) if summed else "",
-                                namespace=ns, name=name)
-            connect_within_copies(synapses, copies)
-            reduce(synapses, sums, at, name + "_sum")
-            return synapses
 
         def share_weights(synapses, n_pre: int, n_post: int, apply: str, name: str) -> list:
             """Network copies: sum ``dw_batch`` over the copies into a group with one element
@@ -884,54 +875,15 @@ class SBPNetwork:
                                      name=name + "_reset", **step)
             return [totals, to_totals]
 
-        # 1: per-hidden-neuron sums of the output change
-        reduce(self.hidden_output, OUTPUT_SUMS, "sum_output_changes", "sbp_output_sums")
-        # 2: totals over hidden neurons, reduced into one neuron (per copy) that the hidden
-        #    neurons (and, for the spread modes, the inputs) read through linked variables
-        norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
-                           namespace=ns, name="sbp_norm")
-        to_norm = reducer(self.hidden, norm, {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
-                          "sum_hidden_totals", "sbp_hidden_norm")
-        for group, variables in ((self.hidden, ("Sp_tot", "Sm_tot")),
-                                 (self.inputs, ("cstar", "act_tot"))):
-            # every neuron reads its copy's norm neuron
-            copy = np.arange(len(group)) // (len(group) // copies)
-            for name in variables:
-                setattr(group, name, linked_var(norm, name, index=copy))
-        # gains (paper mode) and signals (spread modes); n(x) = x when sum(x) = 0
-        self.hidden.run_regularly(
-            "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
-            "gain_ltd = f*(1 + p*(-Sm)/(Sm_tot + int(Sm_tot == 0)))\n"
-            + ("signal = f*Sw" if c.sbp_mode == "weighted" else "signal = f*(Sp + Sm)"),
-            order=phase("gains"), name="sbp_gains", **step)
-        objects += [norm, to_norm]
-        # 3: activity threshold of the spread modes (top p-fraction, ties included)
-        if c.sbp_mode in ("spread", "weighted") and not c.freeze_hidden:
-            max_count = int(np.ceil(float(c.max_rate * T))) * 3 + 10
-            levels = NeuronGroup(copies * max_count, "level : 1\nn_above : 1", namespace=ns,
-                                 name="sbp_levels")
-            levels.level = f"i % {max_count} + 1"
-            count_levels = reducer(self.inputs, levels,
-                                   {"n_above_post": "int(count_pre >= level_post)"},
-                                   "count_input_levels", "sbp_count_levels")
-            pick = reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"},
-                           "pick_level", "sbp_pick_level")
-            self.inputs.run_regularly("coactive = count*int(count >= clip(cstar, 1, inf))",
-                                      order=phase("coactive"), name="sbp_coactive", **step)
-            act_reduce = reducer(self.inputs, norm, {"act_tot_post": "coactive_pre"},
-                                 "sum_input_activity", "sbp_inputs_norm")
-            self.inputs.run_regularly("share = coactive/(act_tot + int(act_tot == 0))",
-                                      order=phase("shares"), name="sbp_share", **step)
-            if not summed:
-                levels.run_regularly("n_above = 0", order=phase("reset"),
-                                     name="sbp_levels_reset", **step)
-            objects += [levels, count_levels, pick, act_reduce]
+        # 1-3: the rule's sums over the output synapses and its own phases (SBP: totals over
+        #      the hidden layer, gains, the spread modes' coactive inputs)
+        rule = self.rule
+        if rule.output_sums():
+            reduce(self.hidden_output, rule.output_sums(), "sum_output_changes", "output_sums")
+        objects = rule.boundary_objects(builder)
         # 4: input-weight update
-        if not c.freeze_hidden:
-            change = {None: "dw_stdp",
-                      "paper": "gain_ltp_post*dw_ltp + gain_ltd_post*dw_ltd",
-                      "spread": "dw_stdp + share_pre*signal_post",
-                      "weighted": "dw_stdp + share_pre*signal_post"}[c.sbp_mode]
+        change = rule.input_change()
+        if change is not None:
             clear = "".join(f"\n{name} = 0" for name in self.stdp_accumulators)
             # (with synaptic scaling, the pass that writes the new weights also sums them per
             # hidden neuron)
@@ -949,13 +901,13 @@ class SBPNetwork:
                 objects += share_weights(self.input_hidden, c.n_input, c.n_hidden,
                                          fold + apply + sums, "shared_input_weights")
             self.input_hidden.run_regularly(update, order=phase("update_input_weights"),
-                                            name="sbp_input_update", **step)
+                                            name="input_update", **step)
         # 4b: synaptic scaling: each hidden neuron keeps the sums of its excitatory and of its
         # inhibitory input weights at their initial values.  The factors are kept as the
         # neuron's conductance gains, not multiplied into the weights (module docstring), until
         # the next update pass folds them in (``fold``, step 4).  With mini-batches only at a
         # batch's end, where the weights changed: frozen means frozen, the gains stay.
-        if c.normalise_input and not c.freeze_hidden:
+        if c.normalise_input and rule.plastic_input:
             if summed:  # after the update pass (with copies: the shared apply) and the resets
                 reduce(self.input_hidden, SCALING_SUMS, "sum_after_update", "scaling_sums")
             self.hidden.run_regularly(
@@ -972,21 +924,18 @@ class SBPNetwork:
             objects += share_weights(self.hidden_output, c.n_hidden, c.n_output, apply,
                                      "shared_output_weights")
         self.hidden_output.run_regularly(update + "\ndw = 0", order=phase("update_output_weights"),
-                                         name="sbp_output_update", **step)
+                                         name="output_update", **step)
         # 6: resets and the next sample's input and target
         start = {name: "\n".join(f"{variable} = {value}" for variable, value in values.items())
                  for name, values in self.sample_start().items()}
+        rule_reset = {name: "\n" + code for name, code in rule.reset(summed).items()}
         self.inputs.run_regularly(
-            start["inputs"] + "\nrate = stim(t, i)*max_rate" + self.first_spike,
-            order=phase("reset"), name="inputs_reset", **step)
-        self.hidden.run_regularly(
-            start["hidden"] + ("" if summed else "\nSp = 0\nSm = 0\nSw = 0"),
-            order=phase("reset"), name="hidden_reset", **step)
+            start["inputs"] + "\nrate = stim(t, i)*max_rate" + self.first_spike
+            + rule_reset.get("inputs", ""), order=phase("reset"), name="inputs_reset", **step)
+        self.hidden.run_regularly(start["hidden"] + rule_reset.get("hidden", ""),
+                                  order=phase("reset"), name="hidden_reset", **step)
         self.output.run_regularly(start["output"] + "\ntarget = labels(t, i)",
                                   order=phase("reset"), name="output_reset", **step)
-        if not summed:
-            norm.run_regularly("Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0",
-                               order=phase("reset"), name="sbp_norm_reset", **step)
         # 7: the homeostatic target of the next sample (Eq. 8), from the new weights and inputs
         if c.homeostasis is not None:
             reduce(self.input_hidden, {"v_in_sum_post": HOMEOSTATIC_DRIVE},

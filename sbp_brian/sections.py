@@ -3,7 +3,7 @@
 A registry below the modules that read the sections: :mod:`sbp_brian.model_files` validates a
 model file against :data:`SECTIONS`, the network (``[simulation]``, ``[sizes]``, ``[input]``,
 ``[teacher]``, ``[training]``, declared here) and the learning rule (``[sbp]``, declared by
-:mod:`sbp_brian.sbp` through :func:`register_section`) read them, and neither of those imports
+:mod:`sbp_brian.rules.sbp` through :func:`register_section`) read them, and neither of those imports
 the other to make a model file loadable.
 """
 from __future__ import annotations

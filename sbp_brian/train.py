@@ -10,7 +10,7 @@ Two execution paths of one network definition (:class:`sbp_brian.network.SBPNetw
   random seed (``SBP_BRIAN_SEED``), then reads the weights back; ``device="cuda"``
   (brian2cuda) and OpenMP threads use the same project with summed-variable reductions;
 * **runtime reference** (``device="numpy"`` or ``"cython"``): one ``run(T)`` per sample and
-  the boundary step in numpy (:mod:`sbp_brian.sbp`) between runs -- slow, readable, and the
+  the boundary step in numpy (:mod:`sbp_brian.rules`) between runs -- slow, readable, and the
   oracle the fast path is tested against.
 
 Between chunks the loop logs, checkpoints (weights, epoch, position, seeds, config; written
@@ -47,7 +47,7 @@ from .datasets import NPZ_READ_ERRORS, Dataset
 from .equations import dale_clip
 from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_input_signs,
                       initial_weights, input_signs)
-from .sbp import sbp_input_change
+from .rules import rule_of
 from .targets import canonical_target, reset_target, use_target
 
 __all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "read_metrics",
@@ -197,22 +197,16 @@ def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
 def boundary_changes(config: TrainingConfig, dw_ltp, dw_ltd, w_out, dw_out, pre_activity,
                      eta_in: float, eta_out: float) -> tuple:
     """The weight changes of one sample-boundary step (:mod:`sbp_brian.network`, steps 1-5)
-    in numpy, learning rates included: the SBP input change
-    (:func:`sbp_brian.sbp.sbp_input_change`; ``None`` when the hidden layer is frozen) and the
-    output change.  Flat arrays in synapse order."""
+    in numpy, learning rates included: the rule's input change (its
+    :meth:`~sbp_brian.rules.Rule.reference_change`; ``None`` when the input weights do not
+    change) and the output change.  Flat arrays in synapse order."""
     c = config
     n_in, n_h, n_out = c.n_input, c.n_hidden, c.n_output
     dw_out = np.asarray(dw_out).reshape(n_h, n_out)
-    change = None
-    if not c.freeze_hidden:
-        ltp = np.asarray(dw_ltp).reshape(n_in, n_h)
-        ltd = np.asarray(dw_ltd).reshape(n_in, n_h)
-        if c.sbp_mode is None:
-            change = ltp + ltd
-        else:
-            change = sbp_input_change(c.sbp_mode, ltp, ltd, dw_out, p=c.p, f=c.f,
-                                      w_out=np.asarray(w_out).reshape(n_h, n_out),
-                                      pre_activity=np.asarray(pre_activity))
+    change = rule_of(c).reference_change(
+        c, np.asarray(dw_ltp).reshape(n_in, n_h), np.asarray(dw_ltd).reshape(n_in, n_h),
+        np.asarray(w_out).reshape(n_h, n_out), dw_out, np.asarray(pre_activity))
+    if change is not None:
         change = (eta_in * change).ravel()
     return change, (eta_out * dw_out).ravel()
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from sbp_brian.model_files import load_model
-from sbp_brian.sbp import (coactive_shares, normalise, output_signals, propagated_change,
+from sbp_brian.rules.sbp import (coactive_shares, normalise, output_signals, propagated_change,
                            sbp_input_change)
 
 # the paper's worked example (Eq. 13): rows are hidden neurons j, columns outputs k

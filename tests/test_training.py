@@ -862,7 +862,7 @@ def test_summed_reductions_run_only_at_sample_boundaries():
         assert updater.clock.dt == config.sample_duration and updater.when == "start"
     order = [o.name for o in objects]
     assert order.index("hidden_output_summed_variable_Sw_pre") < order.index("sbp_gains")
-    assert order.index("sbp_input_update") < order.index(
+    assert order.index("input_update") < order.index(
         "input_hidden_summed_variable_wsum_e_post") < order.index("scaling_factors")
 
 

@@ -31,17 +31,22 @@ In ``"spread"`` and ``"weighted"`` modes the input synapses' own pair-STDP chang
 ``"paper"`` mode the formula is the whole change.  :func:`propagated_change` isolates the
 part of the change that the output synapses caused.
 
-This module is the readable numpy reference (runtime mode); the same step as Brian2
-generated code for standalone targets is built from the same definitions.
+The pure functions below are the readable numpy reference (runtime mode); :class:`SBP` is
+the rule of the family (:mod:`sbp_brian.rules.base`) that builds the same step as Brian2
+generated code for the standalone targets and calls these functions for its reference.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from brian2 import NeuronGroup, linked_var
 
-from .parameters import Param
-from .sections import register_section
+from ..parameters import Param
+from ..sections import register_section
+from .base import Rule, register_rule
 
-__all__ = ["SBP_MODES", "SBP_PARAMS", "normalise", "output_signals", "sbp_input_change",
+__all__ = ["SBP", "SBP_MODES", "SBP_PARAMS", "normalise", "output_signals", "sbp_input_change",
            "propagated_change", "coactive_shares"]
 
 SBP_MODES = ("paper", "spread", "weighted")
@@ -153,3 +158,126 @@ def propagated_change(mode: str, dw_in_ltp, dw_in_ltd, dw_out, **kwargs) -> np.n
     with_output = sbp_input_change(mode, dw_in_ltp, dw_in_ltd, dw_out, **kwargs)
     without = sbp_input_change(mode, dw_in_ltp, dw_in_ltd, np.zeros_like(dw_out), **kwargs)
     return with_output - without
+
+
+@register_rule
+class SBP(Rule):
+    """Self-backpropagation at every sample boundary (module docstring), in one of
+    :data:`SBP_MODES`.  Generated code, in the boundary step's phases:
+
+    * ``sum_output_changes``: per hidden neuron ``Sp = S+_j``, ``Sm = S-_j`` (Eq. 13) and
+      ``Sw = sum_k w_jk dW_jk``, summed over its output synapses;
+    * ``sum_hidden_totals``: their totals over the hidden layer, reduced into a one-neuron
+      group per network copy (``sbp_norm``) that the hidden neurons read through linked
+      variables, for ``n(x) = x / sum(x)``;
+    * ``gains``: "paper": ``gain_ltp = f (1 + p n(S+))``, ``gain_ltd = f (1 + p n(|S-|))``
+      (Eqs. 14-15); spread modes: the hidden neuron's ``signal``;
+    * spread modes, ``count_input_levels`` .. ``shares``: the activity threshold that selects
+      the fraction p of most active inputs, ties included (:func:`coactive_shares`), and each
+      input's ``share``.
+
+    The change is ``gain_ltp dw_ltp + gain_ltd dw_ltd`` ("paper") or
+    ``dw_stdp + share signal`` (spread modes, local STDP included).
+    """
+
+    name = "sbp"
+
+    def __init__(self, mode: str = "paper", p: float = 0.3, f: float = 0.7):
+        if mode not in SBP_MODES:
+            raise ValueError(f"unknown SBP mode {mode!r}; expected one of {', '.join(SBP_MODES)}")
+        for key, value in (("p", p), ("f", f)):
+            SBP_PARAMS[key].check(key, value, "sbp")
+        self.mode, self.p, self.f = mode, p, f
+
+    @property
+    def splits_stdp(self) -> bool:  # "paper" weighs LTP and LTD apart (Eqs. 14-15)
+        return self.mode == "paper"
+
+    @property
+    def spreads(self) -> bool:
+        return self.mode in ("spread", "weighted")
+
+    def namespace(self, config) -> dict:
+        # input synapses per hidden neuron that the spread modes reach: ceil(p n_input)
+        return {"p": self.p, "f": self.f,
+                "k_reached": int(math.ceil(self.p * config.n_input - 1e-9))}
+
+    def input_state(self, generated: bool) -> str:
+        state = ("coactive : 1   # activity weight in the spread modes\n"
+                 "share : 1      # share of the propagated signal\n")
+        if generated:  # read from the one-neuron group "sbp_norm"
+            state += ("cstar : 1 (linked)    # activity threshold of the spread modes\n"
+                      "act_tot : 1 (linked)  # their total activity\n")
+        return state
+
+    def hidden_state(self, generated: bool) -> str:
+        state = ("Sp : 1   # S+ (Eq. 13)\nSm : 1   # S- (Eq. 13)\n"
+                 "Sw : 1   # sum_k w_jk dW_jk (weighted mode)\n"
+                 "gain_ltp : 1\ngain_ltd : 1\nsignal : 1\n")
+        if generated:
+            state += "Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"
+        return state
+
+    def output_sums(self) -> dict:
+        return {"Sp_pre": "dw*int(dw > 0)", "Sm_pre": "dw*int(dw < 0)", "Sw_pre": "w*dw"}
+
+    def boundary_objects(self, step) -> list:
+        net, copies = step.net, step.copies
+        norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
+                           namespace=step.namespace, name="sbp_norm")
+        objects = [norm, step.reducer(net.hidden, norm,
+                                      {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
+                                      "sum_hidden_totals", "sbp_hidden_norm")]
+        for group, variables in ((net.hidden, ("Sp_tot", "Sm_tot")),
+                                 (net.inputs, ("cstar", "act_tot"))):
+            copy = np.arange(len(group)) // (len(group) // copies)  # its copy's norm neuron
+            for variable in variables:
+                setattr(group, variable, linked_var(norm, variable, index=copy))
+        # n(x) = x when sum(x) = 0
+        step.run(net.hidden, "signal = f*Sw" if self.mode == "weighted" else
+                 "signal = f*(Sp + Sm)" if self.mode == "spread" else
+                 "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
+                 "gain_ltd = f*(1 + p*(-Sm)/(Sm_tot + int(Sm_tot == 0)))", "gains", "sbp_gains")
+        if self.spreads:
+            objects += self._coactive_inputs(step, norm)
+        if not step.summed:
+            step.run(norm, "Sp_tot = 0\nSm_tot = 0\nact_tot = 0\ncstar = 0", "reset",
+                     "sbp_norm_reset")
+        return objects
+
+    def _coactive_inputs(self, step, norm) -> list:
+        """The spread modes' activity threshold (the largest level that at least k_reached
+        inputs reach, :func:`coactive_shares`) and each input's share of the activity."""
+        net, copies, config = step.net, step.copies, step.net.config
+        max_count = int(np.ceil(float(config.max_rate * config.sample_duration))) * 3 + 10
+        levels = NeuronGroup(copies * max_count, "level : 1\nn_above : 1",
+                             namespace=step.namespace, name="sbp_levels")
+        levels.level = f"i % {max_count} + 1"
+        count_levels = step.reducer(net.inputs, levels,
+                                    {"n_above_post": "int(count_pre >= level_post)"},
+                                    "count_input_levels", "sbp_count_levels")
+        pick = step.reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"},
+                            "pick_level", "sbp_pick_level")
+        step.run(net.inputs, "coactive = count*int(count >= clip(cstar, 1, inf))", "coactive",
+                 "sbp_coactive")
+        activity = step.reducer(net.inputs, norm, {"act_tot_post": "coactive_pre"},
+                                "sum_input_activity", "sbp_inputs_norm")
+        step.run(net.inputs, "share = coactive/(act_tot + int(act_tot == 0))", "shares",
+                 "sbp_share")
+        if not step.summed:
+            step.run(levels, "n_above = 0", "reset", "sbp_levels_reset")
+        return [levels, count_levels, pick, activity]
+
+    def input_change(self) -> str:
+        return ("gain_ltp_post*dw_ltp + gain_ltd_post*dw_ltd" if self.mode == "paper"
+                else "dw_stdp + share_pre*signal_post")
+
+    def reset(self, summed: bool) -> dict:
+        return {} if summed else {"hidden": "Sp = 0\nSm = 0\nSw = 0"}
+
+    def reference_change(self, config, dw_ltp, dw_ltd, w_out, dw_out, pre_activity):
+        return sbp_input_change(self.mode, dw_ltp, dw_ltd, dw_out, p=self.p, f=self.f,
+                                w_out=w_out, pre_activity=pre_activity)
+
+    def describe(self) -> dict:
+        return {"rule": self.name, "mode": self.mode, "p": self.p, "f": self.f}

@@ -1,0 +1,95 @@
+"""The learning rules as a family (sbp_brian.rules): the registry, the interface, and a
+network that carries only the state of its own rule."""
+import numpy as np
+import pytest
+from brian2 import ms
+
+from sbp_brian.model_files import load_model
+from sbp_brian.network import SBPNetwork, TrainingConfig
+from sbp_brian.rules import RULES, Rule, register_rule, rule_of
+from sbp_brian.rules.sbp import SBP, sbp_input_change
+
+
+def config(**overrides):
+    return TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, n_hidden=12,
+                                     n_inhibitory=4, chunk=2, sample_duration=30 * ms,
+                                     **overrides)
+
+
+@pytest.mark.parametrize("overrides, name", [
+    (dict(sbp_mode=None, freeze_hidden=True), "frozen"),
+    (dict(sbp_mode="paper", freeze_hidden=True), "frozen"),
+    (dict(sbp_mode=None), "local_stdp"),
+    (dict(sbp_mode="weighted", p=0.5, f=0.4), "sbp"),
+])
+def test_a_configuration_names_its_rule(overrides, name):
+    rule = rule_of(config(**overrides))
+    assert rule.name == name and isinstance(rule, RULES[name])
+    if name == "sbp":
+        assert rule.describe() == {"rule": "sbp", "mode": "weighted", "p": 0.5, "f": 0.4}
+
+
+def test_a_rule_name_is_registered_once():
+    class Duplicate(Rule):
+        name = "local_stdp"
+    with pytest.raises(ValueError, match="already registered"):
+        register_rule(Duplicate)
+
+
+def test_sbp_refuses_an_unknown_mode_and_factors_out_of_range():
+    with pytest.raises(ValueError, match="unknown SBP mode 'backprop'"):
+        SBP(mode="backprop")
+    with pytest.raises(Exception, match="f"):
+        SBP(mode="paper", f=1.5)
+
+
+def test_reference_changes_of_the_three_rules():
+    """Local STDP applies LTP + LTD as they are, the frozen control nothing, SBP its formula
+    (sbp_brian.rules.sbp.sbp_input_change, tested against hand-computed examples)."""
+    rng = np.random.default_rng(0)
+    ltp, ltd = rng.uniform(0, 1, (5, 3)), -rng.uniform(0, 1, (5, 3))
+    w_out, dw_out = rng.uniform(-1, 1, (3, 2)), rng.normal(size=(3, 2))
+    activity = rng.integers(0, 4, 5).astype(float)
+    args = (None, ltp, ltd, w_out, dw_out, activity)
+    np.testing.assert_array_equal(RULES["local_stdp"]().reference_change(*args), ltp + ltd)
+    assert RULES["frozen"]().reference_change(*args) is None
+    for mode in ("paper", "spread", "weighted"):
+        np.testing.assert_array_equal(
+            SBP(mode, p=0.4, f=0.6).reference_change(*args),
+            sbp_input_change(mode, ltp, ltd, dw_out, p=0.4, f=0.6, w_out=w_out,
+                             pre_activity=activity))
+
+
+def _variables(net) -> set:
+    return {f"{group.name}.{name}" for group in (net.inputs, net.hidden, net.input_hidden,
+                                                 net.hidden_output)
+            for name in group.variables}
+
+
+def _objects(net):
+    def walk(obj):
+        yield obj
+        for contained in getattr(obj, "contained_objects", []):
+            yield from walk(contained)
+    return [o for top in net.network.objects for o in walk(top)]
+
+
+@pytest.mark.parametrize("boundary", ["generated", "python"])
+def test_a_network_carries_only_its_rule_s_state(boundary):
+    """Without SBP the network has none of SBP's state (S+, S-, gains, the coactive inputs) or
+    boundary objects; the frozen control accumulates no STDP at all."""
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    sbp_state = {"hidden.Sp", "hidden.Sm", "hidden.Sw", "hidden.gain_ltp", "inputs.share",
+                 "inputs.coactive"}
+    nets = {name: SBPNetwork(config(**overrides), 2, boundary=boundary) for name, overrides in
+            (("sbp", dict(sbp_mode="spread")), ("local_stdp", dict(sbp_mode=None)),
+             ("frozen", dict(sbp_mode=None, freeze_hidden=True)))}
+    assert sbp_state <= _variables(nets["sbp"])
+    assert ("sbp_gains" in {o.name for o in _objects(nets["sbp"])}) == (boundary == "generated")
+    for name in ("local_stdp", "frozen"):
+        assert not sbp_state & _variables(nets[name])
+        assert not [o.name for o in _objects(nets[name]) if o.name.startswith("sbp_")]
+    accumulate = {name: nets[name].input_hidden.pre.code for name in ("local_stdp", "frozen")}
+    assert "stdp_partial" in accumulate["local_stdp"]
+    assert "stdp_partial" not in accumulate["frozen"]
