@@ -28,10 +28,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .cli_support import load_protocol, protocol_names
 from .parameters import ParameterError
 from .targets import TARGETS, TargetError
 from .datasets import DatasetError
+from .train import CHECKPOINT as CHECKPOINT_NAME
 from .train import TrainingError, interrupts_stop_at_once
 from .bench import DEFAULT_COPIES, WAYS
 from .runs import VARIANT_KEYS
@@ -109,6 +112,8 @@ def _refuse_other_options(args, options: dict, out: Path) -> None:
 
 def _train(args) -> int:
     from .runs import make_trainer, read_run_options
+    if args.folds is not None:
+        return _train_folds(args)
     out = Path(args.out or Path("runs") / "train")
     if args.resume:
         options = read_run_options(out)[1] if (out / "run.json").exists() \
@@ -133,6 +138,38 @@ def _train(args) -> int:
     last = records[-1] if records else None
     if last:
         print(json.dumps({"out": str(out), **last}, indent=2))
+    return 0
+
+
+def _train_folds(args) -> int:
+    """``train --folds N``: one run per fold of a stratified N-fold cross-validation over all
+    samples (``OUT/fold1`` ..), then the folds' final test accuracies, their mean and SD, in
+    ``OUT/folds.json``.  ``--resume`` continues the folds that have a checkpoint."""
+    from .runs import make_trainer, read_metrics
+    if args.folds < 2:
+        raise TrainingError(f"--folds must be at least 2, got {args.folds}")
+    out = Path(args.out or Path("runs") / "train")
+    accuracies = []
+    for k in range(args.folds):
+        folder = out / f"fold{k + 1}"
+        options = {**_train_options(args), "fold": k, "folds": args.folds}
+        trainer = make_trainer(options, folder, resume=args.resume and
+                               (folder / CHECKPOINT_NAME).exists())
+        try:
+            trainer.fit()
+        except KeyboardInterrupt:
+            print(f"sbp-brian: interrupted; the checkpoints in {out} are kept: continue with "
+                  f"`sbp-brian train --folds {args.folds} --resume --out {out}` and the same "
+                  "options", file=sys.stderr)
+            return 130
+        finally:
+            trainer.close()
+        accuracies.append(read_metrics(folder)[-1]["test_accuracy"])
+        print(f"fold {k + 1}/{args.folds}: test {accuracies[-1]:.4f}", flush=True)
+    summary = {"out": str(out), "folds": args.folds, "accuracies": accuracies,
+               "mean": float(np.mean(accuracies)), "sd": float(np.std(accuracies, ddof=1))}
+    (out / "folds.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -284,7 +321,7 @@ def _add_training_options(parser) -> None:
     parser.add_argument("model", nargs="?", help="model file or bundled model name "
                         "(default sbp_digits)")
     parser.add_argument("--dataset", default="digits",
-                        help="digits, iris, xor, fashion-mnist, mnist or npz:PATH")
+                        help="digits, iris, xor, xor2, fashion-mnist, mnist or npz:PATH")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="folder with IDX files (mnist, fashion-mnist)")
     parser.add_argument("--no-sbp", action="store_true", help="local STDP only (the baseline)")
@@ -359,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.npz (with a larger --epochs: train "
                             "a finished run further)")
+    train.add_argument("--folds", type=int, metavar="K",
+                       help="K-fold cross-validation over all samples (stratified; the BP-STDP "
+                            "paper's Iris protocol): one run per fold in OUT/fold1.., their "
+                            "mean and SD in OUT/folds.json")
     train.set_defaults(func=_train)
     evaluate = commands.add_parser("evaluate", help="test accuracy of a run's checkpoint")
     evaluate.add_argument("checkpoint", help="run folder or its checkpoint.npz")

@@ -11,6 +11,8 @@ Nothing is downloaded.
   stratified 80/20 split (seed 0);
 * ``xor``: the four XOR patterns, each input given as two channels (x, 1 - x) so that
   every pattern drives some input; train = test;
+* ``xor2``: the BP-STDP paper's XOR (Tavanaei & Maida 2019, section 3.1): two inputs, 0 read
+  as 0.2 "to activate the IF neurons"; train = test;
 * ``fashion-mnist``: IDX files in ``data_dir`` or ``/usr/share/datasets/fashion-mnist``
   (``apt-get install dataset-fashion-mnist``);
 * ``mnist``: IDX files in ``data_dir``;
@@ -34,7 +36,7 @@ import numpy as np
 __all__ = ["Dataset", "DatasetError", "load_dataset", "read_idx", "write_idx", "DATASETS",
            "FASHION_MNIST_DIR"]
 
-DATASETS = ("digits", "iris", "xor", "fashion-mnist", "mnist")
+DATASETS = ("digits", "iris", "xor", "xor2", "fashion-mnist", "mnist")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
              "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte"}
@@ -91,6 +93,29 @@ class Dataset:
                        y_train=self.y_train[train], x_test=self.x_train[val],
                        y_test=self.y_train[val])
 
+    def fold(self, k: int, n_folds: int, seed: int = 0) -> "Dataset":
+        """Fold ``k`` (from 0) of a stratified ``n_folds``-fold cross-validation over all the
+        samples (training and test pooled): that fold is the test set, the others train.
+        Each class's samples are shuffled (``seed``) and dealt to the folds in turn."""
+        if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) \
+                or n_folds < 2:
+            raise DatasetError(f"cross-validation needs at least 2 folds, got {n_folds!r}")
+        if not 0 <= k < n_folds:
+            raise DatasetError(f"fold {k} does not exist in {n_folds}-fold cross-validation")
+        x = np.concatenate([self.x_train, self.x_test])
+        y = np.concatenate([self.y_train, self.y_test])
+        rng = np.random.default_rng(seed)
+        assigned = np.empty(len(y), dtype=int)
+        for label in np.unique(y):
+            members = rng.permutation(np.flatnonzero(y == label))
+            if len(members) < n_folds:
+                raise DatasetError(f"{self.name}: class {label} has {len(members)} samples, "
+                                   f"fewer than the {n_folds} folds")
+            assigned[members] = np.arange(len(members)) % n_folds
+        test = assigned == k
+        return replace(self, name=f"{self.name}[fold {k + 1}/{n_folds}]", x_train=x[~test],
+                       y_train=y[~test], x_test=x[test], y_test=y[test])
+
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
         """The first ``n_train`` training and ``n_test`` test samples (``None``: all)."""
         for what, count in (("training", n_train), ("test", n_test)):
@@ -110,6 +135,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
         return _iris()
     if name == "xor":
         return _xor()
+    if name == "xor2":
+        return _xor2()
     if name == "fashion-mnist":
         folder = Path(data_dir) if data_dir else FASHION_MNIST_DIR
         hint = ("install it with `apt-get install dataset-fashion-mnist` or pass --data-dir "
@@ -151,6 +178,12 @@ def _xor() -> Dataset:
     x = np.hstack([bits, 1 - bits])
     y = np.array([0, 1, 1, 0])
     return Dataset("xor", x, y, x.copy(), y.copy(), 2)
+
+
+def _xor2() -> Dataset:
+    x = np.array([[0.2, 0.2], [0.2, 1.0], [1.0, 0.2], [1.0, 1.0]])
+    y = np.array([0, 1, 1, 0])
+    return Dataset("xor2", x, y, x.copy(), y.copy(), 2)
 
 
 def _validate(name: str, where: str, x: np.ndarray, y: np.ndarray) -> None:

@@ -276,7 +276,10 @@ class _Reader:
                 raise self.error(where, f"'{key}' needs a 'source' string (where the value "
                                  "comes from: paper equation, released code, or 'tuned here')")
             try:
-                params[key] = schema[key].check(key, parse_quantity(entry["value"]))
+                value = entry["value"]
+                value = ([parse_quantity(item) for item in value] if isinstance(value, list)
+                         else parse_quantity(value))
+                params[key] = schema[key].check(key, value)
             except ParameterError as err:
                 raise self.error(where, str(err)) from None
             self.sources[f"{where}.{key}"] = entry["source"]

@@ -156,8 +156,9 @@ from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_
                         with_homeostasis)
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, validate_params
-from .rules import rule_of
+from .rules import RULES, rule_of
 from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
+from .steps import GeneratedStep, connect_within_copies, summed_lines
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
            "initial_weights", "hidden_signs", "input_signs", "initial_input_signs",
@@ -279,9 +280,19 @@ class TrainingConfig:
             raise ModelFileError(
                 f"{model.path}: {populations}: the paper adjusts the hidden layer's membranes "
                 "only (Eqs. 6-9); the training network supports [neurons.hidden.homeostasis]")
+        rule = model.options.get("rule", {}).get("name", "sbp")
+        if RULES[rule].network != "sbp":
+            raise ModelFileError(f"{model.path}: [rule] name = \"{rule}\" trains a "
+                                 f"{RULES[rule].network} network, not the SBP network")
         _refuse_what_the_network_does_not_do(model)
+        if rule != "sbp" and "sbp" in model.sections:
+            raise ModelFileError(f"{model.path}: [sbp] is read by [rule] name = \"sbp\" "
+                                 f"only; remove it for the rule \"{rule}\"")
         sizes, sim, training = model["sizes"], model["simulation"], model.sections.get(
             "training", {})
+        if isinstance(sizes["hidden"], list):
+            raise ModelFileError(f"{model.path}: [sizes] hidden = {sizes['hidden']}: the SBP "
+                                 "network has one hidden layer; give one number")
         teacher = model.sections.get("teacher", {"rate": 200 * Hz})
         sbp = model.sections.get("sbp", {"p": 0.3, "f": 0.7})
         hidden_stdp = model.synapses["input_hidden"]["stdp"].params
@@ -299,7 +310,9 @@ class TrainingConfig:
             g_out=model.synapses["hidden_output"]["transmission"].params["g_w"],
             stdp_in={k: hidden_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
             stdp_out={k: output_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
-            sbp_mode=model.options.get("sbp", {}).get("mode", "paper"),
+            sbp_mode=(model.options.get("sbp", {}).get("mode", "paper") if rule == "sbp"
+                      else None),
+            freeze_hidden=rule == "frozen",
             p=sbp["p"], f=sbp["f"], seed=sim["seed"],
             **{k: training[k] for k in ("epochs", "eta_in", "eta_out", "w_in_init", "w_in_spread",
                                         "w_out_init", "w_in_max", "w_out_max", "chunk",
@@ -385,6 +398,48 @@ class TrainingConfig:
     def n_weights(self) -> int:
         return self.n_input * self.n_hidden + self.n_hidden * self.n_output
 
+    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer) -------------------
+    def initial_state(self, rng: np.random.Generator) -> dict:
+        """The synaptic state a run starts from: the weights ``w_in``, ``w_out``
+        (:func:`initial_weights`), the input synapses' fixed signs ``sign_in``
+        (:func:`initial_input_signs`) and synaptic scaling's targets ``w_norm``
+        (:func:`input_norms`)."""
+        w_in, w_out = initial_weights(self, rng)
+        return {"w_in": w_in, "w_out": w_out, "sign_in": initial_input_signs(self, w_in),
+                "w_norm": input_norms(self, w_in)}
+
+    def upgrade_checkpoint(self, meta: dict, state: dict) -> None:
+        """Complete a checkpoint written by an earlier version, in place: options added since
+        take the value those runs had, and runs from before the signs were kept took each
+        input synapse's sign from its weight at every chunk, as this does once."""
+        config = meta.get("config", {})
+        for key, value in (("batch_size", 1), ("homeostasis", None), ("input_signs", "synapse"),
+                           ("input_inhibitory_fraction", 0.5)):
+            config.setdefault(key, value)
+        if "w_in" in state and "sign_in" not in state:
+            state["sign_in"] = input_signs(state["w_in"])
+
+    def check_copies(self, copies) -> None:
+        """Network copies must divide the batch size (:func:`check_copies`)."""
+        check_copies(self, copies)
+
+    def make_runner(self, device_name: str, build_dir=None, threads: int = 1, copies: int = 1,
+                    record_hidden: bool = False):
+        """The compiled fast path ("cpp", "cuda") in ``build_dir``, or the runtime reference."""
+        from .train import _CompiledRunner, _RuntimeRunner
+        if device_name in ("cpp", "cuda"):
+            return _CompiledRunner(self, build_dir, target=device_name, threads=threads,
+                                   copies=copies, record_hidden=record_hidden)
+        return _RuntimeRunner(self, device_name)
+
+    @staticmethod
+    def state_summary(state: dict) -> dict:
+        """Weight statistics for the metrics log."""
+        return {"w_in_mean": float(np.mean(state["w_in"])),
+                "w_in_std": float(np.std(state["w_in"])),
+                "w_out_mean_abs": float(np.mean(np.abs(state["w_out"]))),
+                "w_out_std": float(np.std(state["w_out"]))}
+
     def describe(self) -> dict:
         """JSON-friendly summary (units as strings)."""
         out = {}
@@ -402,6 +457,7 @@ class TrainingConfig:
 #: (where, option, the value it implements, the option's default in its factory).
 TRAINING_NETWORK_CHOICES = (
     ("input", "encoding", "bernoulli", "bernoulli"),
+    ("input", "bias", False, False),
     ("sbp", "eq15_sign", "+", "+"),
     ("synapses.input_hidden.transmission", "signed", True, False),
     ("synapses.input_hidden.stdp", "mode", "accumulate", "immediate"),
@@ -492,6 +548,14 @@ def initial_input_signs(config: TrainingConfig, w_in: np.ndarray) -> np.ndarray:
     return input_signs(w)
 
 
+def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
+    """Per hidden neuron, the sums of excitatory and of |inhibitory| input weights, shape
+    (2, n_hidden): the synaptic-scaling targets."""
+    w = np.asarray(w_in).reshape(config.n_input, config.n_hidden)
+    sign = input_signs(w)
+    return np.stack([np.where(sign > 0, w, 0).sum(axis=0), np.where(sign < 0, -w, 0).sum(axis=0)])
+
+
 def input_signs(w_in: np.ndarray) -> np.ndarray:
     """The sign of each input weight (+1 for w = 0): a synapse's fixed sign when ``w_in`` are
     the initial weights (:func:`initial_input_signs`), and the runners' default when given
@@ -532,52 +596,6 @@ def _shared_update_code(clipped: str, change: str) -> tuple[str, str]:
     """Network copies: the statements that add a copy's changes to ``dw_batch`` (step 4 or 5),
     and those that apply the sum over copies, ``dw_total``, at the batch's last boundary."""
     return f"dw_batch += {change}", _batch_end_code(clipped, "dw_total")
-
-
-def _summed_lines(sums: dict) -> str:
-    return "\n".join(f"{target} = {expr} : 1 (summed)" for target, expr in sums.items())
-
-
-def connect_within_copies(synapses: Synapses, copies: int) -> None:
-    """All-to-all synapses within each network copy (copy ``c`` = the ``c``-th block of
-    ``len(group)/copies`` neurons of source and target), ordered by presynaptic index, so that
-    copy ``c``'s synapses are the ``c``-th block of the synapse arrays."""
-    if copies == 1:
-        synapses.connect()
-        return
-    n_source, n_target = len(synapses.source) // copies, len(synapses.target) // copies
-    first = f"(i // {n_source})*{n_target}"
-    synapses.connect(j=f"k for k in range({first}, {first} + {n_target})")
-
-
-class _BoundaryBuilder:
-    """Places objects of the generated boundary step by phase name (the
-    :class:`~sbp_brian.rules.BoundaryStep` a rule builds its part with)."""
-
-    def __init__(self, net: "SBPNetwork", namespace: dict, summed: bool):
-        self.net, self.namespace, self.summed = net, namespace, summed
-        self.copies = net.copies
-        self.period = net.config.sample_duration
-        # summed-variable updaters are moved onto this clock (module docstring)
-        self.sums_clock = Clock(dt=self.period, name="boundary_sums_clock")
-
-    def run(self, group, code: str, at: str, name: str) -> None:
-        group.run_regularly(code, dt=self.period, when="start", order=phase(at), name=name)
-
-    def reduce(self, synapses, sums: dict, at: str, name: str) -> None:
-        if not self.summed:
-            self.run(synapses, "\n".join(f"{t} += {e}" for t, e in sums.items()), at, name)
-            return
-        for target in sums:  # declared (summed) in the model; run them at the boundary
-            updater = synapses.summed_updaters[target]
-            updater._clock, updater.when, updater.order = self.sums_clock, "start", phase(at)
-
-    def reducer(self, source, target, sums: dict, at: str, name: str):
-        synapses = Synapses(source, target, model=_summed_lines(sums) if self.summed else "",
-                            namespace=self.namespace, name=name)
-        connect_within_copies(synapses, self.copies)
-        self.reduce(synapses, sums, at, name + "_sum")
-        return synapses
 
 
 class SBPNetwork:
@@ -625,6 +643,8 @@ class SBPNetwork:
         #: the learning rule of the input synapses (:mod:`sbp_brian.rules`)
         self.rule = rule = rule_of(c)
         T, dt = c.sample_duration, c.dt
+        #: every group and synapse of the network steps at the model file's dt
+        self.clock = clock = Clock(dt=dt, name="network_clock")
         stp = c.stp is not None
         namespace = {
             "max_rate": c.max_rate, **(dict(c.stp) if stp else {}), "g_in": c.g_in,
@@ -672,7 +692,7 @@ class SBPNetwork:
             reset=(("eff = (u + U*(1 - u))*x\nu += U*(1 - u)\nx -= u*x\n" if stp else
                     "eff = 1\n") +
                    f"ltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1" + draw_next),
-            method="exact", namespace=namespace, name="inputs")
+            method="exact", namespace=namespace, clock=clock, name="inputs")
         # TM-STP at a spike (Eq. 4): the transmitted efficacy uses the state before the
         # spike's own update.  The reset runs before synaptic propagation (nothing there reads
         # what it changes), so that each synaptic event of a spike reads one number, eff.
@@ -718,7 +738,8 @@ class SBPNetwork:
             copies * c.n_hidden, hidden_eqs, threshold="v > V_th",
             reset="v = V_reset\napost_in += A_minus_in\napre_out += 1\ncount += 1\ntotal += 1",
             events={"spiked": "lastspike == t"},
-            refractory="t_ref", method=hidden_model.method, namespace=hidden_ns, name="hidden")
+            refractory="t_ref", method=hidden_model.method, namespace=hidden_ns, clock=clock,
+            name="hidden")
         # E_j (ltp_e) must count a hidden spike before the synaptic propagation of its time
         # step (module docstring), and the reset runs after it: the event "spiked" (this step's
         # spikes, read after the spike thresholder) updates it right after the thresholds
@@ -750,7 +771,7 @@ class SBPNetwork:
             copies * c.n_output, output_eqs, threshold="v > V_th",
             reset="v = V_reset\napost += 1\ncount += 1", refractory="t_ref",
             method=output_model.method,
-            events={"teach": teach}, namespace=output_ns, name="output")
+            events={"teach": teach}, namespace=output_ns, clock=clock, name="output")
         self.output.v = o["V_L"]
         self.output.run_on_event("teach", "ateach += 1")
         objects.append(self.output)
@@ -782,27 +803,27 @@ class SBPNetwork:
                 shared if rule.plastic_input else "")
         summed = boundary == "generated" and reductions == "summed"
         if summed and c.normalise_input and rule.plastic_input:
-            input_model += "\n" + _summed_lines(SCALING_SUMS)
+            input_model += "\n" + summed_lines(SCALING_SUMS)
         if summed and homeo is not None:
             input_model += f"\nv_in_sum_post = {HOMEOSTATIC_DRIVE} : volt (summed)"
         transmit = ("gE_post += g_in*w*int(w > 0)*eff_pre\n"
                     "gI_post -= g_in*w*int(w < 0)*eff_pre")
         if not rule.plastic_input:  # nothing to accumulate: skip the STDP bookkeeping
             self.input_hidden = Synapses(self.inputs, self.hidden, model=input_model,
-                                         on_pre=transmit, namespace=namespace,
+                                         on_pre=transmit, namespace=namespace, clock=clock,
                                          name="input_hidden")
         else:
             # LTD from the postsynaptic trace; LTP accumulated at presynaptic spikes too
             # (module docstring), so hidden spikes touch no input synapse
             self.input_hidden = Synapses(
                 self.inputs, self.hidden, model=input_model, on_pre=transmit + "\n" + accumulate,
-                namespace=namespace, name="input_hidden")
+                namespace=namespace, clock=clock, name="input_hidden")
         connect_within_copies(self.input_hidden, copies)
         self.input_hidden.eta_in = c.eta_in
         output_model = "w : 1\ndw : 1\neta_out : 1 (shared)" + (
             "\ndw_batch : 1" + shared if batched else "")
         if summed and rule.output_sums():
-            output_model += "\n" + _summed_lines(rule.output_sums())
+            output_model += "\n" + summed_lines(rule.output_sums())
         self.hidden_output = Synapses(
             self.hidden, self.output, model=output_model,
             on_pre=("gE_post += g_out*w*int(w > 0)\ngI_post -= g_out*w*int(w < 0)\n"
@@ -810,7 +831,7 @@ class SBPNetwork:
             on_post={"post": "dw -= A_plus_out*apre_out_pre",
                      "teach": "dw += A_plus_out*apre_out_pre"},
             on_event={"pre": "spike", "post": "spike", "teach": "teach"},
-            namespace=namespace, name="hidden_output")
+            namespace=namespace, clock=clock, name="hidden_output")
         connect_within_copies(self.hidden_output, copies)
         self.hidden_output.eta_out = c.eta_out
         objects += [self.input_hidden, self.hidden_output]
@@ -849,7 +870,8 @@ class SBPNetwork:
                                     "second": second, "mV": mV})
         step = dict(dt=T, when="start")
         summed = self.reductions == "summed"
-        builder = _BoundaryBuilder(self, ns, summed)
+        builder = GeneratedStep(T, BOUNDARY_PHASES, ns, summed=summed, net=self,
+                                copies=copies, name="boundary")
         reduce = builder.reduce
 
         def at_batch_end(value: str, otherwise: str) -> str:
@@ -860,9 +882,11 @@ class SBPNetwork:
             """Network copies: sum ``dw_batch`` over the copies into a group with one element
             per weight (step 12), read back as ``dw_total``, and run ``apply`` (13)."""
             n_weights = n_pre * n_post
-            totals = NeuronGroup(n_weights, "dw_total : 1", namespace=ns, name=name + "_total")
-            to_totals = Synapses(totals, synapses, namespace=ns, name=name + "_copies",
-                                 model=_summed_lines({"dw_total_pre": "dw_batch_post"})
+            totals = NeuronGroup(n_weights, "dw_total : 1", namespace=ns, clock=self.clock,
+                                 name=name + "_total")
+            to_totals = Synapses(totals, synapses, namespace=ns, clock=self.clock,
+                                 name=name + "_copies",
+                                 model=summed_lines({"dw_total_pre": "dw_batch_post"})
                                  if summed else "")
             to_totals.connect(j=f"k for k in range(i, {copies * n_weights}, {n_weights})")
             synapses.weight_index = f"(i % {n_pre})*{n_post} + j % {n_post}"

@@ -41,6 +41,9 @@ class Param:
         Meaning of the parameter, with the equation it appears in.
     integer : bool
         The value must be an integer (sizes, seeds).
+    many : bool
+        A non-empty list of values is accepted too, each checked (e.g. one size per hidden
+        layer).
     """
 
     unit: Any
@@ -50,6 +53,7 @@ class Param:
     strict_low: bool = False
     doc: str = ""
     integer: bool = False
+    many: bool = False
 
     @property
     def dimensionless(self) -> bool:
@@ -68,6 +72,12 @@ class Param:
     def check(self, name: str, value: Any, where: str = "") -> Any:
         """Return ``value`` if it has the right unit and lies in range, else raise."""
         prefix = f"{where}: " if where else ""
+        if isinstance(value, (list, tuple)):
+            if not self.many:
+                raise ParameterError(f"{prefix}'{name}' takes one value, got a list")
+            if not value:
+                raise ParameterError(f"{prefix}'{name}' is an empty list")
+            return [self.check(name, item, where) for item in value]
         if isinstance(value, bool):
             raise ParameterError(f"{prefix}'{name}' must be a number, got a boolean")
         if self.integer:

@@ -15,6 +15,7 @@ import numpy as np
 from .datasets import load_dataset
 from .model_files import load_model
 from .network import TrainingConfig
+from .rules import RULES
 from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
@@ -34,8 +35,28 @@ VARIANT_KEYS = dict(zip(("control", "without-sbp", "paper", "spread", "weighted"
 CONTROL, BASELINE = "control (fixed hidden)", "without SBP"
 
 
-def make_config(options: dict, data) -> TrainingConfig:
+#: Options that choose or shape the SBP network's rule; a layered network refuses them.
+SBP_NETWORK_OPTIONS = ("sbp_mode", "p", "f", "freeze_hidden", "no_sbp", "batch_size",
+                       "stdp_scale", "copies")
+
+
+def make_config(options: dict, data):
+    """The network kind a model file describes, with the options applied: a
+    :class:`~sbp_brian.network.TrainingConfig` (the SBP network) or, for a rule that trains a
+    layered network (``[rule] name``, e.g. BP-STDP), a
+    :class:`~sbp_brian.layered.LayeredConfig`."""
     model = load_model(options.get("model") or "sbp_digits")
+    rule = model.options.get("rule", {}).get("name", "sbp")
+    if RULES[rule].network == "layered":
+        from .layered import LayeredConfig
+        given = [k for k in SBP_NETWORK_OPTIONS if options.get(k) not in (None, False)]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise TrainingError(f"{flags}: options of the SBP network; model "
+                                f"{model.name} trains a layered network with rule {rule}")
+        overrides = {k: options[k] for k in ("epochs", "seed", "chunk")
+                     if options.get(k) is not None}
+        return LayeredConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)
     overrides = {k: options[k] for k in ("sbp_mode", "p", "f", "freeze_hidden", "epochs",
                                          "seed", "chunk", "batch_size") if options.get(k) is not None}
     if options.get("no_sbp"):
@@ -58,6 +79,11 @@ def _refuse_final_validation(options: dict) -> None:
 def make_data(options: dict):
     _refuse_final_validation(options)
     data = load_dataset(options.get("dataset") or "digits", options.get("data_dir"))
+    if options.get("fold") is not None:  # cross-validation (sbp-brian train --folds)
+        if options.get("validation") is not None:
+            raise TrainingError("--folds scores every fold on its own held-out part; "
+                                "--validation does not combine with it")
+        data = data.fold(options["fold"], options["folds"])
     if options.get("validation") is not None:
         data = data.validation_split(options["validation"], seed=0)
     return data.subset(options.get("samples"), options.get("test_samples"))

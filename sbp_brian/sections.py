@@ -37,16 +37,23 @@ SECTIONS: dict[str, Section] = {
     }),
     "sizes": Section({
         "input": Param(1, None, low=1, integer=True, doc="number of input neurons"),
-        "hidden": Param(1, None, low=1, integer=True, doc="number of hidden neurons"),
+        "hidden": Param(1, None, low=1, integer=True, many=True,
+                        doc="number of hidden neurons; a list gives one hidden layer per "
+                            "entry (layered networks only)"),
         "output": Param(1, None, low=1, integer=True, doc="number of output neurons"),
         "inhibitory_fraction": Param(1, 0.0, low=0, high=1,
                                      doc="fraction of inhibitory hidden neurons (Dale's law)"),
     }),
     "input": Section({
         "max_rate": Param(Hz, 200 * Hz, low=0, doc="firing rate of a pixel of intensity 1 (Eq. 2)"),
-    }, {"encoding": ("bernoulli", "poisson")}, {
-        "encoding": ("bernoulli", "input spike process (Eq. 2); the training network draws "
-                                  "Bernoulli spikes only")}),
+    }, {"encoding": ("bernoulli", "poisson", "regular"), "bias": (True, False)}, {
+        "bias": (False, "true: one more input neuron, firing at max_rate in every sample, "
+                        "whose weights act as the hidden neurons' biases (ours; layered "
+                        "networks only)"),
+        "encoding": ("bernoulli", "input spike process: bernoulli (SBP Eq. 2), poisson, or "
+                                  "regular (evenly spaced, a random lag; BP-STDP's \"random "
+                                  "lags\"); the SBP training network draws Bernoulli spikes "
+                                  "only, the layered network Bernoulli or regular")}),
 }
 
 

@@ -45,8 +45,8 @@ from brian2 import seed as brian_seed
 from . import project_cache
 from .datasets import NPZ_READ_ERRORS, Dataset
 from .equations import dale_clip
-from .network import (SBPNetwork, TrainingConfig, check_copies, hidden_signs, initial_input_signs,
-                      initial_weights, input_signs)
+from .network import (SBPNetwork, TrainingConfig, hidden_signs, input_norms,
+                      input_signs)
 from .rules import rule_of
 from .targets import canonical_target, reset_target, use_target
 
@@ -54,6 +54,10 @@ __all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "re
            "CHECKPOINT", "METRICS", "interrupts_stop_at_once"]
 
 CHECKPOINT = "checkpoint.npz"
+#: The checkpoint's layout: 1 (no ``format`` entry) the SBP network's arrays ``w_in``,
+#: ``w_out``, ``w_norm`` (and later ``sign_in``); 2 the network kind's synaptic state by name,
+#: whatever the network (:meth:`Trainer.save_checkpoint`)
+CHECKPOINT_FORMAT = 2
 METRICS = "metrics.jsonl"
 _SEED_CODE = """
 {
@@ -186,14 +190,6 @@ class ChunkResult:
                    joined("hidden_counts"), joined("potentials"))
 
 
-def input_norms(config: TrainingConfig, w_in) -> np.ndarray:
-    """Per hidden neuron, the sums of excitatory and of |inhibitory| input weights, shape
-    (2, n_hidden): the synaptic-scaling targets."""
-    w = np.asarray(w_in).reshape(config.n_input, config.n_hidden)
-    sign = input_signs(w)
-    return np.stack([np.where(sign > 0, w, 0).sum(axis=0), np.where(sign < 0, -w, 0).sum(axis=0)])
-
-
 def boundary_changes(config: TrainingConfig, dw_ltp, dw_ltd, w_out, dw_out, pre_activity,
                      eta_in: float, eta_out: float) -> tuple:
     """The weight changes of one sample-boundary step (:mod:`sbp_brian.network`, steps 1-5)
@@ -244,7 +240,20 @@ def boundary_weights(config: TrainingConfig, w_in, sign_in, dw_ltp, dw_ltd, w_ou
     return apply_changes(config, w_in, sign_in, w_out, *changes, w_norm)
 
 
-class _CompiledRunner:
+class _StateRunner:
+    """What the trainer calls: :meth:`run_state` with the synaptic state as a dict (the SBP
+    network's ``w_in``, ``w_out``, ``sign_in``, ``w_norm``; :meth:`TrainingConfig.initial_state
+    <sbp_brian.network.TrainingConfig.initial_state>`)."""
+
+    def run_state(self, x, y_onehot, state: dict, learn: bool, seed: int,
+                  rate_scale: float = 1.0, homeo_mix: float = 1.0) -> tuple:
+        w_in, w_out, result = self.run(x, y_onehot, state["w_in"], state["w_out"], learn=learn,
+                                       seed=seed, rate_scale=rate_scale, w_norm=state["w_norm"],
+                                       homeo_mix=homeo_mix, sign_in=state["sign_in"])
+        return {**state, "w_in": w_in, "w_out": w_out}, result
+
+
+class _CompiledRunner(_StateRunner):
     """The fast path: a standalone project compiled once and relaunched per chunk.
 
     ``target``: "cpp" (cpp_standalone) or "cuda" (brian2cuda's cuda_standalone;
@@ -343,7 +352,7 @@ class _CompiledRunner:
                 ChunkResult(counts, hidden, hidden_counts, net.sample_potentials(n)))
 
 
-class _RuntimeRunner:
+class _RuntimeRunner(_StateRunner):
     """The runtime reference: one ``run(T)`` per sample, the boundary step in numpy."""
 
     def __init__(self, config: TrainingConfig, target: str, input_schedule=None,
@@ -426,9 +435,10 @@ class _RuntimeRunner:
             net.hidden.v_ff = c.hidden["V_L"] + c.homeostasis["V_in"] * (np.asarray(x_next) @ w_in)
 
 
-def _epoch_mix(config: TrainingConfig) -> bool:
+def _epoch_mix(config) -> bool:
     """Whether Eq. 9's mixing weight is the epochs reading, set per run (``homeo_mix``)."""
-    return config.homeostasis is not None and config.homeostasis["time_base"] == "epochs"
+    homeostasis = getattr(config, "homeostasis", None)  # a layered network has none
+    return homeostasis is not None and homeostasis["time_base"] == "epochs"
 
 
 def homeo_mix(config: TrainingConfig, epoch: int, trained: bool) -> float:
@@ -508,7 +518,12 @@ class Trainer:
 
     Parameters
     ----------
-    config : TrainingConfig
+    config : TrainingConfig or LayeredConfig
+        The network kind: it gives the synaptic state a run starts from
+        (``initial_state(rng)``, a dict of arrays, e.g. the SBP network's ``w_in``, ``w_out``,
+        ``sign_in``, ``w_norm`` or a layered network's ``w_0`` .. ``w_L``), the runner that
+        presents chunks of samples (``make_runner``), and the weight statistics of the
+        metrics log (``state_summary``).  The trainer knows no rule or layer by name.
     data : Dataset
         ``x_test``/``y_test`` are what each epoch evaluates (a validation split while tuning).
     out_dir : path
@@ -529,7 +544,7 @@ class Trainer:
         had been started with that many epochs.
     """
 
-    def __init__(self, config: TrainingConfig, data: Dataset, out_dir, device: str = "cpp",
+    def __init__(self, config, data: Dataset, out_dir, device: str = "cpp",
                  resume: bool = False, progress: bool = True, build_dir=None, runner=None,
                  threads: int = 1, record_hidden: bool = False, copies: int = 1):
         self.config, self.data = config, data
@@ -538,7 +553,7 @@ class Trainer:
         if threads < 1 or (threads > 1 and self.device != "cpp"):
             raise TrainingError(f"--threads {threads}: OpenMP threads need --device cpp and "
                                 "a count >= 1")
-        check_copies(config, copies)
+        config.check_copies(copies)
         if copies > 1 and self.device not in ("cpp", "cuda"):
             raise TrainingError(f"--copies {copies}: network copies need the compiled path "
                                 "(--device cpp or cuda)")
@@ -560,10 +575,8 @@ class Trainer:
         if resume:
             self._load_checkpoint(checkpoint)
         else:
-            rng = np.random.default_rng(config.seed)
-            self.w_in, self.w_out = self._initial_weights(rng)
-            self.sign_in = initial_input_signs(config, self.w_in)
-            self.w_norm = input_norms(config, self.w_in)
+            #: the synaptic state (weights and the synapses' fixed data), by name
+            self.weights = config.initial_state(np.random.default_rng(config.seed))
             (self.out_dir / "config.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         self._build_dir = build_dir
         self._runner = runner  # a compiled project may be shared by runs that differ in seed
@@ -571,21 +584,17 @@ class Trainer:
         self._temporary_build = None  # a project folder of our own, removed by close()
 
     # -- setup ---------------------------------------------------------------------------
-    def _initial_weights(self, rng):
-        return initial_weights(self.config, rng)
-
     def runner(self):
         if self._runner is None:
+            build = None
             if self.device in ("cpp", "cuda"):
                 if self._build_dir:
                     build = Path(self._build_dir)
                 else:
                     build = self._temporary_build = new_build_folder()
-                self._runner = _CompiledRunner(self.config, build, target=self.device,
-                                               threads=self.threads, copies=self.copies,
-                                               record_hidden=self.record_hidden)
-            else:
-                self._runner = _RuntimeRunner(self.config, self.device)
+            self._runner = self.config.make_runner(self.device, build, threads=self.threads,
+                                                   copies=self.copies,
+                                                   record_hidden=self.record_hidden)
         return self._runner
 
     def _load_checkpoint(self, path: Path) -> None:
@@ -594,20 +603,23 @@ class Trainer:
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
-                self.w_in, self.w_out = data["w_in"].copy(), data["w_out"].copy()
-                self.w_norm = data["w_norm"].copy()
+                version = int(data["format"]) if "format" in data.files else 1
                 self.state = json.loads(str(data["state"]))
-                # checkpoints written before the signs were kept: those runs took each
-                # synapse's sign from its weight at every chunk, as this does once
-                self.sign_in = (data["sign_in"].copy() if "sign_in" in data.files
-                                else input_signs(self.w_in))
-        except (*NPZ_READ_ERRORS, KeyError) as err:
+                weights = {key: data[key].copy() for key in data.files
+                           if key not in ("meta", "state", "format")}
+        except (*NPZ_READ_ERRORS, KeyError, ValueError) as err:
             raise TrainingError(f"{path}: unreadable checkpoint ({err})") from None
-        # checkpoints written before mini-batch SBP existed used the per-sample rule
-        meta.get("config", {}).setdefault("batch_size", 1)
-        meta.get("config", {}).setdefault("homeostasis", None)  # and before homeostasis
-        meta.get("config", {}).setdefault("input_signs", "synapse")  # and before input_signs
-        meta.get("config", {}).setdefault("input_inhibitory_fraction", 0.5)
+        if version > CHECKPOINT_FORMAT:
+            raise TrainingError(f"{path} has checkpoint format {version}, newer than this "
+                                f"version of sbp-brian reads ({CHECKPOINT_FORMAT}); upgrade")
+        if version < CHECKPOINT_FORMAT and hasattr(self.config, "upgrade_checkpoint"):
+            self.config.upgrade_checkpoint(meta, weights)  # format 1: the SBP network's
+        expected = set(self.config.initial_state(np.random.default_rng(0)))
+        if set(weights) != expected:
+            raise TrainingError(f"{path} holds {sorted(weights)}, this network needs "
+                                f"{sorted(expected)}; resume with the options it was written "
+                                "with")
+        self.weights = weights
         mine = json.loads(json.dumps(self.meta))
         if _without_epochs(meta) != _without_epochs(mine):
             raise TrainingError(f"{path} was written by a different configuration, dataset or "
@@ -635,10 +647,8 @@ class Trainer:
         handle, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=".checkpoint", suffix=".npz")
         os.close(handle)
         try:
-            np.savez(tmp, w_in=self.w_in, w_out=self.w_out, w_norm=self.w_norm,
-                     sign_in=self.sign_in,
-                     state=json.dumps(self.state),
-                     meta=json.dumps(self.meta))
+            np.savez(tmp, **self.weights, format=CHECKPOINT_FORMAT,
+                     state=json.dumps(self.state), meta=json.dumps(self.meta))
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -683,11 +693,9 @@ class Trainer:
         mix = homeo_mix(self.config, epoch if mix_epoch is None else mix_epoch, trained=True)
         with interrupts_stop_at_once():
             for index, (a, b) in enumerate(self._chunks(len(x))):
-                _, _, result = runner.run(x[a:b], np.zeros((b - a, self.config.n_output)),
-                                          self.w_in, self.w_out, learn=False,
-                                          seed=chunk_seed(self.config.seed, epoch, index, phase),
-                                          w_norm=self.w_norm, sign_in=self.sign_in,
-                                          homeo_mix=mix)
+                _, result = runner.run_state(
+                    x[a:b], np.zeros((b - a, self.config.n_output)), self.weights, learn=False,
+                    seed=chunk_seed(self.config.seed, epoch, index, phase), homeo_mix=mix)
                 results.append(result)
         return ChunkResult.concatenate(results, self.config.n_output)
 
@@ -728,19 +736,18 @@ class Trainer:
                 a, b = chunks[self.state["chunk"]]
                 idx = order[a:b]
                 t0 = time.perf_counter()
-                w_in, w_out, result = runner.run(
-                    self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.w_in,
-                    self.w_out, learn=True,
-                    seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
-                    rate_scale=1.0 / (1.0 + c.lr_decay * epoch), w_norm=self.w_norm,
-                    sign_in=self.sign_in, homeo_mix=homeo_mix(c, epoch, trained=False))
-                if not (np.all(np.isfinite(w_in)) and np.all(np.isfinite(w_out))):
+                weights, result = runner.run_state(
+                    self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.weights,
+                    learn=True, seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
+                    rate_scale=1.0 / (1.0 + c.lr_decay * epoch),
+                    homeo_mix=homeo_mix(c, epoch, trained=False))
+                if not all(np.all(np.isfinite(w)) for w in weights.values()):
                     bar.close()
                     raise TrainingError(
                         f"epoch {epoch + 1}, chunk {self.state['chunk'] + 1}: the simulation "
                         "returned non-finite weights; nothing was saved (the checkpoint holds "
                         "the last good state)")
-                self.w_in, self.w_out = w_in, w_out
+                self.weights = weights
                 self.state["correct"] += int(np.sum(result.predictions() ==
                                                     self.data.y_train[idx]))
                 self.state["seen"] += b - a
@@ -798,9 +805,7 @@ class Trainer:
             "evaluated_on": "validation" if "validation" in self.data.name else "test",
             "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
             / c.n_hidden,
-            "w_in_mean": float(np.mean(self.w_in)), "w_in_std": float(np.std(self.w_in)),
-            "w_out_mean_abs": float(np.mean(np.abs(self.w_out))),
-            "w_out_std": float(np.std(self.w_out)),
+            **c.state_summary(self.weights),
             "train_seconds": round(train_seconds, 2),
             "samples_per_second": round((self.state["seen"] - resumed_after)
                                         / max(train_seconds, 1e-9), 1),

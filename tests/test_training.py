@@ -15,7 +15,7 @@ from sbp_brian.parameters import ParameterError
 from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summarise_costs,
                             welch_test, paired_tests, holm)
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
-                             _CompiledRunner, _RuntimeRunner, predict)
+                             _CompiledRunner, _RuntimeRunner, _StateRunner, predict)
 from small_network import digits_schedule
 
 N_SAMPLES = 4
@@ -208,8 +208,8 @@ def resume_and_compare(options, folder, runner, full) -> None:
     """Resume the run in ``folder`` to its end; its weights must be ``full``'s."""
     resumed = make_trainer(options, folder, resume=True, progress=False, runner=runner)
     resumed.fit()
-    np.testing.assert_array_equal(resumed.w_in, full.w_in)
-    np.testing.assert_array_equal(resumed.w_out, full.w_out)
+    for name, weights in full.weights.items():
+        np.testing.assert_array_equal(resumed.weights[name], weights)
 
 
 @pytest.mark.standalone
@@ -237,7 +237,7 @@ def test_resume_reaches_the_same_weights(tmp_path):
     short = make_trainer({**options, "epochs": 1}, tmp_path / "short", progress=False,
                          runner=runner)
     short.fit()
-    assert not np.array_equal(short.w_in, full.w_in)
+    assert not np.array_equal(short.weights["w_in"], full.weights["w_in"])
     with pytest.raises(TrainingError, match="has trained 2 epochs: --epochs 1 would shorten"):
         make_trainer({**options, "epochs": 1}, tmp_path / "full", resume=True,
                      progress=False, runner=runner)
@@ -261,8 +261,8 @@ def test_linear_probe_scores_hidden_counts_and_the_run_s_own_readout(tmp_path):
     recording = make_trainer(options, tmp_path / "run", resume=True, progress=False,
                              record_hidden=True)
     data = recording.data
-    _, _, result = recording.runner().run(data.x_test, np.zeros((12, 10)), recording.w_in,
-                                          recording.w_out, learn=False, seed=3)
+    _, result = recording.runner().run_state(data.x_test, np.zeros((12, 10)),
+                                             recording.weights, learn=False, seed=3)
     recording.close()
     assert result.hidden_counts.shape == (12, 500)
     assert result.hidden_counts.sum() == result.hidden_spikes > 0  # monitor = counters
@@ -283,7 +283,7 @@ def test_existing_checkpoint_is_never_overwritten(tmp_path):
     assert (tmp_path / CHECKPOINT).read_bytes() == b"precious"
 
 
-class _NonFiniteRunner:
+class _NonFiniteRunner(_StateRunner):
     """Stands in for a simulation that went wrong (e.g. a corrupted build folder)."""
 
     def run(self, x, y_onehot, w_in, w_out, **_):
@@ -301,7 +301,7 @@ def test_non_finite_weights_are_refused_and_the_checkpoint_kept(tmp_path):
 
 
 
-class _UnchangedRunner:
+class _UnchangedRunner(_StateRunner):
     """Stands in for a simulation that learns nothing and whose outputs stay silent."""
 
     def run(self, x, y_onehot, w_in, w_out, **_):
@@ -1262,7 +1262,7 @@ def test_dale_s_law_for_inputs_gives_each_input_neuron_one_sign():
     assert np.all([(r < 0).any() and (r > 0).any() for r in w_synapse.reshape(64, 500)])
 
 
-class _SignRecordingRunner:
+class _SignRecordingRunner(_StateRunner):
     """Drives every inhibitory input weight to 0 and records the signs each chunk is given."""
 
     def __init__(self):
@@ -1281,10 +1281,10 @@ def test_input_synapses_keep_their_initial_signs_through_chunks_and_resumes(tmp_
     runner = _SignRecordingRunner()
     trainer = make_trainer(tiny_options(epochs=2, samples=24), tmp_path, progress=False,
                            runner=runner)
-    initial = input_signs(trainer.w_in)
+    initial = input_signs(trainer.weights["w_in"])
     assert 0.25 < np.mean(initial < 0) < 0.42  # w_in uniform in [-1, 2]
     trainer.fit()
-    assert np.all(trainer.w_in >= 0)  # every inhibitory weight is now 0 ...
+    assert np.all(trainer.weights["w_in"] >= 0)  # every inhibitory weight is now 0 ...
     assert len(runner.signs) >= 3
     for given in runner.signs:  # ... and every chunk, evaluations too, keeps its sign
         np.testing.assert_array_equal(given, initial)
@@ -1292,7 +1292,7 @@ def test_input_synapses_keep_their_initial_signs_through_chunks_and_resumes(tmp_
         np.testing.assert_array_equal(stored["sign_in"], initial)
     resumed = make_trainer(tiny_options(epochs=3, samples=24), tmp_path, resume=True,
                            progress=False, runner=runner)
-    np.testing.assert_array_equal(resumed.sign_in, initial)
+    np.testing.assert_array_equal(resumed.weights["sign_in"], initial)
 
 
 def test_a_final_comparison_keeps_the_seeds_and_variants_of_its_plan(tmp_path):
@@ -1321,3 +1321,28 @@ def test_a_final_comparison_keeps_the_seeds_and_variants_of_its_plan(tmp_path):
     assert main(["compare", "--final", "--out", str(tmp_path / "cli")]) == 2
     assert main(["train", "--final", "--validation", "0.2", "--out", str(tmp_path / "t")]) == 2
     assert not (tmp_path / "cli").exists() and not (tmp_path / "t").exists()
+
+
+def test_checkpoints_of_the_first_format_still_load_and_newer_ones_are_refused(tmp_path):
+    """Format 1 (before the synaptic state was saved by name): the SBP network's w_in, w_out,
+    w_norm, no sign_in and no format entry, and a meta written before batch_size and
+    input_signs existed.  It resumes with the signs taken from its weights; a format newer
+    than this version's is refused by name."""
+    trainer = make_trainer(tiny_options(), tmp_path, progress=False, runner=_UnchangedRunner())
+    path = trainer.save_checkpoint()
+    with np.load(path) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    assert int(arrays.pop("format")) == 2
+    del arrays["sign_in"]
+    meta = json.loads(str(arrays["meta"]))
+    for key in ("batch_size", "input_signs", "input_inhibitory_fraction"):
+        del meta["config"][key]
+    np.savez(path, **{**arrays, "meta": json.dumps(meta)})
+    resumed = make_trainer(tiny_options(), tmp_path, resume=True, progress=False,
+                           runner=_UnchangedRunner())
+    np.testing.assert_array_equal(resumed.weights["sign_in"],
+                                  input_signs(trainer.weights["w_in"]))
+    np.savez(path, **{**arrays, "format": 3})
+    with pytest.raises(TrainingError, match="checkpoint format 3, newer than"):
+        make_trainer(tiny_options(), tmp_path, resume=True, progress=False,
+                     runner=_UnchangedRunner())

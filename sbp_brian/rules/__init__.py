@@ -1,9 +1,18 @@
-"""The learning rules of the hidden layer, one module each behind one interface
-(:mod:`sbp_brian.rules.base`): SBP (:mod:`~sbp_brian.rules.sbp`), local STDP only
-(:mod:`~sbp_brian.rules.local_stdp`) and the frozen-hidden control
-(:mod:`~sbp_brian.rules.frozen`).  Importing the package registers them in :data:`RULES`.
+"""The learning rules, one module each behind one interface (:mod:`sbp_brian.rules.base`):
+SBP (:mod:`~sbp_brian.rules.sbp`), local STDP only (:mod:`~sbp_brian.rules.local_stdp`) and
+the frozen-hidden control (:mod:`~sbp_brian.rules.frozen`), which train the hidden layer of
+the SBP network at sample boundaries, and BP-STDP (:mod:`~sbp_brian.rules.bpstdp`), which
+trains every projection of a layered network inside the sample.  Importing the package
+registers them in :data:`RULES` and declares the model file's ``[rule]`` section.
 """
-from . import frozen, local_stdp, sbp  # noqa: F401  (register the rules)
+from ..sections import register_section
+from . import bpstdp, frozen, local_stdp, sbp  # noqa: F401  (register the rules)
 from .base import RULES, BoundaryStep, Rule, register_rule, rule_of
 
 __all__ = ["RULES", "BoundaryStep", "Rule", "register_rule", "rule_of"]
+
+register_section("rule", {}, {"name": tuple(RULES)}, {
+    "name": ("sbp", "the learning rule: " + "; ".join(
+        f"{name} ({rule.network} network)" for name, rule in RULES.items()) + ". Without "
+        "[rule], SBP in the [sbp] mode; the command line's --no-sbp and --freeze-hidden "
+        "choose local_stdp and frozen for the same network")})

@@ -40,6 +40,8 @@ class BoundaryStep(Protocol):
     namespace: dict
     copies: int
     summed: bool
+    #: the network's simulation clock: objects a rule adds step with it
+    clock: Any
 
     def run(self, group, code: str, at: str, name: str) -> None:
         """``group.run_regularly(code)`` at the boundary, in phase ``at``."""
@@ -61,6 +63,10 @@ class Rule:
 
     #: the rule's name in the registry (:data:`RULES`)
     name: ClassVar[str]
+    #: the network it trains: "sbp" (:mod:`sbp_brian.network`, input -> one hidden layer ->
+    #: output, the rule acting on the input synapses at sample boundaries) or "layered"
+    #: (:mod:`sbp_brian.layered`, any number of hidden layers, a rule acting inside the sample)
+    network: ClassVar[str] = "sbp"
     #: whether the input weights change at all (a frozen hidden layer: no STDP is accumulated)
     plastic_input: ClassVar[bool] = True
     #: whether the input synapses keep their LTP and LTD parts apart (``dw_ltp``, ``dw_ltd``)

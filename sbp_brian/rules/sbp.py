@@ -224,7 +224,7 @@ class SBP(Rule):
     def boundary_objects(self, step) -> list:
         net, copies = step.net, step.copies
         norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
-                           namespace=step.namespace, name="sbp_norm")
+                           namespace=step.namespace, clock=step.clock, name="sbp_norm")
         objects = [norm, step.reducer(net.hidden, norm,
                                       {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
                                       "sum_hidden_totals", "sbp_hidden_norm")]
@@ -251,7 +251,7 @@ class SBP(Rule):
         net, copies, config = step.net, step.copies, step.net.config
         max_count = int(np.ceil(float(config.max_rate * config.sample_duration))) * 3 + 10
         levels = NeuronGroup(copies * max_count, "level : 1\nn_above : 1",
-                             namespace=step.namespace, name="sbp_levels")
+                             namespace=step.namespace, clock=step.clock, name="sbp_levels")
         levels.level = f"i % {max_count} + 1"
         count_levels = step.reducer(net.inputs, levels,
                                     {"n_above_post": "int(count_pre >= level_post)"},

@@ -1,0 +1,159 @@
+"""BP-STDP (sbp_brian.rules.bpstdp): the window update on a hand-computed example, and the
+generated in-sample step of the layered network (sbp_brian.layered) against the numpy
+reference on identical input spikes."""
+import dataclasses
+
+import numpy as np
+import pytest
+from brian2 import Hz, ms, mV
+
+from sbp_brian.layered import LayeredConfig, LayeredNetwork
+from sbp_brian.parameters import ParameterError
+from sbp_brian.rules.bpstdp import (BPSTDP, hidden_error, output_error, simulate_sample,
+                                    window_update)
+
+
+def test_output_error_rewards_a_silent_target_and_punishes_a_firing_non_target():
+    # outputs: target silent, target fired, non-target silent, non-target fired
+    np.testing.assert_array_equal(output_error([1, 1, 0, 0], [0, 2, 0, 1]), [1, 0, 0, -1])
+
+
+def test_window_update_by_hand():
+    """Counts in the window: inputs (2, 1), hidden (1, 0), outputs (0, 3), output 0 the
+    target.  xi_out = (+1, -1); xi_h = (W2 xi_out) [c_h > 0] = (0.5 - 0.2, gated 0) =
+    (0.3, 0) from the *old* W2; dW2 = mu c_h xi_out, dW1 = mu c_in xi_h."""
+    w1 = np.array([[1.0, -1.0], [0.5, 0.25]])
+    w2 = np.array([[0.5, 0.2], [0.3, -0.4]])
+    counts = [np.array([2.0, 1.0]), np.array([1.0, 0.0]), np.array([0.0, 3.0])]
+    np.testing.assert_allclose(hidden_error([1, -1], w2, counts[1]), [0.3, 0.0])
+    new_w1, new_w2 = window_update([w1, w2], counts, np.array([1.0, 0.0]), mu=0.1)
+    np.testing.assert_allclose(new_w2, [[0.6, 0.1], [0.3, -0.4]])
+    # with the new W2 the hidden error would be 0.5, and dW1 (0.1, 0.05) instead
+    np.testing.assert_allclose(new_w1, [[1.06, -1.0], [0.53, 0.25]])
+
+
+def config(propagation="same_step", sizes=(6, 8, 5, 3), sample_duration=12 * ms, mu=0.05):
+    return LayeredConfig(
+        sizes=list(sizes), dt=1 * ms, sample_duration=sample_duration, max_rate=250 * Hz,
+        hidden=dict(theta=0.9 * mV, V_rest=0 * mV), output=dict(theta=0.4 * mV, V_rest=0 * mV),
+        v_w_hidden=1 * mV, v_w_output=0.5 * mV,
+        rule=BPSTDP(mu=mu, propagation=propagation))
+
+
+def test_a_sample_is_a_whole_number_of_windows():
+    with pytest.raises(ParameterError, match="whole number of BP-STDP windows"):
+        config(sample_duration=50 * ms).validate()
+
+
+def fixed_spikes(c, n_samples, rng, p=0.5):
+    """A boolean raster per sample and the same spikes as a schedule for the network."""
+    raster = rng.random((n_samples, c.steps_per_sample, c.sizes[0])) < p
+    sample, step, index = np.nonzero(raster)
+    return raster, (index, (sample * c.steps_per_sample + step) * c.dt)
+
+
+@pytest.mark.parametrize("propagation, summed", [("same_step", False), ("same_step", True),
+                                                 ("next_step", False)])
+def test_generated_window_step_equals_the_numpy_reference(propagation, summed):
+    """Two hidden layers (the error passed down twice), three samples, learning inside each:
+    every layer's spikes per sample and the final weights equal the reference's, after
+    checking that every layer fired and every projection's weights moved."""
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    c = config(propagation, sample_duration=24 * ms)
+    rng = np.random.default_rng(3)
+    raster, schedule = fixed_spikes(c, 3, rng)
+    w0 = c.rule.initial_weights(c.sizes, rng)
+    targets = np.eye(3)[[0, 2, 1]]
+    net = LayeredNetwork(c, 3, input_schedule=schedule, summed=summed)
+    net.load(np.zeros((3, c.sizes[0])), targets, w0, c.rule.mu)
+    net.network.run(net.duration(), namespace={})
+
+    weights, counts = w0, []
+    for k in range(3):
+        weights, totals = simulate_sample(weights, raster[k], c.thresholds(), targets[k],
+                                          c.rule.mu, c.steps_per_window, propagation)
+        counts.append(totals)
+    for layer in range(len(c.sizes)):
+        reference = np.array([sample[layer] for sample in counts])
+        assert reference[:, :].sum() > 0, f"layer {layer} never fired"
+        np.testing.assert_array_equal(net.sample_counts(layer), reference)
+    for before, reference, generated in zip(w0, weights, net.weights()):
+        assert np.abs(reference - before).max() > 0.01
+        np.testing.assert_allclose(generated, reference, rtol=0, atol=1e-12)
+
+
+def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_read(tmp_path):
+    """A model file's [rule] picks the network: the BP-STDP files build layered networks (one
+    or two hidden layers, the bias neuron counted in the inputs), the SBP network refuses
+    them, and a key a layered network does not read is an error that names it."""
+    from sbp_brian.model_files import ModelFileError, load_model
+    from sbp_brian.network import TrainingConfig
+    from sbp_brian.runs import make_config, make_data
+    data = make_data({"dataset": "iris"})
+    config = make_config({"model": "bpstdp_iris"}, data)
+    assert isinstance(config, LayeredConfig)
+    assert config.sizes == [5, 30, 3] and config.bias_input and config.n_input == 4
+    deep = LayeredConfig.from_model(load_model("bpstdp_mnist_deep"), 784, 10)
+    assert deep.sizes == [785, 500, 150, 10] and deep.thresholds() == [0.9, 0.9, 3.75]
+    with pytest.raises(ModelFileError, match="trains a layered network, not the SBP network"):
+        TrainingConfig.from_model(load_model("bpstdp_iris"), 4, 3)
+    from sbp_brian.train import TrainingError
+    with pytest.raises(TrainingError, match="--no-sbp: options of the SBP network"):
+        make_config({"model": "bpstdp_iris", "no_sbp": True}, data)
+    text = (load_model("bpstdp_iris").path.read_text()
+            + '\n[teacher]\nrate = { value = "200*Hz", source = "x" }\n')
+    (tmp_path / "extra.toml").write_text(text)
+    with pytest.raises(ModelFileError, match=r"\[teacher\] rate is not read by a layered"):
+        LayeredConfig.from_model(load_model(tmp_path / "extra.toml"), 4, 3)
+    sbp = load_model("sbp_digits").path.read_text().replace(
+        'hidden = { value = 500,', 'hidden = { value = [500, 100],')
+    (tmp_path / "deep_sbp.toml").write_text(sbp)
+    with pytest.raises(ModelFileError, match="the SBP network has one hidden layer"):
+        TrainingConfig.from_model(load_model(tmp_path / "deep_sbp.toml"), 64, 10)
+
+
+@pytest.mark.standalone
+def test_compiled_layered_network_equals_the_numpy_reference(tmp_path):
+    """The compiled project (cpp_standalone, relaunched per chunk with run_args) on identical
+    input spikes: two chunks, the second starting from the first's weights."""
+    from sbp_brian.layered import LayeredRunner
+    from sbp_brian.targets import reset_target
+    c = dataclasses.replace(config(sample_duration=24 * ms), chunk=3)
+    rng = np.random.default_rng(3)
+    raster, schedule = fixed_spikes(c, 3, rng)
+    weights = {f"w_{k}": w.ravel() for k, w in enumerate(c.rule.initial_weights(c.sizes, rng))}
+    targets = np.eye(3)[[0, 2, 1]]
+    try:
+        runner = LayeredRunner(c, "cpp", tmp_path / "build", input_schedule=schedule,
+                               cache=False)
+        state, reference = weights, [w.reshape(n, m) for w, n, m in zip(
+            weights.values(), c.sizes[:-1], c.sizes[1:])]
+        for chunk in range(2):
+            state, result = runner.run_state(np.zeros((3, 6)), targets, state, learn=True,
+                                             seed=chunk)
+            counts = []
+            for k in range(3):
+                reference, totals = simulate_sample(reference, raster[k], c.thresholds(),
+                                                    targets[k], c.rule.mu, c.steps_per_window)
+                counts.append(totals[-1])
+            np.testing.assert_array_equal(result.counts, counts)
+        for k, w in enumerate(reference):
+            assert np.abs(w.ravel() - weights[f"w_{k}"]).max() > 0.01
+            np.testing.assert_allclose(state[f"w_{k}"], w.ravel(), rtol=0, atol=1e-12)
+    finally:
+        reset_target()
+
+
+@pytest.mark.standalone
+def test_bpstdp_learns_iris_above_chance(tmp_path):
+    """The bundled bpstdp_iris model (4-30-3 and the bias neuron, compiled), 5 epochs on the
+    120 training flowers, scored on the 30 test flowers: far above chance (1/3)."""
+    from sbp_brian.runs import make_trainer
+    trainer = make_trainer({"model": "bpstdp_iris", "dataset": "iris", "epochs": 5,
+                            "device": "cpp"}, tmp_path, progress=False)
+    try:
+        records = trainer.fit()
+    finally:
+        trainer.close()
+    assert max(r["test_accuracy"] for r in records[-2:]) >= 0.6, records
