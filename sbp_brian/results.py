@@ -531,7 +531,18 @@ def baseline_line(data: dict, path: str, page_dir: str) -> str:
             f"random hidden layer {mean_sd(_random_layer(data))}.")
 
 
+def _task_summary(data: dict, options: dict) -> str:
+    """One rule's final accuracies on several tasks (over seeds or cross-validation folds),
+    beside the paper's numbers (``figures/training/summarise_bpstdp.py``)."""
+    rows = [[row["task"], f"`{row['model']}`", row["network"], row["budget"],
+             mean_sd(row["accuracies"]), f"{per_seed(row['accuracies'])} ({row['over']})",
+             row["paper"]] for row in data["rows"]]
+    return table(["task", "model", "network", "budget", "final accuracy (mean +- SD)", "each (%)",
+                  "the paper"], rows)
+
+
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
+    "task_summary": _task_summary,
     "comparison": _comparison,
     "seed_lists": _seed_lists,
     "rescore": _rescore,

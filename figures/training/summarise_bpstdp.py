@@ -1,0 +1,91 @@
+"""Summarise BP-STDP runs into the task table of docs/results.md (kind ``task_summary``).
+
+    python figures/training/summarise_bpstdp.py OUT.json --row TASK PAPER FOLDER [FOLDER ...]
+        [--row ...] [--commands TEXT]
+
+Each ``--row`` is one task: its name, the paper's number (as printed), and the run folders
+that measure it: ordinary run folders (``sbp-brian train``; the final epoch's test accuracy of
+``metrics.jsonl``, one per seed) or a cross-validation folder (``sbp-brian train --folds K``;
+the final accuracy of every fold, from ``folds.json``).  The model, network sizes and budget
+are read from the runs' ``run.json`` and ``config.json``; rows whose runs disagree on them are
+refused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _run_summary(folder: Path) -> tuple[list[float], dict, list[str]]:
+    """Final accuracies, the configuration and what each accuracy is, of one folder."""
+    folds = folder / "folds.json"
+    if folds.exists():
+        summary = json.loads(folds.read_text())
+        config = json.loads((folder / "fold1" / "config.json").read_text())
+        options = json.loads((folder / "fold1" / "run.json").read_text())
+        return summary["accuracies"], {**config, "options": options}, [
+            f"fold {k + 1}" for k in range(summary["folds"])]
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    config = json.loads((folder / "config.json").read_text())
+    options = json.loads((folder / "run.json").read_text())
+    return [records[-1]["test_accuracy"]], {**config, "options": options}, [
+        f"seed {options.get('seed')}"]
+
+
+def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
+    """The rows' records; ``renamed`` maps a model path given to the runs to the name the
+    table shows (e.g. a copy of a model file kept in the repository)."""
+    renamed = renamed or {}
+    out = []
+    for task, paper, *folders in rows:
+        accuracies, labels, configs = [], [], []
+        for folder in folders:
+            values, config, names = _run_summary(Path(folder))
+            accuracies += values
+            labels += names
+            configs.append(config)
+        shapes = {json.dumps(c["config"]["sizes"]) for c in configs}
+        models = {c["options"].get("model") for c in configs}
+        epochs = {c["config"]["epochs"] for c in configs}
+        if len(shapes) > 1 or len(models) > 1 or len(epochs) > 1:
+            raise SystemExit(f"{task}: the runs differ in model, sizes or epochs")
+        config = configs[0]["config"]
+        sizes = config["sizes"]
+        bias = " (+ bias neuron)" if config.get("bias_input") else ""
+        model = models.pop()
+        kinds = {label.split()[0] for label in labels}
+        over = (("seed " if kinds == {"seed"} else "fold ") if len(labels) == 1 else
+                ("seeds " if kinds == {"seed"} else "folds "))
+        out.append({
+            "task": task, "model": renamed.get(model, model), "dataset": configs[0]["dataset"],
+            "network": "-".join(str(n - (config.get("bias_input") and i == 0))
+                                for i, n in enumerate(sizes)) + bias,
+            "budget": f"{config['epochs']} epochs, T = "
+                      f"{config['sample_duration'].replace('. ', ' ')}, mu = {config['rule']['mu']}",
+            "over": over + ", ".join(label.split()[1] for label in labels),
+            "accuracies": accuracies, "runs": labels, "paper": paper,
+            "folders": [str(f) for f in folders]})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--row", nargs="+", action="append", required=True,
+                        metavar="TASK PAPER FOLDER", help="a task, the paper's number, folders")
+    parser.add_argument("--commands", default="", help="how the runs were made")
+    parser.add_argument("--what", default="", help="what the table is")
+    parser.add_argument("--rename", action="append", default=[], metavar="PATH=NAME",
+                        help="show the model file PATH the runs were given as NAME")
+    args = parser.parse_args()
+    if any(len(row) < 3 for row in args.row):
+        parser.error("--row needs TASK PAPER and at least one FOLDER")
+    renamed = dict(item.split("=", 1) for item in args.rename)
+    data = {"what": args.what, "commands": args.commands,
+            "rows": summarise(args.row, renamed)}
+    Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
