@@ -96,6 +96,8 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
     assert config.sizes == [5, 30, 3] and config.bias_input and config.n_input == 4
     deep = LayeredConfig.from_model(load_model("bpstdp_mnist_deep"), 784, 10)
     assert deep.sizes == [785, 500, 150, 10] and deep.thresholds() == [0.9, 0.9, 3.75]
+    with pytest.raises(ModelFileError, match=r"\[sizes\] input = 2, but the data set has 4"):
+        LayeredConfig.from_model(load_model("bpstdp_xor"), 4, 2)
     with pytest.raises(ModelFileError, match="trains a layered network, not the SBP network"):
         TrainingConfig.from_model(load_model("bpstdp_iris"), 4, 3)
     from sbp_brian.train import TrainingError
@@ -113,10 +115,11 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
         TrainingConfig.from_model(load_model(tmp_path / "deep_sbp.toml"), 64, 10)
 
 
-@pytest.mark.standalone
-def test_compiled_layered_network_equals_the_numpy_reference(tmp_path):
-    """The compiled project (cpp_standalone, relaunched per chunk with run_args) on identical
-    input spikes: two chunks, the second starting from the first's weights."""
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp", marks=pytest.mark.standalone)])
+def test_layered_runner_equals_the_numpy_reference(device, tmp_path):
+    """The runner the trainer uses, on identical input spikes: two chunks, the second starting
+    from the first's weights; "cpp" is the compiled project relaunched per chunk with
+    run_args, "numpy" a runtime network per chunk."""
     from sbp_brian.layered import LayeredRunner
     from sbp_brian.targets import reset_target
     c = dataclasses.replace(config(sample_duration=24 * ms), chunk=3)
@@ -125,7 +128,7 @@ def test_compiled_layered_network_equals_the_numpy_reference(tmp_path):
     weights = {f"w_{k}": w.ravel() for k, w in enumerate(c.rule.initial_weights(c.sizes, rng))}
     targets = np.eye(3)[[0, 2, 1]]
     try:
-        runner = LayeredRunner(c, "cpp", tmp_path / "build", input_schedule=schedule,
+        runner = LayeredRunner(c, device, tmp_path / "build", input_schedule=schedule,
                                cache=False)
         state, reference = weights, [w.reshape(n, m) for w, n, m in zip(
             weights.values(), c.sizes[:-1], c.sizes[1:])]
@@ -157,3 +160,29 @@ def test_bpstdp_learns_iris_above_chance(tmp_path):
     finally:
         trainer.close()
     assert max(r["test_accuracy"] for r in records[-2:]) >= 0.6, records
+
+
+def test_regular_input_trains_are_evenly_spaced_with_a_random_lag():
+    """``encoding = "regular"``: per sample of 48 ms at 1 ms, an input at x = 1 (250 Hz) fires
+    every 4 steps, one at x = 0.5 every 8, one at x = 0 never; the first spike's lag differs
+    between samples."""
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    c = dataclasses.replace(config(sizes=(3, 2, 2), sample_duration=48 * ms), encoding="regular")
+    net = LayeredNetwork(c, 6)
+    net.load(np.tile([1.0, 0.5, 0.0], (6, 1)), np.zeros((6, 2)),
+             c.rule.initial_weights(c.sizes, np.random.default_rng(0)), 0.0)
+    net.network.run(net.duration(), namespace={})
+    counts = net.sample_counts(0)
+    assert set(counts[:, 0]) <= {11, 12} and set(counts[:, 1]) <= {5, 6}
+    assert not counts[:, 2].any()
+    monitor = net.spikes[0]
+    t = np.asarray(monitor.t / ms)
+    i = np.asarray(monitor.i)
+    lags = []
+    for sample in range(6):
+        for index, period in ((0, 4), (1, 8)):
+            times = t[(i == index) & (t >= 48 * sample) & (t < 48 * (sample + 1))]
+            assert np.all(np.diff(times) == period)
+            lags.append(times[0] - 48 * sample)
+    assert len(set(lags)) > 2

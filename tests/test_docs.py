@@ -151,3 +151,15 @@ def test_sphinx_builds_the_docs_without_warnings(tmp_path):
     assert "sbp_input_change" in api  # autodoc found the docstrings
     results = (tmp_path / "html" / "results.html").read_text()
     assert "comparison_digits.json" in results and "<img" in results
+
+
+def test_every_package_of_the_source_tree_is_installed():
+    """A non-editable install (the README's first command) gets only the packages setup.cfg
+    lists: every folder of sbp_brian/ with an __init__.py must be one of them."""
+    import configparser
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = {".".join(path.parent.relative_to(ROOT).parts)
+             for path in (ROOT / "sbp_brian").rglob("__init__.py")}
+    assert found <= listed, f"not in setup.cfg [options] packages: {sorted(found - listed)}"
