@@ -241,18 +241,26 @@ def _comparison(data: dict, options: dict) -> str:
     control = results.get("control", {}).get("accuracies", [])
     baseline = results.get("nosbp", {}).get("accuracies", [])
     other = _accuracies_per_variant(options.get("baseline_data", {}))
-    if "baseline_variant" in options:  # every variant against one variant of the baseline
-        other = {key: other[variant_key(options["baseline_variant"])] for key in results}
+    # every variant against one or more variants of the baseline ("baseline_variants" with
+    # their "baseline_labels"), or against the same variant of the baseline
+    variants = options.get("baseline_variants") or (
+        [options["baseline_variant"]] if "baseline_variant" in options else None)
+    labels = options.get("baseline_labels") or (
+        [options["baseline_label"]] if "baseline_label" in options else [])
+    if variants is not None:
+        others = [{key: other[variant_key(variant)] for key in results} for variant in variants]
+    else:
+        others = [other] if other else []
     rows = []
     for key, r in results.items():
         accuracies = r["accuracies"]
         rows.append([VARIANT_LABELS[key] + options.get("label_suffix", ""), mean_sd(accuracies),
-                     per_seed(accuracies), *([Paired(accuracies, other[key])] if other else []),
+                     per_seed(accuracies), *[Paired(accuracies, o[key]) for o in others],
                      "--" if key == "control" else Paired(accuracies, control),
                      "--" if key == "nosbp" else Paired(accuracies, baseline),
                      "--" if key == "nosbp" else cost_reduction(r.get("cost_vs_without_sbp"))])
     return table(["variant", "test accuracy (mean +- SD)", "per seed",
-                  *([f"vs {options['baseline_label']}: {PAIRED_HEADER}"] if other else []),
+                  *[f"vs {label}: {PAIRED_HEADER}" for label in labels[:len(others)]],
                   f"vs control: {PAIRED_HEADER}", f'vs "without SBP": {PAIRED_HEADER}',
                   'cost reduction vs "without SBP" (Eq. 1)'], rows)
 

@@ -1,6 +1,11 @@
-"""The interface of a learning rule of the hidden layer, and the registry that names the rules.
+"""The interface of a learning rule, and the registry that names the rules.
 
-The training network (:mod:`sbp_brian.network`) is input -> hidden -> output.  The output
+A rule names the network it trains (:attr:`Rule.network`).  A rule of the layered network
+(:mod:`sbp_brian.layered`; BP-STDP, :mod:`sbp_brian.rules.bpstdp`) brings its own in-sample
+step and reference; the rest of this docstring and the methods below are the interface of a
+rule of the SBP network.
+
+The SBP network (:mod:`sbp_brian.network`) is input -> hidden -> output.  The output
 synapses learn by the teaching rule of the network; the *rule* decides what the input synapses
 do.  Over a sample every input synapse accumulates its pair-STDP change (Eq. 12 of the SBP
 paper, kept apart as LTP and LTD parts when the rule asks for them, :attr:`Rule.splits_stdp`);
@@ -16,7 +21,8 @@ rule gives that step twice, kept equal by tests on identical input spikes:
 
 The network applies the change (learning rate, sign and bounds, mini-batches, network copies),
 so a rule never writes a weight itself.  Nothing outside this package names a rule: the
-network, trainer and runners ask :func:`rule_of` for the configuration's rule.
+network asks :func:`rule_of` for the configuration's rule, and the trainer and runners know
+none.
 """
 from __future__ import annotations
 
