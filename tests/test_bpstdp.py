@@ -186,3 +186,19 @@ def test_regular_input_trains_are_evenly_spaced_with_a_random_lag():
             assert np.all(np.diff(times) == period)
             lags.append(times[0] - 48 * sample)
     assert len(set(lags)) > 2
+
+
+def test_train_folds_runs_one_run_per_fold_and_reports_mean_and_sd(tmp_path, capsys):
+    """``sbp-brian train --folds 2`` on the four XOR patterns (the runtime path, one epoch):
+    a run folder per fold and folds.json with each fold's final accuracy, mean and SD."""
+    import json
+    from sbp_brian.cli import main
+    assert main(["train", "bpstdp_xor", "--dataset", "xor2", "--folds", "2", "--epochs", "1",
+                 "--device", "numpy", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "folds.json").read_text())
+    assert summary["folds"] == 2 and len(summary["accuracies"]) == 2
+    assert summary["mean"] == pytest.approx(np.mean(summary["accuracies"]))
+    for k in (1, 2):
+        options = json.loads((tmp_path / f"fold{k}" / "run.json").read_text())
+        assert options["fold"] == k - 1 and options["folds"] == 2
+    assert "fold 2/2: test" in capsys.readouterr().out

@@ -168,3 +168,23 @@ def test_unknown_dataset_is_named():
 def test_fashion_mnist_from_debian_package():
     data = load_dataset("fashion-mnist")
     assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
+
+
+def test_cross_validation_folds_partition_all_samples_by_class():
+    """Iris, 5 folds: every sample is held out exactly once, each fold holds 10 of each class,
+    and a fold's training part is the other four folds."""
+    data = load_dataset("iris")
+    everything = np.concatenate([data.x_test, data.x_train])
+    held_out = []
+    for k in range(5):
+        fold = data.fold(k, 5)
+        assert np.bincount(fold.y_test).tolist() == [10, 10, 10]
+        assert len(fold.y_train) == 120 and fold.name == f"iris[fold {k + 1}/5]"
+        held_out.append(fold.x_test)
+    held_out = np.concatenate(held_out)
+    assert len(np.unique(held_out, axis=0)) == len(np.unique(everything, axis=0))
+    assert len(held_out) == 150
+    with pytest.raises(DatasetError, match="at least 2 folds"):
+        data.fold(0, 1)
+    with pytest.raises(DatasetError, match="fewer than the 60 folds"):
+        data.fold(0, 60)
