@@ -61,7 +61,7 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
             "task": task, "model": renamed.get(model, model), "dataset": configs[0]["dataset"],
             "network": "-".join(str(n - (config.get("bias_input") and i == 0))
                                 for i, n in enumerate(sizes)) + bias,
-            "budget": f"{config['epochs']} epochs, T = "
+            "budget": f"{config['epochs']} epoch{'s' if config['epochs'] != 1 else ''}, T = "
                       f"{config['sample_duration'].replace('. ', ' ')}, mu = {config['rule']['mu']}",
             "over": over + ", ".join(label.split()[1] for label in labels),
             "accuracies": accuracies, "runs": labels, "paper": paper,
