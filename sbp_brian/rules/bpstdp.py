@@ -156,10 +156,10 @@ def window_step(step, layers: list, projections: list) -> list:
 
     ``step`` places code by phase (:class:`~sbp_brian.rules.BoundaryStep`, with the phases of
     :func:`window_phases`); ``layers`` are the NeuronGroups from the inputs to the outputs,
-    each with a window count ``cnt`` and, above the inputs, an error ``err`` (xi; hidden layers also
-    ``err_sum``); the output layer has ``target``; ``projections[l]`` connects ``layers[l]`` to
-    ``layers[l + 1]`` and has ``w`` and the shared learning rate ``mu_now``.  Returns the
-    objects to add to the network (none: all code runs on existing groups).
+    each with a window count ``cnt`` and, above the inputs, an error ``err`` (xi; hidden
+    layers also ``err_sum``); the output layer has ``target``; ``projections[l]`` connects
+    ``layers[l]`` to ``layers[l + 1]`` and has ``w`` and the shared learning rate ``mu_now``.
+    Returns the objects to add to the network (none: all code runs on existing groups).
     """
     step.run(layers[-1], "err = target*int(cnt == 0) - (1 - target)*int(cnt > 0)",
              "output_error", "bpstdp_output_error")
