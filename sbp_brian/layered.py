@@ -43,7 +43,7 @@ from brian2 import seed as brian_seed
 from .equations import integrate_and_fire, voltage_transmission
 from .model_files import ModelFile, ModelFileError
 from .network import GEOMETRIC_STEPS
-from .parameters import ParameterError
+from .parameters import ParameterError, describe_fields
 from .rules.bpstdp import BPSTDP, window_phases, window_step
 from .steps import GeneratedStep, summed_lines
 from .targets import use_target
@@ -188,18 +188,8 @@ class LayeredConfig:
                 for stat, fn in (("mean", np.mean), ("std", np.std))}
 
     def describe(self) -> dict:
-        """JSON-friendly summary (units as strings)."""
-        out = {}
-        for key, value in dataclasses.asdict(self).items():
-            if key == "rule":
-                out[key] = self.rule.describe()
-            elif isinstance(value, dict):
-                out[key] = {k: str(v) for k, v in value.items()}
-            elif hasattr(value, "dim"):
-                out[key] = str(value)
-            else:
-                out[key] = value
-        return out
+        """JSON-friendly summary (units as strings; the rule as its own summary)."""
+        return {**describe_fields(self), "rule": self.rule.describe()}
 
     @property
     def steps_per_sample(self) -> int:

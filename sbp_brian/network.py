@@ -144,7 +144,6 @@ between ``run(T)`` calls.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,7 +154,7 @@ from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor,
 from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_lif,
                         with_homeostasis)
 from .model_files import ModelFile, ModelFileError
-from .parameters import ParameterError, validate_params
+from .parameters import ParameterError, describe_fields, validate_params
 from .rules import RULES, rule_of
 from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
 from .steps import GeneratedStep, connect_within_copies, summed_lines
@@ -442,15 +441,7 @@ class TrainingConfig:
 
     def describe(self) -> dict:
         """JSON-friendly summary (units as strings)."""
-        out = {}
-        for key, value in dataclasses.asdict(self).items():
-            if isinstance(value, dict):
-                out[key] = {k: str(v) for k, v in value.items()}
-            elif hasattr(value, "dim"):
-                out[key] = str(value)
-            else:
-                out[key] = value
-        return out
+        return describe_fields(self)
 
 
 #: Choices of a model file that the training network implements in one way only:

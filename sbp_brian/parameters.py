@@ -8,6 +8,7 @@ files (``"20*ms"`` strings), so a parameter has exactly one definition.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -16,7 +17,8 @@ import brian2
 from brian2 import Quantity, Unit
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 
-__all__ = ["Param", "ParameterError", "parse_quantity", "validate_params", "format_quantity"]
+__all__ = ["Param", "ParameterError", "parse_quantity", "validate_params", "format_quantity",
+           "describe_fields"]
 
 
 class ParameterError(ValueError):
@@ -193,3 +195,17 @@ def validate_params(table: Mapping[str, Param], given: Mapping[str, Any],
         else:
             raise ParameterError(f"{prefix}missing required parameter '{name}' ({spec.doc})")
     return values
+
+
+def describe_fields(config) -> dict:
+    """A dataclass configuration as JSON-friendly values: quantities (also inside dicts) as
+    strings, everything else as it is (the ``describe()`` of the network configurations)."""
+    out = {}
+    for key, value in dataclasses.asdict(config).items():
+        if isinstance(value, dict):
+            out[key] = {k: str(v) for k, v in value.items()}
+        elif hasattr(value, "dim"):
+            out[key] = str(value)
+        else:
+            out[key] = value
+    return out
