@@ -30,7 +30,14 @@ Ways (each measured in its own subprocess, so that its peak memory is its own):
     one the other ways train; it shows what the copies cost or save on this machine;
 ``cuda``, ``cuda-copies``
     brian2cuda's cuda_standalone with the summed-variable reductions, one network or
-    ``copies`` copies, when a GPU is usable (otherwise listed as skipped, with the reason).
+    ``copies`` copies, when a GPU is usable (otherwise listed as skipped, with the reason);
+``bpstdp``
+    another rule on the same images: BP-STDP (:mod:`sbp_brian.rules.bpstdp`) on a 784-500-10
+    layered network of integrate-and-fire neurons, compiled as the ``compiled`` way is, with
+    the settings of its own model file ``bpstdp_mnist`` (dt = 1 ms, T = 48 ms, the update
+    every 4 ms inside the sample, regular input trains, a bias neuron, the output threshold
+    0.025 H for H hidden neurons), so its ratio to the ``compiled`` way is what a user of
+    each rule's model file waits.
 
 Compile time is reported apart from run time; samples/s is the median over timed chunks.
 Also: the compiled way against the hidden-layer size, to show that the cost follows the
@@ -38,6 +45,7 @@ number of synaptic events.  Results: JSON (``--out``) and a plot beside it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -58,14 +66,17 @@ from .train import new_build_folder  # temporary folders a later process removes
 
 __all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
 
-WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "copies", "cuda", "cuda-copies")
+WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "copies", "cuda", "cuda-copies",
+        "bpstdp")
 #: samples timed per chunk and chunks, per way (the slow ways get fewer samples)
 DEFAULT_SAMPLES = {"compiled": (500, 3), "naive": (5, 2), "naive-numpy": (5, 2),
                    "dense": (20, 2), "openmp": (500, 3), "copies": (500, 3),
-                   "cuda": (2000, 3), "cuda-copies": (5000, 3)}
+                   "cuda": (2000, 3), "cuda-copies": (5000, 3), "bpstdp": (500, 3)}
 #: network copies of the "copies" ways: the batch of 50 of the authors' released code
 DEFAULT_COPIES = 50
-COMPILED_WAYS = ("compiled", "openmp", "copies", "cuda", "cuda-copies")
+COMPILED_WAYS = ("compiled", "openmp", "copies", "cuda", "cuda-copies", "bpstdp")
+#: the model file of the ``bpstdp`` way (its output threshold scaled to the hidden size)
+BPSTDP_MODEL = "bpstdp_mnist"
 
 
 def unavailable(way: str) -> str | None:
@@ -147,10 +158,9 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     """Time one way in this process; returns a JSON-friendly record.  ``images``: an ``.npz``
     file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
     whole dataset in memory); by default they are loaded here.  ``profile`` (compiled ways):
-    Brian2's per-code-object timers, reported as ``profile`` (they cost a few %)."""
-    from .train import _CompiledRunner, _RuntimeRunner
-    from .dense import DenseNetwork
-    from .targets import _cython_problem, reset_target
+    Brian2's per-code-object timers, reported as ``profile`` (they cost a few %; not for
+    ``bpstdp``).  ``model``: the SBP ways' model file."""
+    from .targets import reset_target
     default_chunk, default_chunks = DEFAULT_SAMPLES[way]
     chunk, n_chunks = chunk or default_chunk, n_chunks or default_chunks
     rng = np.random.default_rng(0)
@@ -161,32 +171,19 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
             x, y, source = stored["x"], stored["y"], str(stored["source"])
     x, y = x[:chunk * n_chunks], y[:chunk * n_chunks]
     copies = copies if way.endswith("copies") else 1
-    config = TrainingConfig.from_model(load_model(model), 784, 10, n_hidden=n_hidden,
-                                       n_inhibitory=n_hidden // 2,
-                                       sample_duration=duration_ms * ms, chunk=chunk,
-                                       sbp_mode="paper", batch_size=copies)
-    w_in, w_out = initial_weights(config, rng)
-    sign_in = initial_input_signs(config, w_in)
     onehot = np.eye(10)[y]
     start = time.perf_counter()
-    compile_seconds = 0.0
     project = None  # the compiled project's folder, removed at the end
     if way in COMPILED_WAYS:
         project = new_build_folder()
-        runner = _CompiledRunner(config, project,
-                                 target="cuda" if way.startswith("cuda") else "cpp",
-                                 threads=os.cpu_count() if way == "openmp" else 1,
-                                 profile=profile, copies=copies, cache=False)
-        compile_seconds = runner.compile_seconds
-    elif way.startswith("naive"):
-        target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"
-        runner = _RuntimeRunner(config, target)
-    elif way == "dense":
-        runner = DenseNetwork(config)
+    if way == "bpstdp":
+        config, runner, train_chunk = _bpstdp_way(n_hidden, chunk, project, rng)
     else:
-        raise ValueError(f"unknown way {way!r}")
+        config, runner, train_chunk = _sbp_way(way, model, n_hidden, duration_ms, chunk, copies,
+                                               project, profile, rng)
+    compile_seconds = getattr(runner, "compile_seconds", 0.0)
     if way in ("naive", "naive-numpy", "dense"):  # first sample apart: code generation, cython
-        runner.run(x[:1], onehot[:1], w_in, w_out, learn=True, seed=n_chunks, sign_in=sign_in)
+        train_chunk(x[:1], onehot[:1], n_chunks)
         compile_seconds = time.perf_counter() - start
     setup_seconds = time.perf_counter() - start
     rates, hidden = [], []
@@ -194,14 +191,13 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         for k in range(n_chunks):
             sl = slice(k * chunk, (k + 1) * chunk)
             t0 = time.perf_counter()
-            w_in, w_out, result = runner.run(x[sl], onehot[sl], w_in, w_out, learn=True, seed=k,
-                                             sign_in=sign_in)
+            hidden_spikes = train_chunk(x[sl], onehot[sl], k)
             rates.append(chunk / (time.perf_counter() - t0))
-            hidden.append(result.hidden_spikes / chunk / n_hidden)
+            hidden.append(hidden_spikes / chunk / n_hidden)
             log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
                 f"{rates[-1]:.1f} samples/s")
     top = []
-    if profile and way in COMPILED_WAYS:
+    if profile and way in COMPILED_WAYS and way != "bpstdp":
         info = runner.net.network.profiling_info  # (name, time), longest first
         total = sum(float(t) for _, t in info) or 1.0
         top = [[name, round(float(t), 3), round(100 * float(t) / total, 1)]
@@ -212,15 +208,18 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     events = synaptic_events_per_sample(config, x, float(np.mean(hidden)))
     rate = statistics.median(rates)
     return {
-        "way": way, "target": {"compiled": "cpp_standalone (1 thread)",
+        "way": way, "rule": "bpstdp" if way == "bpstdp" else "sbp (paper)",
+        "target": {"compiled": "cpp_standalone (1 thread)", "bpstdp": "cpp_standalone (1 thread)",
                                "openmp": f"cpp_standalone ({os.cpu_count()} OpenMP threads)",
                                "copies": "cpp_standalone (1 thread)",
                                "cuda": "cuda_standalone", "cuda-copies": "cuda_standalone",
                                "dense": "numpy (no Brian2)"}.get(
             way, getattr(runner, "target", None)),
-        "network_copies": copies, "batch_size": config.batch_size,
+        "network_copies": copies, "batch_size": getattr(config, "batch_size", 1),
         "reductions": getattr(runner, "reductions", None), "n_hidden": n_hidden,
-        "sample_duration_ms": duration_ms,
+        "time_steps_per_sample": int(round(float(config.sample_duration / config.dt))),
+        "sample_duration_ms": round(float(config.sample_duration / ms), 9),
+        "requested_duration_ms": duration_ms,
         "dt_ms": float(config.dt / ms), "inputs": source, "samples_per_chunk": chunk,
         "samples_per_second_median": rate, "samples_per_second": rates,
         "setup_seconds": round(setup_seconds, 2),
@@ -231,8 +230,63 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         "profile (code object, seconds, % of all)": top or None,
         "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
         "peak_rss_binary_mb": round(binary_memory.peak, 1)
-        if way in ("compiled", "openmp", "copies") else None,
+        if way in ("compiled", "openmp", "copies", "bpstdp") else None,
     }
+
+
+def _sbp_way(way, model, n_hidden, duration_ms, chunk, copies, project, profile, rng):
+    """The SBP workload's configuration, the runner of ``way`` and a function that trains one
+    chunk of samples from the weights so far and returns its hidden spike count."""
+    from .train import _CompiledRunner, _RuntimeRunner
+    from .dense import DenseNetwork
+    from .targets import _cython_problem
+    config = TrainingConfig.from_model(load_model(model), 784, 10, n_hidden=n_hidden,
+                                       n_inhibitory=n_hidden // 2,
+                                       sample_duration=duration_ms * ms, chunk=chunk,
+                                       sbp_mode="paper", batch_size=copies)
+    w_in, w_out = initial_weights(config, rng)
+    weights = {"w_in": w_in, "w_out": w_out, "sign_in": initial_input_signs(config, w_in)}
+    if way in COMPILED_WAYS:
+        runner = _CompiledRunner(config, project,
+                                 target="cuda" if way.startswith("cuda") else "cpp",
+                                 threads=os.cpu_count() if way == "openmp" else 1,
+                                 profile=profile, copies=copies, cache=False)
+    elif way.startswith("naive"):
+        target = "numpy" if way == "naive-numpy" or _cython_problem() else "cython"
+        runner = _RuntimeRunner(config, target)
+    elif way == "dense":
+        runner = DenseNetwork(config)
+    else:
+        raise ValueError(f"unknown way {way!r}")
+
+    def train_chunk(x, y_onehot, seed) -> float:
+        weights["w_in"], weights["w_out"], result = runner.run(
+            x, y_onehot, weights["w_in"], weights["w_out"], learn=True, seed=seed,
+            sign_in=weights["sign_in"])
+        return result.hidden_spikes
+    return config, runner, train_chunk
+
+
+def _bpstdp_way(n_hidden, chunk, project, rng):
+    """BP-STDP's workload (:data:`BPSTDP_MODEL` at 784-``n_hidden``-10), its compiled runner
+    and a function that trains one chunk and returns its hidden spike count."""
+    from brian2 import mV
+    from .layered import LayeredConfig, LayeredRunner
+    model = load_model(BPSTDP_MODEL)
+    output = dict(model.neurons["output"].params)
+    # theta_o = 0.025 H (BP-STDP Table 1), as the model file sets it for its own H
+    output["theta"] = 0.025 * n_hidden * mV
+    config = LayeredConfig.from_model(model, 784, 10, chunk=chunk, output=output)
+    config = dataclasses.replace(config, sizes=[config.sizes[0], n_hidden, config.sizes[-1]])
+    config.validate()
+    runner = LayeredRunner(config, "cpp", project, cache=False)
+    state = config.initial_state(rng)
+
+    def train_chunk(x, y_onehot, seed) -> float:
+        nonlocal state
+        state, result = runner.run_state(x, y_onehot, state, learn=True, seed=seed)
+        return result.hidden_spikes
+    return config, runner, train_chunk
 
 
 def _run_in_subprocess(way: str, n_hidden: int, duration_ms: float, chunk, n_chunks, images,
@@ -277,14 +331,16 @@ def benchmark_suite(ways=WAYS,
                                             profile, log, copies)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    for duration in durations:  # ratios to our default path, in the same run
-        same = [r for r in runs if r["sample_duration_ms"] == duration]
-        ours = [r for r in same if r["way"] == "compiled"]
-        for r in same:
-            r["speedup_of_compiled"] = (ours[0]["samples_per_second_median"]
-                                        / r["samples_per_second_median"]) if ours else None
+    for r in runs:  # ratios to our default path in the same run, at the same sample duration
+        # (BP-STDP, at its own model file's duration, against the first one asked for)
+        duration = durations[0] if r["way"] == "bpstdp" else r["requested_duration_ms"]
+        ours = [o for o in runs if o["way"] == "compiled"
+                and o["requested_duration_ms"] == duration]
+        r["speedup_of_compiled"] = (ours[0]["samples_per_second_median"]
+                                    / r["samples_per_second_median"]) if ours else None
     result = {
-        "workload": "784-N-10 SBP training (STP, STDP accumulation, paper SBP step per sample)",
+        "workload": "784-N-10 SBP training (STP, STDP accumulation, paper SBP step per sample); "
+                    "the bpstdp way: BP-STDP on 784-500-10 with its model file's settings",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "runs": runs, "hidden_size_scaling": scaling, "skipped": skipped,
     }
@@ -302,6 +358,8 @@ def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log, co
     runs, skipped = [], {}
     for duration in durations:
         for way in ways:
+            if way == "bpstdp" and duration != durations[0]:
+                continue  # at its own model file's sample duration: once
             reason = unavailable(way)
             if reason:
                 skipped[way] = reason
@@ -313,7 +371,7 @@ def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log, co
     if "compiled" in ways:
         for n_hidden in sizes:
             known = [r for r in runs if r["way"] == "compiled" and r["n_hidden"] == n_hidden
-                     and r["sample_duration_ms"] == durations[0]]
+                     and r["requested_duration_ms"] == durations[0]]
             scaling.append(known[0] if known else _run_in_subprocess(
                 "compiled", n_hidden, durations[0], chunk, n_chunks, images, log))
     return runs, skipped, scaling
@@ -329,7 +387,8 @@ def plot_results(result: dict, path) -> None:
                              squeeze=False)
     ax1 = axes[0, 0]
     runs = result["runs"]
-    labels = [f"{r['way']}, T = {r['sample_duration_ms']:g} ms" for r in runs]
+    labels = [f"{r['way']}, T = {r['sample_duration_ms']:g} ms"
+              + (f", dt = {r['dt_ms']:g} ms" if r.get("rule") == "bpstdp" else "") for r in runs]
     rates = [r["samples_per_second_median"] for r in runs]
     ax1.barh(range(len(runs)), rates, color="C0")
     ax1.set_yticks(range(len(runs)), labels)
@@ -344,7 +403,7 @@ def plot_results(result: dict, path) -> None:
     else:
         ax1.text(0.5, 0.5, "no way could run here", ha="center", transform=ax1.transAxes)
     ax1.set_xlabel("training samples/s (log scale)")
-    ax1.set_title("784-500-10, dt = 0.1 ms")
+    ax1.set_title("784-500-10 (SBP: dt = 0.1 ms)")
     if scaling:  # without hidden-size runs (``--sizes`` given no value) the panel is left out
         ax2 = axes[0, 1]
         n = [r["n_hidden"] for r in scaling]

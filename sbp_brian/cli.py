@@ -460,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "one per CPU core)")
     compare.set_defaults(func=_compare)
     bench = commands.add_parser(
-        "bench", help="training samples/s of the SBP workload (784-N-10), every way to run it")
+        "bench", help="training samples/s of the SBP workload (784-N-10), every way to run it, "
+                      "and of BP-STDP's (784-500-10)")
     bench.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS,
                        help=f"which ways ({', '.join(WAYS)}; default all)")
     bench.add_argument("--sizes", type=int, nargs="*", default=[100, 500, 1000, 2000],

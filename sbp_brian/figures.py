@@ -12,7 +12,8 @@ from pathlib import Path
 from .cli_support import load_protocol, protocol_names
 
 #: Order of the figures in the index.
-FIGURE_PROTOCOLS = ("stdp_window", "stp_train", "sbp_motif", "fi_curve", "network_response")
+FIGURE_PROTOCOLS = ("stdp_window", "stp_train", "sbp_motif", "fi_curve", "network_response",
+                    "bpstdp_response")
 
 
 def regenerate(out_dir="figures", only=None, device=None, progress=print) -> dict:

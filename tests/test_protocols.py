@@ -87,6 +87,26 @@ def test_network_response_writes_activity(tmp_path):
     assert data["output_v_mV"].shape[0] == 10
 
 
+def test_bpstdp_response_records_a_trained_network(tmp_path):
+    """BP-STDP's Fig. 8 protocol on a small budget: the network learned above chance, every
+    recorded spike lies in its layer and in the sample, the bias neuron fires its regular
+    250 Hz train (12 spikes in 48 ms), and the output potentials, sampled after each step's
+    reset, never stand above the threshold."""
+    summary = load_protocol("bpstdp_response").run(tmp_path, epochs=1, train_samples=300)
+    assert summary["test_accuracy_after_training"] > 0.3
+    data = np.load(tmp_path / "bpstdp_response.npz")
+    sizes = data["sizes"]
+    for layer, n in (("input", sizes[0]), ("hidden", sizes[1]), ("output", sizes[-1])):
+        assert len(data[f"{layer}_i"]) > 0
+        assert 0 <= data[f"{layer}_i"].min() and data[f"{layer}_i"].max() < n
+        assert 0 <= data[f"{layer}_t_ms"].min() and data[f"{layer}_t_ms"].max() < 48
+    assert np.sum(data["input_i"] == sizes[0] - 1) == 12
+    assert data["output_v_mV"].shape == (sizes[-1], 48)
+    assert data["output_v_mV"].max() <= data["theta_output_mV"]
+    assert sum(summary["output_spike_counts"]) == len(data["output_i"])
+    assert (tmp_path / "bpstdp_response.png").stat().st_size > 1000
+
+
 def test_figures_command_writes_index(tmp_path):
     assert main(["figures", "--out", str(tmp_path), "--only", "stp_train"]) == 0
     index = (tmp_path / "README.md").read_text()

@@ -969,6 +969,42 @@ def test_benchmark_suite_with_every_way_skipped_still_writes_its_results(tmp_pat
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
+def test_benchmark_suite_runs_bpstdp_once_and_sets_it_against_the_first_duration(tmp_path,
+                                                                                monkeypatch):
+    """BP-STDP runs at its own model file's sample duration: once however many SBP durations
+    are asked for, its ratio taken to the compiled SBP way at the first (records faked here;
+    the real way is the slow test below)."""
+    from sbp_brian import bench
+    calls = []
+
+    def fake(way, n_hidden, duration, *args, **kwargs):
+        calls.append((way, duration))
+        rate = {"compiled": 100.0, "bpstdp": 400.0}[way] / (2 if duration == 100.0 else 1)
+        return {"way": way, "n_hidden": n_hidden, "requested_duration_ms": duration,
+                "sample_duration_ms": 48.0 if way == "bpstdp" else duration,
+                "samples_per_second_median": rate}
+    monkeypatch.setattr(bench, "_run_in_subprocess", fake)
+    monkeypatch.setattr(bench, "unavailable", lambda way: None)
+    result = bench.benchmark_suite(ways=("compiled", "bpstdp"), sizes=(), durations=(50.0, 100.0),
+                                   out=None, log=lambda line: None)
+    assert calls == [("compiled", 50.0), ("bpstdp", 50.0), ("compiled", 100.0)]
+    ratios = {(r["way"], r["requested_duration_ms"]): r["speedup_of_compiled"]
+              for r in result["runs"]}
+    assert ratios == {("compiled", 50.0): 1.0, ("bpstdp", 50.0): 0.25, ("compiled", 100.0): 1.0}
+
+
+@pytest.mark.slow
+def test_bpstdp_benchmark_way_trains_the_layered_network():
+    """The ``bpstdp`` way compiles BP-STDP at 784-500-10 with its model file's dt and sample
+    duration, and its record says so."""
+    from sbp_brian.bench import run_way
+    record = run_way("bpstdp", chunk=2, n_chunks=1, log=lambda line: None)
+    assert record["rule"] == "bpstdp" and record["samples_per_second_median"] > 0
+    assert (record["dt_ms"], record["sample_duration_ms"], record["time_steps_per_sample"]) == (
+        1.0, 48.0, 48)
+    assert record["hidden_spikes_per_neuron_per_sample"] > 0
+
+
 def test_synaptic_events_per_sample_by_hand():
     """Two images of total intensity 100 and 200 at 200 Hz for 50 ms: 1500 input spikes
     expected per sample, each reaching 500 hidden neurons; 2 hidden spikes per neuron reach
