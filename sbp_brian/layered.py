@@ -9,7 +9,9 @@ Layers (sizes, parameters and provenance from a model file)::
              max_rate in every sample: its weights are the hidden neurons' biases (ours; the
              paper names none, docs/bpstdp.md)
     hidden   one or more layers of non-leaky integrate-and-fire neurons (BP-STDP Eq. 3,
-             :func:`sbp_brian.equations.integrate_and_fire`)
+             :func:`sbp_brian.equations.integrate_and_fire`), ``[neurons.hidden]``'s; a
+             section ``[neurons.hidden_K]`` gives hidden layer K (from 2) its own parameters
+             (the Brian2 group of layer K is named ``hidden_K``)
     output   integrate-and-fire neurons; the target class is a per-sample variable
 
 Every projection is all-to-all, ``v_post += v_w w`` at a presynaptic spike
@@ -30,6 +32,7 @@ import dataclasses
 import gc
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +89,9 @@ class LayeredConfig:
     chunk: int = 50
     lr_decay: float = 0.0
     seed: int = 0
+    #: hidden layer K (from 2) -> its own integrate_and_fire parameters, from a section
+    #: ``[neurons.hidden_K]`` (layers not named take ``hidden``)
+    layer_neurons: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_model(cls, model: ModelFile, n_input: int, n_output: int, **overrides):
@@ -97,7 +103,8 @@ class LayeredConfig:
             if sizes[key] != given:  # thresholds and rates are set for the model's sizes
                 raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
                                      f"set has {given}; use a model file for this data set")
-        for population in ("hidden", "output"):
+        layer_neurons = _hidden_layer_sections(model, len(hidden))
+        for population in ("hidden", "output", *(f"hidden_{k}" for k in layer_neurons)):
             if model.neurons.get(population) is None or \
                     model.neurons[population].model != "integrate_and_fire":
                 raise ModelFileError(f"{model.path}: [neurons.{population}] must be "
@@ -119,6 +126,7 @@ class LayeredConfig:
             sizes=[n_input + bias, *hidden, n_output], dt=sim["dt"], bias_input=bias,
             sample_duration=sim["sample_duration"], max_rate=model["input"]["max_rate"],
             hidden=dict(model.neurons["hidden"].params),
+            layer_neurons={k: dict(model.neurons[f"hidden_{k}"].params) for k in layer_neurons},
             output=dict(model.neurons["output"].params),
             v_w_hidden=v_w["hidden"], v_w_output=v_w["output"], seed=sim["seed"],
             encoding=model.options.get("input", {}).get("encoding", "bernoulli"),
@@ -188,8 +196,17 @@ class LayeredConfig:
                 for stat, fn in (("mean", np.mean), ("std", np.std))}
 
     def describe(self) -> dict:
-        """JSON-friendly summary (units as strings; the rule as its own summary)."""
-        return {**describe_fields(self), "rule": self.rule.describe()}
+        """JSON-friendly summary (units as strings; the rule as its own summary).  Without
+        per-layer sections it is what it was before they existed, so that earlier run folders
+        resume and earlier compiled projects are found in the cache."""
+        described = {**describe_fields(self), "rule": self.rule.describe()}
+        if not self.layer_neurons:
+            del described["layer_neurons"]
+        return described
+
+    def hidden_neurons(self, layer: int) -> dict:
+        """The integrate_and_fire parameters of hidden layer ``layer`` (from 1)."""
+        return self.layer_neurons.get(layer, self.hidden)
 
     @property
     def steps_per_sample(self) -> int:
@@ -206,8 +223,9 @@ class LayeredConfig:
     def thresholds(self) -> list:
         """Each layer's threshold in units of its incoming weights, ``theta / v_w`` (the
         numpy reference's)."""
-        hidden = float(self.hidden["theta"] / self.v_w_hidden)
-        return [hidden] * self.n_hidden_layers + [float(self.output["theta"] / self.v_w_output)]
+        return [float(self.hidden_neurons(k)["theta"] / self.v_w_hidden)
+                for k in range(1, self.n_hidden_layers + 1)] + [
+                    float(self.output["theta"] / self.v_w_output)]
 
 
 #: What a layered network reads of a model file: section -> keys and options (None: all).
@@ -229,10 +247,27 @@ def _refuse_what_a_layered_network_does_not_read(model: ModelFile) -> None:
         if allowed is not None and name not in allowed:
             raise ModelFileError(f"{model.path}: [{section}] {name} is not read by a layered "
                                  "network (rule [rule] name); remove it")
-    extra = set(model.neurons) - {"hidden", "output"}
+    extra = {name for name in set(model.neurons) - {"hidden", "output"}
+             if not re.fullmatch(r"hidden_[0-9]+", name)}
     if extra or model.homeostasis:
-        raise ModelFileError(f"{model.path}: a layered network has [neurons.hidden] and "
-                             "[neurons.output] only, without homeostasis")
+        raise ModelFileError(f"{model.path}: a layered network has [neurons.hidden], "
+                             "[neurons.output] and [neurons.hidden_K] for hidden layers K >= 2 "
+                             f"only, without homeostasis; not {sorted(extra)}"
+                             if extra else f"{model.path}: a layered network has no homeostasis")
+
+
+def _hidden_layer_sections(model: ModelFile, n_hidden_layers: int) -> list:
+    """The hidden layers K that a ``[neurons.hidden_K]`` section gives their own parameters;
+    K must name a hidden layer after the first (the first is ``[neurons.hidden]``'s)."""
+    layers = sorted(int(name.partition("_")[2]) for name in model.neurons
+                    if re.fullmatch(r"hidden_[0-9]+", name))
+    for k in layers:
+        if not 2 <= k <= n_hidden_layers:
+            raise ModelFileError(
+                f"{model.path}: [neurons.hidden_{k}] names no hidden layer after the first: "
+                f"the network has {n_hidden_layers} hidden layer(s), the first set by "
+                "[neurons.hidden]")
+    return layers
 
 
 class LayeredNetwork:
@@ -282,7 +317,7 @@ class LayeredNetwork:
         layers = [inputs]
         for index in range(1, n_layers):
             is_output = index == n_layers - 1
-            neuron = integrate_and_fire(**(c.output if is_output else c.hidden))
+            neuron = integrate_and_fire(**(c.output if is_output else c.hidden_neurons(index)))
             state = ("cnt : 1   # spikes in the current window\n"
                      "err : 1   # error xi at the last window end\n")
             state += "target : 1\n" if is_output else "err_sum : 1   # sum_k w_hk xi_k\n"

@@ -200,10 +200,13 @@ def validate_params(table: Mapping[str, Param], given: Mapping[str, Any],
 def describe_fields(config) -> dict:
     """A dataclass configuration as JSON-friendly values: quantities (also inside dicts) as
     strings, everything else as it is (the ``describe()`` of the network configurations)."""
+    def strings(table: dict) -> dict:  # nested tables (per-layer parameters) too
+        return {str(k): strings(v) if isinstance(v, dict) else str(v) for k, v in table.items()}
+
     out = {}
     for key, value in dataclasses.asdict(config).items():
         if isinstance(value, dict):
-            out[key] = {k: str(v) for k, v in value.items()}
+            out[key] = strings(value)
         elif hasattr(value, "dim"):
             out[key] = str(value)
         else:

@@ -52,15 +52,22 @@ def fixed_spikes(c, n_samples, rng, p=0.5):
     return raster, (index, (sample * c.steps_per_sample + step) * c.dt)
 
 
-@pytest.mark.parametrize("propagation, summed", [("same_step", False), ("same_step", True),
-                                                 ("next_step", False)])
-def test_generated_window_step_equals_the_numpy_reference(propagation, summed):
+@pytest.mark.parametrize("propagation, summed, second_layer_theta", [
+    ("same_step", False, None), ("same_step", True, None), ("next_step", False, None),
+    ("same_step", False, 1.7 * mV)])
+def test_generated_window_step_equals_the_numpy_reference(propagation, summed,
+                                                          second_layer_theta):
     """Two hidden layers (the error passed down twice), three samples, learning inside each:
     every layer's spikes per sample and the final weights equal the reference's, after
-    checking that every layer fired and every projection's weights moved."""
+    checking that every layer fired and every projection's weights moved.  Last case: the
+    second hidden layer with its own threshold (``[neurons.hidden_2]``)."""
     from sbp_brian.targets import use_target
     use_target("numpy")
     c = config(propagation, sample_duration=24 * ms)
+    if second_layer_theta is not None:
+        c = dataclasses.replace(c, layer_neurons={2: dict(theta=second_layer_theta,
+                                                          V_rest=0 * mV)})
+        assert c.thresholds() == [0.9, 1.7, 0.8]
     rng = np.random.default_rng(3)
     raster, schedule = fixed_spikes(c, 3, rng)
     w0 = c.rule.initial_weights(c.sizes, rng)
@@ -108,6 +115,29 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
     (tmp_path / "extra.toml").write_text(text)
     with pytest.raises(ModelFileError, match=r"\[teacher\] rate is not read by a layered"):
         LayeredConfig.from_model(load_model(tmp_path / "extra.toml"), 4, 3)
+    deep_text = load_model("bpstdp_mnist_deep").path.read_text()
+    assert "layer_neurons" not in deep.describe()  # as before per-layer sections existed
+    for k, problem in ((2, None), (3, "names no hidden layer after the first"),
+                       (1, "names no hidden layer after the first")):
+        (tmp_path / "layers.toml").write_text(deep_text + f"""
+[neurons.hidden_{k}]
+model = "integrate_and_fire"
+theta = {{ value = "12.5*mV", source = "test" }}
+""")
+        if problem:
+            with pytest.raises(ModelFileError, match=rf"\[neurons.hidden_{k}\] {problem}"):
+                LayeredConfig.from_model(load_model(tmp_path / "layers.toml"), 784, 10)
+        else:
+            layered = LayeredConfig.from_model(load_model(tmp_path / "layers.toml"), 784, 10)
+            assert layered.thresholds() == [0.9, 12.5, 3.75]
+            assert layered.describe()["layer_neurons"]["2"]["theta"] == "12.5 mV"
+    (tmp_path / "layers.toml").write_text(deep_text + """
+[neurons.inhibitory]
+model = "integrate_and_fire"
+""")
+    with pytest.raises(ModelFileError, match=r"\[neurons.hidden_K\] for hidden layers K >= 2 "
+                                             r"only, without homeostasis; not \['inhibitory'\]"):
+        LayeredConfig.from_model(load_model(tmp_path / "layers.toml"), 784, 10)
     sbp = load_model("sbp_digits").path.read_text().replace(
         'hidden = { value = 500,', 'hidden = { value = [500, 100],')
     (tmp_path / "deep_sbp.toml").write_text(sbp)
