@@ -47,7 +47,7 @@ from .equations import integrate_and_fire, voltage_transmission
 from .model_files import ModelFile, ModelFileError
 from .network import GEOMETRIC_STEPS
 from .parameters import ParameterError, describe_fields
-from .rules.bpstdp import BPSTDP, window_phases, window_step
+from .rules.bpstdp import BPSTDP, history_variables, teacher_times, window_phases, window_step
 from .steps import GeneratedStep, summed_lines
 from .targets import use_target
 
@@ -288,6 +288,17 @@ class LayeredNetwork:
         self.labels = TimedArray(np.zeros((n_samples + 1, c.sizes[-1])), dt=T, name="labels")
         namespace = {"max_rate": c.max_rate, "sim_dt": dt, "stim": self.stim,
                      "labels": self.labels, "mV": mV, "second": second}
+        random_teacher = c.rule.teacher == "random"
+        history = history_variables(c.steps_per_window) if random_teacher else []
+        #: the random teacher's desired spikes: 1 at the start of the step after one
+        self.desired = None
+        if random_teacher:
+            self.desired = TimedArray(np.zeros(n_samples * c.steps_per_sample + 2), dt=dt,
+                                      name="desired")
+            namespace["desired"] = self.desired
+        # a spike counts into the window's cnt, or into the random teacher's spike history
+        counted = "spiked_1 = 1" if random_teacher else "cnt += 1"
+        history_lines = "".join(f"\n{name} : 1" for name in history)
         self.namespace = namespace
         #: every group and projection steps at the model file's dt
         self.clock = clock = Clock(dt=dt, name="layered_clock")
@@ -299,16 +310,16 @@ class LayeredNetwork:
             table = np.zeros((int(round(float((n_samples * T + dt) / dt))) + 1, c.sizes[0]))
             table[np.round(np.asarray(times / dt)).astype(int), indices] = 1
             namespace["input_schedule"] = TimedArray(table, dt=dt, name="input_schedule")
-            threshold, reset = "input_schedule(t, i) > 0.5", "cnt += 1"
+            threshold, reset = "input_schedule(t, i) > 0.5", counted
         elif c.encoding == "bernoulli":
             threshold = "timestep(t, sim_dt) >= next_spike"
-            reset = f"cnt += 1\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
+            reset = f"{counted}\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
             first_spike = f"\nnext_spike = timestep(t, sim_dt) - 1 + {GEOMETRIC_STEPS}"
         else:
             threshold = "timestep(t, sim_dt) >= next_spike"
-            reset = f"cnt += 1\nnext_spike += {REGULAR_PERIOD}"
+            reset = f"{counted}\nnext_spike += {REGULAR_PERIOD}"
             first_spike = f"\nnext_spike = {REGULAR_FIRST_SPIKE}"
-        inputs = NeuronGroup(c.sizes[0], "rate : Hz\nnext_spike : 1\ncnt : 1",
+        inputs = NeuronGroup(c.sizes[0], "rate : Hz\nnext_spike : 1\ncnt : 1" + history_lines,
                              threshold=threshold, reset=reset, namespace=namespace,
                              clock=clock, name="inputs")
         inputs.next_spike = np.inf
@@ -322,8 +333,9 @@ class LayeredNetwork:
                      "err : 1   # error xi at the last window end\n")
             state += "target : 1\n" if is_output else "err_sum : 1   # sum_k w_hk xi_k\n"
             group = NeuronGroup(
-                c.sizes[index], neuron.equations + "\n" + state, threshold=neuron.threshold,
-                reset=neuron.reset + "\ncnt += 1", refractory=neuron.refractory,
+                c.sizes[index], neuron.equations + "\n" + state + history_lines,
+                threshold=neuron.threshold, reset=neuron.reset + "\n" + counted,
+                refractory=neuron.refractory,
                 method=neuron.method, namespace={**namespace, **neuron.namespace}, clock=clock,
                 name="output" if is_output else f"hidden_{index}")
             for variable, value in neuron.initial.items():
@@ -355,17 +367,19 @@ class LayeredNetwork:
                     projections[index].pre.order = 2 * index + 1
 
         # ---- the rule's window step and the sample boundary ----------------------------
-        phases = (*window_phases(c.n_hidden_layers), "sample_reset")
-        window = GeneratedStep(c.rule.window, phases, namespace, summed=summed, net=self,
-                               name="window")
-        window_step(window, layers, projections)
+        phases = (*window_phases(c.n_hidden_layers, c.rule.teacher), "sample_reset")
+        # the random teacher may ask for a spike after any step: its step runs every step
+        window = GeneratedStep(dt if random_teacher else c.rule.window, phases, namespace,
+                               summed=summed, net=self, name="window")
+        window_step(window, layers, projections, c.rule.teacher, c.steps_per_window)
         boundary = GeneratedStep(T, phases, namespace, summed=summed, net=self,
                                  name="sample")
-        boundary.run(inputs, "rate = stim(t, i)*max_rate" + first_spike, "sample_reset",
-                     "inputs_reset")
+        forget = "".join(f"\n{name} = 0" for name in history)  # windows lie in one sample
+        boundary.run(inputs, "rate = stim(t, i)*max_rate" + first_spike + forget,
+                     "sample_reset", "inputs_reset")
         for group in layers[1:]:
             reset = "v = V_rest" + ("\ntarget = labels(t, i)" if group is layers[-1] else "")
-            boundary.run(group, reset, "sample_reset", group.name + "_reset")
+            boundary.run(group, reset + forget, "sample_reset", group.name + "_reset")
 
         self.spikes = [SpikeMonitor(group, name=f"{group.name}_spikes") for group in layers]
         self.network = Network(*layers, *projections, *self.spikes)
@@ -374,10 +388,31 @@ class LayeredNetwork:
         """A run of all samples, plus one step for the boundary step at its end."""
         return self.n_samples * self.config.sample_duration + self.config.dt
 
-    def load(self, x: np.ndarray, targets: np.ndarray, weights: list, mu: float) -> None:
-        """Set the samples' intensities ``x`` (n_samples, n_input), one-hot ``targets`` (all
-        zero: no teaching), the weights and the learning rate (runtime targets)."""
+    def desired_table(self, desired: np.ndarray) -> np.ndarray:
+        """The values of ``desired(t)`` for the random teacher's steps ``desired`` (boolean,
+        (samples, steps per sample), :func:`~sbp_brian.rules.bpstdp.teacher_times`): 1 at the
+        start of the step after each desired spike, when the window step runs."""
+        table = np.zeros(self.n_samples * self.config.steps_per_sample + 2)
+        flat = np.asarray(desired, dtype=float).ravel()
+        table[1:1 + len(flat)] = flat
+        return table
+
+    def draw_desired(self, n: int, seed: int) -> np.ndarray:
+        """The random teacher's desired spikes for ``n`` samples, drawn from ``seed``."""
         c = self.config
+        rng = np.random.default_rng([seed, 7])  # apart from Brian2's own stream
+        return np.array([teacher_times("random", c.steps_per_sample, c.steps_per_window, rng)
+                         for _ in range(n)]).reshape(n, c.steps_per_sample)
+
+    def load(self, x: np.ndarray, targets: np.ndarray, weights: list, mu: float,
+             desired: np.ndarray | None = None) -> None:
+        """Set the samples' intensities ``x`` (n_samples, n_input), one-hot ``targets`` (all
+        zero: no teaching), the weights, the learning rate and, for the random teacher, its
+        desired spikes (boolean, (n, steps per sample)) (runtime targets)."""
+        c = self.config
+        if self.desired is not None:
+            self.desired.values[:] = self.desired_table(
+                np.zeros((0, c.steps_per_sample)) if desired is None else desired)
         stim = np.zeros((self.n_samples + 1, c.sizes[0]))
         stim[:len(x)] = x
         labels = np.zeros((self.n_samples + 1, c.sizes[-1]))
@@ -413,7 +448,8 @@ class LayeredRunner:
     targets, weights and learning rate as ``run_args``; a shorter chunk is padded with silent
     samples, which change nothing.  "numpy"/"cython": a runtime network per chunk.
     ``summed``: the hidden errors' sums as summed variables (default: under OpenMP threads and
-    on a GPU).
+    on a GPU).  With the random teacher, ``desired`` holds the desired spikes of the last
+    chunk (drawn from its seed; boolean, (samples, steps per sample)).
     """
 
     def __init__(self, config: LayeredConfig, device_name: str = "cpp", build_dir=None,
@@ -422,6 +458,7 @@ class LayeredRunner:
         from . import project_cache
         from .train import _CUDA_SEED_CODE, _SEED_CODE
         self.config, self.input_schedule = config, input_schedule
+        self.desired = None
         self.summed = threads > 1 or device_name == "cuda" if summed is None else summed
         self.compiled = device_name in ("cpp", "cuda")
         self.compile_seconds, self.cache_hit = 0.0, False
@@ -471,6 +508,9 @@ class LayeredRunner:
             labels = np.zeros((c.chunk + 1, c.sizes[-1]))
             labels[:n] = targets
             run_args = {net.stim: stim, net.labels: labels}
+            if net.desired is not None:
+                self.desired = net.draw_desired(n, seed)
+                run_args[net.desired] = net.desired_table(self.desired)
             for projection, w in zip(net.projections, arrays):
                 run_args[projection.w] = w.ravel()
                 run_args[projection.mu_now] = mu
@@ -483,7 +523,8 @@ class LayeredRunner:
             brian_seed(seed)
             schedule = self.input_schedule
             net = LayeredNetwork(c, n, schedule, summed=self.summed)
-            net.load(x, targets, arrays, mu)
+            self.desired = net.draw_desired(n, seed) if net.desired is not None else None
+            net.load(x, targets, arrays, mu, self.desired)
             net.network.run(net.duration(), namespace={})
         counts = [net.sample_counts(layer)[:n] for layer in range(len(c.sizes))]
         hidden = np.concatenate(counts[1:-1], axis=1)

@@ -10,7 +10,7 @@ from brian2 import Hz, ms, mV
 from sbp_brian.layered import LayeredConfig, LayeredNetwork
 from sbp_brian.parameters import ParameterError
 from sbp_brian.rules.bpstdp import (BPSTDP, hidden_error, output_error, simulate_sample,
-                                    window_update)
+                                    teacher_times, window_update)
 
 
 def test_output_error_rewards_a_silent_target_and_punishes_a_firing_non_target():
@@ -32,12 +32,38 @@ def test_window_update_by_hand():
     np.testing.assert_allclose(new_w1, [[1.06, -1.0], [0.53, 0.25]])
 
 
-def config(propagation="same_step", sizes=(6, 8, 5, 3), sample_duration=12 * ms, mu=0.05):
+def config(propagation="same_step", sizes=(6, 8, 5, 3), sample_duration=12 * ms, mu=0.05,
+           teacher="regular"):
     return LayeredConfig(
         sizes=list(sizes), dt=1 * ms, sample_duration=sample_duration, max_rate=250 * Hz,
         hidden=dict(theta=0.9 * mV, V_rest=0 * mV), output=dict(theta=0.4 * mV, V_rest=0 * mV),
         v_w_hidden=1 * mV, v_w_output=0.5 * mV,
-        rule=BPSTDP(mu=mu, propagation=propagation))
+        rule=BPSTDP(mu=mu, propagation=propagation, teacher=teacher))
+
+
+def test_teacher_times():
+    """The regular teacher asks after the last step of every window; the random one after
+    each step with probability 1/steps_per_window (the same mean rate, beta)."""
+    np.testing.assert_array_equal(np.nonzero(teacher_times("regular", 12, 4))[0], [3, 7, 11])
+    drawn = teacher_times("random", 100000, 4, np.random.default_rng(0))
+    assert drawn.mean() == pytest.approx(0.25, abs=0.005)
+    with pytest.raises(ValueError, match="teacher must be one of"):
+        teacher_times("poisson", 12, 4)
+
+
+def test_the_random_teachers_window_slides_over_the_last_steps():
+    """One input -> one hidden -> one output neuron, all firing in every step; the output is
+    not the target, so every desired spike gives xi = -1 and dw = mu xi c_pre with c_pre the
+    spikes of the last 4 steps of the sample: 1, 2, 4 and 4 after steps 0, 1, 5 and 6."""
+    desired = np.zeros(8, dtype=bool)
+    desired[[0, 1, 5, 6]] = True
+    weights, _ = simulate_sample([np.array([[1.0]]), np.array([[1.0]])], np.ones((8, 1), bool),
+                                 [0.5, 0.5], np.array([0.0]), 0.01, 4, desired=desired)
+    # the hidden error uses the old output weight (1, 0.99, 0.97, 0.93): its change is the
+    # input weight's
+    np.testing.assert_allclose(weights[1], [[1 - 0.01 * (1 + 2 + 4 + 4)]])
+    np.testing.assert_allclose(weights[0], [[1 - 0.01 * (1 * 1 + 2 * 0.99 + 4 * 0.97
+                                                         + 4 * 0.93)]])
 
 
 def test_a_sample_is_a_whole_number_of_windows():
@@ -52,18 +78,21 @@ def fixed_spikes(c, n_samples, rng, p=0.5):
     return raster, (index, (sample * c.steps_per_sample + step) * c.dt)
 
 
-@pytest.mark.parametrize("propagation, summed, second_layer_theta", [
-    ("same_step", False, None), ("same_step", True, None), ("next_step", False, None),
-    ("same_step", False, 1.7 * mV)])
+@pytest.mark.parametrize("propagation, summed, second_layer_theta, teacher", [
+    ("same_step", False, None, "regular"), ("same_step", True, None, "regular"),
+    ("next_step", False, None, "regular"), ("same_step", False, 1.7 * mV, "regular"),
+    ("same_step", False, None, "random"), ("same_step", True, None, "random"),
+    ("next_step", False, None, "random")])
 def test_generated_window_step_equals_the_numpy_reference(propagation, summed,
-                                                          second_layer_theta):
+                                                          second_layer_theta, teacher):
     """Two hidden layers (the error passed down twice), three samples, learning inside each:
     every layer's spikes per sample and the final weights equal the reference's, after
-    checking that every layer fired and every projection's weights moved.  Last case: the
-    second hidden layer with its own threshold (``[neurons.hidden_2]``)."""
+    checking that every layer fired and every projection's weights moved.  Also: the second
+    hidden layer with its own threshold (``[neurons.hidden_2]``), and the random teacher
+    (its desired spikes drawn once and given to both)."""
     from sbp_brian.targets import use_target
     use_target("numpy")
-    c = config(propagation, sample_duration=24 * ms)
+    c = config(propagation, sample_duration=24 * ms, teacher=teacher)
     if second_layer_theta is not None:
         c = dataclasses.replace(c, layer_neurons={2: dict(theta=second_layer_theta,
                                                           V_rest=0 * mV)})
@@ -73,13 +102,15 @@ def test_generated_window_step_equals_the_numpy_reference(propagation, summed,
     w0 = c.rule.initial_weights(c.sizes, rng)
     targets = np.eye(3)[[0, 2, 1]]
     net = LayeredNetwork(c, 3, input_schedule=schedule, summed=summed)
-    net.load(np.zeros((3, c.sizes[0])), targets, w0, c.rule.mu)
+    desired = net.draw_desired(3, seed=5) if teacher == "random" else None
+    net.load(np.zeros((3, c.sizes[0])), targets, w0, c.rule.mu, desired)
     net.network.run(net.duration(), namespace={})
 
     weights, counts = w0, []
     for k in range(3):
         weights, totals = simulate_sample(weights, raster[k], c.thresholds(), targets[k],
-                                          c.rule.mu, c.steps_per_window, propagation)
+                                          c.rule.mu, c.steps_per_window, propagation,
+                                          None if desired is None else desired[k])
         counts.append(totals)
     for layer in range(len(c.sizes)):
         reference = np.array([sample[layer] for sample in counts])
@@ -145,14 +176,17 @@ model = "integrate_and_fire"
         TrainingConfig.from_model(load_model(tmp_path / "deep_sbp.toml"), 64, 10)
 
 
-@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp", marks=pytest.mark.standalone)])
-def test_layered_runner_equals_the_numpy_reference(device, tmp_path):
+@pytest.mark.parametrize("device, teacher", [
+    ("numpy", "regular"), pytest.param("cpp", "regular", marks=pytest.mark.standalone),
+    ("numpy", "random"), pytest.param("cpp", "random", marks=pytest.mark.slow)])
+def test_layered_runner_equals_the_numpy_reference(device, teacher, tmp_path):
     """The runner the trainer uses, on identical input spikes: two chunks, the second starting
     from the first's weights; "cpp" is the compiled project relaunched per chunk with
-    run_args, "numpy" a runtime network per chunk."""
+    run_args, "numpy" a runtime network per chunk.  The random teacher's desired spikes, drawn
+    per chunk from its seed, are read back from the runner for the reference."""
     from sbp_brian.layered import LayeredRunner
     from sbp_brian.targets import reset_target
-    c = dataclasses.replace(config(sample_duration=24 * ms), chunk=3)
+    c = dataclasses.replace(config(sample_duration=24 * ms, teacher=teacher), chunk=3)
     rng = np.random.default_rng(3)
     raster, schedule = fixed_spikes(c, 3, rng)
     weights = {f"w_{k}": w.ravel() for k, w in enumerate(c.rule.initial_weights(c.sizes, rng))}
@@ -167,9 +201,13 @@ def test_layered_runner_equals_the_numpy_reference(device, tmp_path):
                                              seed=chunk)
             counts = []
             for k in range(3):
-                reference, totals = simulate_sample(reference, raster[k], c.thresholds(),
-                                                    targets[k], c.rule.mu, c.steps_per_window)
+                reference, totals = simulate_sample(
+                    reference, raster[k], c.thresholds(), targets[k], c.rule.mu,
+                    c.steps_per_window, desired=None if runner.desired is None else
+                    runner.desired[k])
                 counts.append(totals[-1])
+            if teacher == "random":  # drawn anew for every chunk
+                assert runner.desired.shape == (3, 24) and runner.desired.any()
             np.testing.assert_array_equal(result.counts, counts)
         for k, w in enumerate(reference):
             assert np.abs(w.ravel() - weights[f"w_{k}"]).max() > 0.01

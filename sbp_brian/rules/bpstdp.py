@@ -29,8 +29,13 @@ Readings of what the paper leaves open (the spec's recommendations are the defau
    step as layer ``l``; ``"next_step"``: Brian2's default schedule (every threshold, then every
    pathway, then every reset), one step of lag per layer, and input arriving at a neuron in the
    step it fires is lost to its reset.
-3. **Teacher**: regular, one desired spike per window (the paper); the random teacher of
-   third-party codes is not offered.
+3. **Teacher** (``teacher`` option): ``"regular"`` (default, the paper): one desired spike at
+   the end of every window, the times shared by all outputs, so the windows partition the
+   sample.  ``"random"`` (n3ml's and wilkieolin's BP-STDP codes): in every time step a
+   desired spike with probability ``dt/epsilon`` (``beta dt``, the same mean rate), the times
+   shared by all outputs; at each one the update looks back over the last ``epsilon/dt``
+   steps of the sample (a sliding window; consecutive windows may overlap, and a step without
+   a desired spike teaches nothing).
 4. **Sample length**: the sample must be a whole number of windows (refused otherwise), so
    every window lies in one sample; the bundled model files use 48 ms where the paper gives
    50 ms (the 2 ms after the last desired spike would carry no teaching).
@@ -50,10 +55,13 @@ from ..parameters import Param
 from ..sections import register_section
 from .base import Rule, register_rule
 
-__all__ = ["BPSTDP", "BPSTDP_PARAMS", "PROPAGATIONS", "WINDOW_PHASES", "output_error",
-           "hidden_error", "window_update", "simulate_sample", "window_step"]
+__all__ = ["BPSTDP", "BPSTDP_PARAMS", "PROPAGATIONS", "TEACHERS", "WINDOW_PHASES",
+           "output_error", "hidden_error", "window_update", "teacher_times", "simulate_sample",
+           "window_step"]
 
 PROPAGATIONS = ("same_step", "next_step")
+#: When the teacher asks for a spike (module docstring, reading 3)
+TEACHERS = ("regular", "random")
 
 BPSTDP_PARAMS = {
     "mu": Param(1, 0.0005, low=0, doc="learning rate mu (Eqs. 17 and 20)"),
@@ -62,10 +70,13 @@ BPSTDP_PARAMS = {
     "w_init_sd": Param(1, 1.0, low=0, doc="initial weights Gaussian N(0, w_init_sd^2), every "
                                           "layer (the paper's section 3: N(0, 1))"),
 }
-register_section("bpstdp", BPSTDP_PARAMS, {"propagation": PROPAGATIONS}, {
+register_section("bpstdp", BPSTDP_PARAMS, {"propagation": PROPAGATIONS, "teacher": TEACHERS}, {
     "propagation": ("same_step", "same_step: a spike reaches the next layer in its own time "
                                  "step (Fig. 3); next_step: Brian2's default schedule, one "
-                                 "step of lag per layer")})
+                                 "step of lag per layer"),
+    "teacher": ("regular", "regular: a desired spike at the end of every window (the paper); "
+                           "random: one with probability dt/window in every step, looking back "
+                           "over a sliding window (third-party codes)")})
 
 
 def output_error(is_target: np.ndarray, window_counts: np.ndarray) -> np.ndarray:
@@ -95,26 +106,43 @@ def window_update(weights: list, window_counts: list, is_target: np.ndarray,
             for layer, w in enumerate(weights)]
 
 
+def teacher_times(teacher: str, n_steps: int, steps_per_window: int,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """The steps of a sample after which the teacher asks for a spike (boolean, ``n_steps``):
+    the last step of every window ("regular"), or each step with probability
+    ``1/steps_per_window`` ("random", drawn from ``rng``)."""
+    if teacher == "regular":
+        return (np.arange(n_steps) + 1) % steps_per_window == 0
+    if teacher == "random":
+        return rng.random(n_steps) < 1.0 / steps_per_window
+    raise ValueError(f"teacher must be one of {TEACHERS}, got {teacher!r}")
+
+
 def simulate_sample(weights: list, input_spikes: np.ndarray, thresholds: list,
                     is_target: np.ndarray, mu: float, steps_per_window: int,
-                    propagation: str = "same_step") -> tuple[list, list]:
+                    propagation: str = "same_step",
+                    desired: np.ndarray | None = None) -> tuple[list, list]:
     """One sample of the discrete-time network, learning inside it (the numpy reference).
 
     ``input_spikes`` is a boolean (steps, n_input) raster, ``thresholds[l]`` the threshold of
     layer ``l + 1`` in units of the weights (``theta / v_w``), ``mu = 0`` for no learning.
-    Every membrane starts at rest (0).  Returns the new weights and, per layer from the
-    inputs to the outputs, the spike counts over the sample.
+    ``desired``: the steps after which the teacher asks for a spike (:func:`teacher_times`;
+    default the regular teacher's); each update counts the spikes of the last
+    ``steps_per_window`` steps of the sample.  Every membrane starts at rest (0).  Returns the
+    new weights and, per layer from the inputs to the outputs, the spike counts over the sample.
     """
     if propagation not in PROPAGATIONS:
         raise ValueError(f"propagation must be one of {PROPAGATIONS}, got {propagation!r}")
     weights = [np.array(w, dtype=float) for w in weights]
     v = [np.zeros(w.shape[1]) for w in weights]
-    window = [np.zeros(w.shape[0]) for w in weights] + [np.zeros(weights[-1].shape[1])]
-    totals = [np.zeros_like(c) for c in window]
     n_steps = len(input_spikes)
     if n_steps % steps_per_window:
         raise ValueError(f"a sample of {n_steps} steps is not a whole number of windows of "
                          f"{steps_per_window} steps")
+    if desired is None:
+        desired = teacher_times("regular", n_steps, steps_per_window)
+    sizes = [w.shape[0] for w in weights] + [weights[-1].shape[1]]
+    history = [np.zeros((n_steps, n)) for n in sizes]  # every layer's spikes, step by step
     for step in range(n_steps):
         spikes = [np.asarray(input_spikes[step], dtype=bool)]
         if propagation == "same_step":  # Fig. 3: each layer integrates, then fires
@@ -129,29 +157,40 @@ def simulate_sample(weights: list, input_spikes: np.ndarray, thresholds: list,
             for layer in range(len(weights)):
                 v[layer][spikes[layer + 1]] = 0.0
         for layer, fired in enumerate(spikes):
-            window[layer] += fired
-            totals[layer] += fired
-        if (step + 1) % steps_per_window == 0:
-            if mu:
-                weights = window_update(weights, window, is_target, mu)
-            window = [np.zeros_like(c) for c in window]
-    return weights, totals
+            history[layer][step] = fired
+        if desired[step] and mu:
+            first = max(0, step + 1 - steps_per_window)  # the window lies in the sample
+            window = [h[first:step + 1].sum(axis=0) for h in history]
+            weights = window_update(weights, window, is_target, mu)
+    return weights, [h.sum(axis=0) for h in history]
 
 
 #: The phases of the generated window step, in order; ``{layer}`` stands for each hidden
-#: layer from the top down (the error of a layer needs the one above it).
-WINDOW_PHASES = ("output_error", "sum_error_{layer}", "hidden_error_{layer}", "update_weights",
-                 "clear_window")
+#: layer from the top down (the error of a layer needs the one above it).  The regular
+#: teacher counts spikes into ``cnt`` and clears it after each window; the random teacher's
+#: step runs every time step, counts the last window's steps from a spike history
+#: (``window_counts``) and shifts that history on (``shift_window``) instead.
+WINDOW_PHASES = ("window_counts", "output_error", "sum_error_{layer}", "hidden_error_{layer}",
+                 "update_weights", "clear_window", "shift_window")
 
 
-def window_phases(n_hidden_layers: int) -> tuple[str, ...]:
+def window_phases(n_hidden_layers: int, teacher: str = "regular") -> tuple[str, ...]:
     """The window step's phases for a network with ``n_hidden_layers`` hidden layers."""
     per_layer = [name.format(layer=layer) for layer in range(n_hidden_layers, 0, -1)
-                 for name in WINDOW_PHASES[1:3]]
-    return (WINDOW_PHASES[0], *per_layer, *WINDOW_PHASES[3:])
+                 for name in WINDOW_PHASES[2:4]]
+    if teacher == "regular":
+        return (WINDOW_PHASES[1], *per_layer, WINDOW_PHASES[4], WINDOW_PHASES[5])
+    return (WINDOW_PHASES[0], WINDOW_PHASES[1], *per_layer, WINDOW_PHASES[4], WINDOW_PHASES[6])
 
 
-def window_step(step, layers: list, projections: list) -> list:
+def history_variables(steps_per_window: int) -> list[str]:
+    """The random teacher's spike history of a neuron: ``spiked_1`` (the last step) ..
+    ``spiked_K`` (K = ``steps_per_window`` steps ago)."""
+    return [f"spiked_{k}" for k in range(1, steps_per_window + 1)]
+
+
+def window_step(step, layers: list, projections: list, teacher: str = "regular",
+                steps_per_window: int = 1) -> list:
     """Build the window update as generated code (the module docstring's equations).
 
     ``step`` places code by phase (:class:`~sbp_brian.rules.BoundaryStep`, with the phases of
@@ -159,10 +198,19 @@ def window_step(step, layers: list, projections: list) -> list:
     each with a window count ``cnt`` and, above the inputs, an error ``err`` (xi; hidden
     layers also ``err_sum``); the output layer has ``target``; ``projections[l]`` connects
     ``layers[l]`` to ``layers[l + 1]`` and has ``w`` and the shared learning rate ``mu_now``.
+    The random teacher's step runs every time step: every layer also has the spike history
+    of :func:`history_variables` (a spike sets ``spiked_1 = 1``), and the namespace the
+    function ``desired(t)``, 1 where the teacher asked for a spike in the previous step.
     Returns the objects to add to the network (none: all code runs on existing groups).
     """
-    step.run(layers[-1], "err = target*int(cnt == 0) - (1 - target)*int(cnt > 0)",
-             "output_error", "bpstdp_output_error")
+    history = history_variables(steps_per_window)
+    output_error = "target*int(cnt == 0) - (1 - target)*int(cnt > 0)"
+    if teacher == "random":
+        for layer, group in enumerate(layers):
+            step.run(group, "cnt = " + " + ".join(history), "window_counts",
+                     f"bpstdp_counts_{layer}")
+        output_error = f"({output_error})*desired(t)"  # no desired spike: no error, no change
+    step.run(layers[-1], "err = " + output_error, "output_error", "bpstdp_output_error")
     for layer in range(len(layers) - 2, 0, -1):  # hidden layers, from the top down
         step.reduce(projections[layer], {"err_sum_pre": "w*err_post"}, f"sum_error_{layer}",
                     f"bpstdp_sum_error_{layer}")
@@ -173,7 +221,13 @@ def window_step(step, layers: list, projections: list) -> list:
         step.run(projection, "w += mu_now*err_post*cnt_pre", "update_weights",
                  f"bpstdp_update_{layer}")
     for layer, group in enumerate(layers):
-        step.run(group, "cnt = 0", "clear_window", f"bpstdp_clear_{layer}")
+        if teacher == "regular":
+            step.run(group, "cnt = 0", "clear_window", f"bpstdp_clear_{layer}")
+        else:
+            shift = [f"{newer} = {older}" for newer, older in zip(history[:0:-1],
+                                                                  history[-2::-1])]
+            step.run(group, "\n".join([*shift, f"{history[0]} = 0"]), "shift_window",
+                     f"bpstdp_shift_{layer}")
     return []
 
 
@@ -186,14 +240,15 @@ class BPSTDP(Rule):
     network = "layered"
 
     def __init__(self, mu: float = 0.0005, window=4 * ms, w_init_sd: float = 1.0,
-                 propagation: str = "same_step"):
+                 propagation: str = "same_step", teacher: str = "regular"):
         for key, value in (("mu", mu), ("window", window), ("w_init_sd", w_init_sd)):
             BPSTDP_PARAMS[key].check(key, value, "bpstdp")
-        if propagation not in PROPAGATIONS:
-            raise ValueError(f"[bpstdp] propagation must be one of {PROPAGATIONS}, got "
-                             f"{propagation!r}")
+        for key, value, choices in (("propagation", propagation, PROPAGATIONS),
+                                    ("teacher", teacher, TEACHERS)):
+            if value not in choices:
+                raise ValueError(f"[bpstdp] {key} must be one of {choices}, got {value!r}")
         self.mu, self.window, self.w_init_sd = mu, window, w_init_sd
-        self.propagation = propagation
+        self.propagation, self.teacher = propagation, teacher
 
     @property
     def period(self):
@@ -205,5 +260,8 @@ class BPSTDP(Rule):
                 for n_pre, n_post in zip(sizes[:-1], sizes[1:])]
 
     def describe(self) -> dict:
-        return {"rule": self.name, "mu": self.mu, "window": str(self.window),
-                "w_init_sd": self.w_init_sd, "propagation": self.propagation}
+        described = {"rule": self.name, "mu": self.mu, "window": str(self.window),
+                     "w_init_sd": self.w_init_sd, "propagation": self.propagation}
+        if self.teacher != "regular":  # (as before the option: earlier runs still resume)
+            described["teacher"] = self.teacher
+        return described
