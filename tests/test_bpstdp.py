@@ -133,7 +133,8 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
     assert isinstance(config, LayeredConfig)
     assert config.sizes == [5, 30, 3] and config.bias_input and config.n_input == 4
     deep = LayeredConfig.from_model(load_model("bpstdp_mnist_deep"), 784, 10)
-    assert deep.sizes == [785, 500, 150, 10] and deep.thresholds() == [0.9, 0.9, 3.75]
+    assert deep.sizes == [785, 500, 150, 10] and deep.thresholds() == [0.9, 12.5, 3.75]
+    assert deep.describe()["layer_neurons"]["2"]["theta"] == "12.5 mV"  # [neurons.hidden_2]
     with pytest.raises(ModelFileError, match=r"\[sizes\] input = 2, but the data set has 4"):
         LayeredConfig.from_model(load_model("bpstdp_xor"), 4, 2)
     with pytest.raises(ModelFileError, match="trains a layered network, not the SBP network"):
@@ -147,21 +148,14 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
     with pytest.raises(ModelFileError, match=r"\[teacher\] rate is not read by a layered"):
         LayeredConfig.from_model(load_model(tmp_path / "extra.toml"), 4, 3)
     deep_text = load_model("bpstdp_mnist_deep").path.read_text()
-    assert "layer_neurons" not in deep.describe()  # as before per-layer sections existed
-    for k, problem in ((2, None), (3, "names no hidden layer after the first"),
-                       (1, "names no hidden layer after the first")):
-        (tmp_path / "layers.toml").write_text(deep_text + f"""
-[neurons.hidden_{k}]
-model = "integrate_and_fire"
-theta = {{ value = "12.5*mV", source = "test" }}
-""")
-        if problem:
-            with pytest.raises(ModelFileError, match=rf"\[neurons.hidden_{k}\] {problem}"):
-                LayeredConfig.from_model(load_model(tmp_path / "layers.toml"), 784, 10)
-        else:
-            layered = LayeredConfig.from_model(load_model(tmp_path / "layers.toml"), 784, 10)
-            assert layered.thresholds() == [0.9, 12.5, 3.75]
-            assert layered.describe()["layer_neurons"]["2"]["theta"] == "12.5 mV"
+    shallow = LayeredConfig.from_model(load_model("bpstdp_mnist"), 784, 10)
+    assert "layer_neurons" not in shallow.describe()  # as before per-layer sections existed
+    for k in (3, 1):
+        (tmp_path / "layers.toml").write_text(deep_text.replace("[neurons.hidden_2]",
+                                                                f"[neurons.hidden_{k}]"))
+        with pytest.raises(ModelFileError, match=rf"\[neurons.hidden_{k}\] names no hidden "
+                                                 "layer after the first"):
+            LayeredConfig.from_model(load_model(tmp_path / "layers.toml"), 784, 10)
     (tmp_path / "layers.toml").write_text(deep_text + """
 [neurons.inhibitory]
 model = "integrate_and_fire"
