@@ -5,8 +5,9 @@
 
 Each ``--row`` is one task: its name, the paper's number (as printed), and the run folders
 that measure it: ordinary run folders (``sbp-brian train``; the final epoch's test accuracy of
-``metrics.jsonl``, one per seed) or a cross-validation folder (``sbp-brian train --folds K``;
-the final accuracy of every fold, from ``folds.json``).  The model, network sizes and budget
+``metrics.jsonl``, one per seed; ``FOLDER@E``: the accuracy after epoch ``E`` instead, the
+row's budget then being ``E`` epochs) or a cross-validation folder (``sbp-brian train --folds
+K``; the final accuracy of every fold, from ``folds.json``).  The model, network sizes and budget
 are read from the runs' ``run.json`` and ``config.json``; rows whose runs disagree on them are
 refused.
 """
@@ -17,8 +18,10 @@ import json
 from pathlib import Path
 
 
-def _run_summary(folder: Path) -> tuple[list[float], dict, list[str]]:
+def _run_summary(folder: str) -> tuple[list[float], dict, list[str]]:
     """Final accuracies, the configuration and what each accuracy is, of one folder."""
+    folder, _, at_epoch = folder.partition("@")
+    folder = Path(folder)
     folds = folder / "folds.json"
     if folds.exists():
         summary = json.loads(folds.read_text())
@@ -29,6 +32,11 @@ def _run_summary(folder: Path) -> tuple[list[float], dict, list[str]]:
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((folder / "config.json").read_text())
     options = json.loads((folder / "run.json").read_text())
+    if at_epoch:
+        records = [r for r in records if r["epoch"] <= int(at_epoch)]
+        if records[-1]["epoch"] != int(at_epoch):
+            raise SystemExit(f"{folder}: no epoch {at_epoch} in its metrics")
+        config["config"]["epochs"] = int(at_epoch)
     return [records[-1]["test_accuracy"]], {**config, "options": options}, [
         f"seed {options.get('seed')}"]
 
@@ -41,7 +49,7 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
     for task, paper, *folders in rows:
         accuracies, labels, configs = [], [], []
         for folder in folders:
-            values, config, names = _run_summary(Path(folder))
+            values, config, names = _run_summary(folder)
             accuracies += values
             labels += names
             configs.append(config)
@@ -65,7 +73,7 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
                       f"{config['sample_duration'].replace('. ', ' ')}, mu = {config['rule']['mu']}",
             "over": over + ", ".join(label.split()[1] for label in labels),
             "accuracies": accuracies, "runs": labels, "paper": paper,
-            "folders": [str(f) for f in folders]})
+            "folders": list(folders)})
     return out
 
 
