@@ -460,8 +460,11 @@ def _bench(data: dict, options: dict) -> str:
             memory = (f"{binary:.0f} MB binary + " if binary else "") + \
                 f"{r['peak_rss_python_mb']:.0f} MB Python"
             copies = r.get("network_copies", 1)
+            duration = f"{r['sample_duration_ms']:g} ms" + (  # another rule: its own dt
+                f" (dt {r['dt_ms']:g} ms)" if r.get("rule", "sbp (paper)") != "sbp (paper)"
+                else "")
             rows.append([f"`{r['way']}`" + (f" ({copies} copies)" if copies > 1 else ""),
-                         r["target"], f"{r['sample_duration_ms']:g} ms",
+                         r["target"], duration,
                          f"{r['samples_per_second_median']:.1f}",
                          f"{ratio:.1f}x" if ratio else "1x" if r["way"] == "compiled" else "--",
                          memory, f"{r['compile_or_first_sample_seconds']:.0f} s"])
