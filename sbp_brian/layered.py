@@ -30,12 +30,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import os
 import re
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -473,20 +470,11 @@ class LayeredRunner:
         self.net = LayeredNetwork(config, config.chunk, input_schedule, summed=self.summed)
         device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
         self.net.network.run(self.net.duration(), namespace={})
-        start = time.perf_counter()
-        key = None
-        if cache and self.target == "cpp":
-            described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
-            key = project_cache.project_key({
-                "layered": described, "threads": threads, "summed": self.summed,
-                "input_schedule": None if input_schedule is None else
-                [hashlib.sha256(np.asarray(part, dtype=float).tobytes()).hexdigest()
-                 for part in input_schedule]}, self.target)
-        self.cache_hit = key is not None and project_cache.restore(key, Path(build_dir))
-        device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
-        if key is not None:
-            project_cache.store(key, Path(build_dir))
-        self.compile_seconds = time.perf_counter() - start
+        described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
+        self.cache_hit, self.compile_seconds = project_cache.build({
+            "layered": described, "threads": threads, "summed": self.summed,
+            "input_schedule": project_cache.schedule_digest(input_schedule)}
+            if cache else None, self.target, build_dir)
 
     def run_state(self, x, y_onehot, weights: dict, learn: bool, seed: int,
                   rate_scale: float = 1.0, homeo_mix: float = 1.0):

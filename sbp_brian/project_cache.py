@@ -37,7 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["cache_root", "project_key", "restore", "store", "summary", "MAX_ENTRIES"]
+import numpy as np
+
+__all__ = ["cache_root", "project_key", "schedule_digest", "build", "restore", "store",
+           "summary", "MAX_ENTRIES"]
 
 #: Entries kept (a few MB each for a CPU project); the least recently used go first.
 MAX_ENTRIES = 32
@@ -102,6 +105,31 @@ def project_key(description: dict, target: str) -> str:
         pass
     text = json.dumps(material, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def schedule_digest(input_schedule) -> list | None:
+    """A key-friendly digest of fixed input spikes (``(indices, times)``; None: none)."""
+    if input_schedule is None:
+        return None
+    return [hashlib.sha256(np.asarray(part, dtype=float).tobytes()).hexdigest()
+            for part in input_schedule]
+
+
+def build(description: dict | None, target: str, build_dir) -> tuple[bool, float]:
+    """Compile the standalone project of the network just run (``device.build``) in
+    ``build_dir``, seeded from the cache entry of ``description`` and stored there after
+    (``description`` None, or a target other than cpp: no cache).  Returns whether the cache
+    had an entry and the seconds the build took."""
+    from brian2 import device
+
+    start = time.perf_counter()
+    key = project_key(description, target) if description is not None and target == "cpp" \
+        else None
+    hit = key is not None and restore(key, build_dir)
+    device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
+    if key is not None:
+        store(key, build_dir)
+    return hit, time.perf_counter() - start
 
 
 def _copy_project(source: Path, destination: Path) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import hashlib
 import json
 import os
 import re
@@ -296,23 +295,14 @@ class _CompiledRunner(_StateRunner):
         self.net.hidden_output.w = 0.0
         device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
         self.net.network.run(self.net.duration(), namespace={}, profile=profile)
-        start = time.perf_counter()
-        key = None
-        if cache and self.target == "cpp":  # not CUDA: see sbp_brian.project_cache
-            # the seed and the epoch count are not in the generated code (run_args, loop)
-            described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
-            key = project_cache.project_key({
-                "config": described, "threads": threads,
-                "reductions": reductions, "compile_only": compile_only, "profile": profile,
-                "record_hidden": record_hidden, "copies": copies,
-                "input_schedule": None if input_schedule is None else
-                [hashlib.sha256(np.asarray(part, dtype=float).tobytes()).hexdigest()
-                 for part in input_schedule]}, self.target)
-        self.cache_hit = key is not None and project_cache.restore(key, build_dir)
-        device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
-        if key is not None:
-            project_cache.store(key, build_dir)
-        self.compile_seconds = time.perf_counter() - start
+        # the seed and the epoch count are not in the generated code (run_args, loop)
+        described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
+        self.cache_hit, self.compile_seconds = project_cache.build({
+            "config": described, "threads": threads,
+            "reductions": reductions, "compile_only": compile_only, "profile": profile,
+            "record_hidden": record_hidden, "copies": copies,
+            "input_schedule": project_cache.schedule_digest(input_schedule)}
+            if cache else None, self.target, build_dir)
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
             w_norm=None, homeo_mix: float = 1.0, sign_in=None) -> tuple:
