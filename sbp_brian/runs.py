@@ -42,11 +42,14 @@ SBP_NETWORK_OPTIONS = ("sbp_mode", "p", "f", "freeze_hidden", "no_sbp", "batch_s
 
 def make_config(options: dict, data):
     """The network kind a model file describes, with the options applied: a
-    :class:`~sbp_brian.network.TrainingConfig` (the SBP network) or, for a rule that trains a
-    layered network (``[rule] name``, e.g. BP-STDP), a
-    :class:`~sbp_brian.layered.LayeredConfig`."""
+    :class:`~sbp_brian.network.TrainingConfig` (the SBP network) or, for a rule that trains
+    another network (``[rule] name``), a :class:`~sbp_brian.layered.LayeredConfig` (BP-STDP)
+    or a :class:`~sbp_brian.released.ReleasedConfig` (the SBP paper's released algorithm)."""
     model = load_model(options.get("model") or "sbp_digits")
     rule = model.options.get("rule", {}).get("name", "sbp")
+    if RULES[rule].network == "released":
+        from .released import ReleasedConfig
+        return ReleasedConfig.from_model(model, data.n_inputs, data.n_classes, options)
     if RULES[rule].network == "layered":
         from .layered import LayeredConfig
         given = [k for k in SBP_NETWORK_OPTIONS if options.get(k) not in (None, False)]

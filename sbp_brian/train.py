@@ -714,7 +714,9 @@ class Trainer:
         while self.state["epoch"] < epochs:
             runner = self.runner()
             epoch = self.state["epoch"]
-            order = np.random.default_rng([c.seed, epoch]).permutation(n)
+            # a network kind may keep the stored order (the released SBP code's)
+            order = (np.random.default_rng([c.seed, epoch]).permutation(n)
+                     if getattr(c, "shuffle", True) else np.arange(n))
             chunks = self._chunks(n)
             bar = tqdm(total=n, initial=chunks[self.state["chunk"]][0] if self.state["chunk"] <
                        len(chunks) else n, unit="sample", desc=f"epoch {epoch + 1}/{epochs}",

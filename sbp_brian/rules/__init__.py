@@ -6,7 +6,7 @@ trains every projection of a layered network inside the sample.  Importing the p
 registers them in :data:`RULES` and declares the model file's ``[rule]`` section.
 """
 from ..sections import register_section
-from . import bpstdp, frozen, local_stdp, sbp  # noqa: F401  (register the rules)
+from . import bpstdp, frozen, local_stdp, sbp, sbp_released  # noqa: F401  (register the rules)
 from .base import RULES, BoundaryStep, Rule, register_rule, rule_of
 
 __all__ = ["RULES", "BoundaryStep", "Rule", "register_rule", "rule_of"]
