@@ -254,7 +254,8 @@ def _comparison(data: dict, options: dict) -> str:
     rows = []
     for key, r in results.items():
         accuracies = r["accuracies"]
-        rows.append([VARIANT_LABELS[key] + options.get("label_suffix", ""), mean_sd(accuracies),
+        label = options.get("labels", {}).get(key, VARIANT_LABELS[key])  # e.g. another model's
+        rows.append([label + options.get("label_suffix", ""), mean_sd(accuracies),
                      per_seed(accuracies), *[Paired(accuracies, o[key]) for o in others],
                      "--" if key == "control" else Paired(accuracies, control),
                      "--" if key == "nosbp" else Paired(accuracies, baseline),
@@ -552,7 +553,42 @@ def _task_summary(data: dict, options: dict) -> str:
                   "the paper"], rows)
 
 
+def _paper_table(data: dict, options: dict) -> str:
+    """The SBP paper, its released algorithm and the spiking model on one table
+    (``figures/training/summarise_sbp_paper.py``): per data set the test error without ->
+    with SBP (mean +- SD over seeds) and the cost reduction of Eq. 1, each with its budget."""
+    def error(accuracies) -> str:
+        errors = 1 - np.asarray(accuracies, dtype=float)
+        sd = f" +- {100 * errors.std(ddof=1):.2f}" if len(errors) > 1 else ""
+        return f"{100 * errors.mean():.2f}{sd} %"
+
+    def cells(cell: dict | None) -> list:
+        if cell is None:
+            return ["not measured", "--"]
+        if isinstance(cell["with"], str):  # the paper's, as printed
+            return [f"{cell['without']} -> {cell['with']} ({cell['budget']})", cell["cost"]]
+        budget = f" ({cell['budget']})"
+        if "without" not in cell:
+            return [f"{error(cell['with'])}{budget}", "--"]
+        cost = cell["cost"]
+        reduction = ("undefined" if cost["mean_reduction"] is None else
+                     f"{-100 * cost['mean_reduction']:+.0f}"
+                     + (f" +- {100 * cost['sd_reduction']:.0f}" if cost["sd_reduction"] else "")
+                     + f" % ({cost['defined_for_seeds']} seeds)")
+        return [f"{error(cell['without'])} -> {error(cell['with'])}{budget}", reduction]
+
+    names = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits"}
+    header = ["model"]
+    for dataset in data["datasets"]:
+        header += [f"{names[dataset]}: test error without -> with SBP",
+                   f"{names[dataset]}: cost change (Eq. 1)"]
+    rows = [[row["row"], *[c for dataset in data["datasets"]
+                           for c in cells(row["cells"].get(dataset))]] for row in data["rows"]]
+    return table(header, rows) + f"\n\n{data['note'].capitalize()}."
+
+
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
+    "paper_table": _paper_table,
     "task_summary": _task_summary,
     "comparison": _comparison,
     "seed_lists": _seed_lists,

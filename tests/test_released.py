@@ -151,3 +151,53 @@ def test_options_map_onto_the_released_code(digits_model):
             make_config({"model": digits_model, **refused}, data)
     with pytest.raises(ParameterError, match="multiple of"):
         make_config({"model": digits_model, "batch_size": 30}, data)
+
+
+def test_the_code_s_stp_step_by_hand():
+    from sbp_brian.released import _stp
+    state = {"stp_u": np.array([0.1]), "stp_x": np.array([1.0]), "stp_i": np.array([0.1])}
+    params = {"stp_U": 0.45, "stp_tau_f": 10.0, "stp_tau_d": 2.0, "stp_tau_s": 2.0}
+    current = _stp(state, np.array([0.5]), params)
+    u = 0.1 - 0.1 / 10 + 0.45 * 0.5 * 0.9          # 0.2925
+    x = 1.0 + 0.0 / 2 - u * 1.0 * 0.5              # each from the others' new values
+    i = 0.1 - 0.1 / 2 + u * x * 0.5
+    assert np.allclose([state["stp_u"][0], state["stp_x"][0], current[0]], [u, x, i])
+
+
+@pytest.mark.parametrize("carry", ["carried", "reset"])
+def test_state_carries_over_between_batches_only_when_asked(digits_model, carry):
+    from sbp_brian.datasets import load_dataset
+    data = load_dataset("digits")
+    config = make_config({"model": digits_model}, data)
+    config.state = carry
+    runner = config.make_runner("numpy")
+    state = config.initial_state(np.random.default_rng(0))
+    batch = data.x_train[:50]
+    twice = np.concatenate([batch, batch])
+    _, responses = runner.run_state(twice, np.zeros((100, 10)), state, learn=False, seed=0)
+    same = np.allclose(responses.potentials[:50], responses.potentials[50:], atol=1e-12)
+    assert same == (carry == "reset")
+
+
+@pytest.mark.filterwarnings("ignore:overflow")
+def test_stp_changes_the_feedforward_phase_and_diverges_on_negative_currents(digits_model):
+    """The code's STP is off in every released script; switched on, its unit-time Euler step
+    grows without bound where a unit's input current is negative (the current sigma1 is in
+    (-1, 1)): u <- u (0.9 - 0.45 I) + 0.45 I grows by 1.35 per step at I = -1."""
+    from sbp_brian.datasets import load_dataset
+    data = load_dataset("digits")
+    outputs = {}
+    for stp in (False, True):
+        config = make_config({"model": digits_model}, data)
+        config.stp = stp
+        state = config.initial_state(np.random.default_rng(0))
+        assert ("stp_u_1" in state) == stp
+        _, responses = config.make_runner("numpy").run_state(
+            data.x_train[:50], np.zeros((50, 10)), state, learn=False, seed=0)
+        outputs[stp] = responses.potentials
+    assert not np.allclose(outputs[False], outputs[True])
+    from sbp_brian.released import _stp
+    unit = {"stp_u": np.array([0.1]), "stp_x": np.array([1.0]), "stp_i": np.array([0.1])}
+    for _ in range(20):
+        _stp(unit, np.array([-0.5]), config.params)
+    assert abs(unit["stp_u"][0]) > 10
