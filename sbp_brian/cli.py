@@ -39,6 +39,7 @@ from .train import TrainingError, interrupts_stop_at_once
 from .bench import DEFAULT_COPIES, WAYS
 from .runs import VARIANT_KEYS
 from .results import ResultsError
+from .sweeps import SweepError
 
 
 def _doctor(args) -> int:
@@ -246,6 +247,16 @@ def _spread(sd: float | None, spec: str) -> str:
 
 def _p(p: float | None) -> str:
     return "p undefined" if p is None else f"p = {p:.3f}"
+
+
+def _sweep(args) -> int:
+    from .sweeps import load_sweep, run_sweep
+    rows = run_sweep(load_sweep(args.file), args.out, scheduler=args.scheduler,
+                     workers=args.workers)
+    failed = [row["point"] for row in rows if row["status"] == "failed"]
+    print(f"sbp-brian: {len(rows) - len(failed)} of {len(rows)} points done; table in "
+          f"{Path(args.out) / 'results.csv'}" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def _compare(args) -> int:
@@ -459,6 +470,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="train N runs at a time, one process each (default 1; up to "
                               "one per CPU core)")
     compare.set_defaults(func=_compare)
+    sweep = commands.add_parser(
+        "sweep", help="train a grid of model-file values and seeds as Dask tasks (a sweep file)")
+    sweep.add_argument("file", help="sweep file (TOML: [sweep] and [axes])")
+    sweep.add_argument("--out", required=True, metavar="DIR",
+                       help="sweep folder: one run folder per point, results.csv")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a running Dask scheduler (e.g. tcp://host:8786); default: a local "
+                            "cluster of --workers processes")
+    sweep.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="worker processes of the local cluster (default 2)")
+    sweep.set_defaults(func=_sweep)
     bench = commands.add_parser(
         "bench", help="training samples/s of the SBP workload (784-N-10), every way to run it, "
                       "and of BP-STDP's (784-500-10)")
@@ -496,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         print("sbp-brian: interrupted", file=sys.stderr)
         return 130
     except (ParameterError, TargetError, TrainingError, DatasetError, ResultsError,
-            FileNotFoundError) as err:
+            FileNotFoundError, SweepError) as err:
         print(f"sbp-brian: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,306 @@
+"""Sweeps: many trainings over a grid of model-file values and seeds, run as Dask tasks.
+
+A sweep file (TOML) names a model file, a data set, a training budget and the axes to vary::
+
+    [sweep]
+    model = "sbp_digits"
+    dataset = "digits"
+    epochs = 3
+
+    [axes]
+    "sbp.p" = [0.1, 0.4, 0.7, 1.0]
+    "sbp.f" = [0.1, 0.4, 0.7, 1.0]
+    seed = [0, 1, 2]
+
+An axis is a model-file key written as its dotted path (``"sbp.p"``,
+``"neurons.hidden.tau_m"``, ``"synapses.input_hidden.stdp.A_plus"``, ``"rule.name"``), a
+``seed`` or a ``variant`` (a key of :data:`sbp_brian.runs.VARIANT_KEYS`).  Every point of the
+grid is an ordinary run folder under ``DIR/points/`` with its own model file (the sweep's,
+with the point's values; ``sbp-brian evaluate``, ``plot`` and ``train --resume`` work on it).
+Every point's model file is written and checked before anything runs, so an unknown key, an
+empty axis or a value outside its key's range is refused at once, by name.
+
+Points run as tasks on a Dask cluster (:mod:`dask.distributed`): a ``LocalCluster`` of
+``workers`` single-threaded worker processes on the loopback address by default, or any
+running scheduler given by address (one started by ``dask-jobqueue`` on SLURM, or
+``dask scheduler`` and ``dask worker`` by hand; its workers must see ``DIR``).  A worker trains
+one point at a time.  A rerun skips finished points and resumes unfinished ones from their
+checkpoints; a point that fails is recorded with its error and the others go on.
+``DIR/results.csv`` has one row per point: its axes, status, final and best test accuracy,
+samples/s, wall time and error.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Sweep", "SweepError", "load_sweep", "run_sweep", "train_point", "RESULTS"]
+
+#: the table of a sweep's points, in its folder
+RESULTS = "results.csv"
+#: keys of ``[sweep]``: the training options every point shares (those of ``sbp-brian train``)
+SWEEP_KEYS = {"model": str, "dataset": str, "data_dir": str, "epochs": int, "samples": int,
+              "test_samples": int, "validation": float, "device": str}
+#: axes that are options of a run, not model-file keys
+RUN_AXES = ("seed", "variant")
+
+
+class SweepError(ValueError):
+    """A sweep file is malformed, or one of its points' model files is refused."""
+
+
+@dataclass
+class Sweep:
+    """A sweep file, read: the shared options and the axes (name -> values)."""
+
+    path: Path
+    options: dict
+    axes: dict
+    model_text: dict = field(default_factory=dict, repr=False)
+
+    def points(self) -> list[dict]:
+        """Every combination of the axes' values, the first axis varying slowest."""
+        names = list(self.axes)
+        return [dict(zip(names, values)) for values in itertools.product(*self.axes.values())]
+
+
+def point_name(point: dict) -> str:
+    """A point's folder name, e.g. ``sbp.p=0.4,sbp.f=0.7,seed=0``."""
+    return ",".join(f"{axis}={value}" for axis, value in point.items()).replace("/", "_")
+
+
+def load_sweep(path) -> Sweep:
+    """Read and check a sweep file (module docstring); errors name the file and the key."""
+    from .model_files import bundled_models
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise SweepError(f"{path}: cannot read the sweep file: {err}") from None
+    unknown = set(data) - {"sweep", "axes"}
+    if unknown or "sweep" not in data or "axes" not in data:
+        raise SweepError(f"{path}: a sweep file has the tables [sweep] and [axes]"
+                         + (f", not {sorted(unknown)}" if unknown else ""))
+    options = dict(data["sweep"])
+    for key, value in options.items():
+        expected = SWEEP_KEYS.get(key)
+        if expected is None:
+            raise SweepError(f"{path}: [sweep] {key} is not a sweep option; expected one of "
+                             f"{', '.join(SWEEP_KEYS)}")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise SweepError(f"{path}: [sweep] {key} must be a {expected.__name__}, got {value!r}")
+    if "model" not in options:
+        raise SweepError(f"{path}: [sweep] needs model (a model file or a bundled model's name)")
+    model = Path(options["model"])
+    if not model.is_absolute() and (path.parent / model).exists():
+        model = path.parent / model  # a model file beside the sweep file
+    elif str(options["model"]) in bundled_models():
+        model = bundled_models()[str(options["model"])]
+    if not model.exists():
+        raise SweepError(f"{path}: [sweep] model {options['model']!r}: no such file or bundled "
+                         "model")
+    options["model"] = str(model)
+    if "epochs" not in options:  # the budget every point trains to: the model file's
+        from .model_files import load_model
+        options["epochs"] = load_model(model).sections.get("training", {}).get("epochs", 10)
+    axes = {}
+    for name, values in data["axes"].items():
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"{path}: axis {name!r} must be a non-empty list of values")
+        axes[name] = values
+    if not axes:
+        raise SweepError(f"{path}: [axes] is empty")
+    sweep = Sweep(path, options, axes)
+    _check_points(sweep)
+    return sweep
+
+
+def _check_points(sweep: Sweep) -> None:
+    """Write no file, but build and load every point's model file: unknown keys, wrong units
+    and values out of range are refused now, naming the axis."""
+    import tempfile
+
+    from .model_files import ModelFileError, load_model
+    from .runs import VARIANT_KEYS
+    for value in sweep.axes.get("variant", []):
+        if value not in VARIANT_KEYS:
+            raise SweepError(f"{sweep.path}: axis 'variant': {value!r} is not one of "
+                             f"{', '.join(VARIANT_KEYS)}")
+    for value in sweep.axes.get("seed", []):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SweepError(f"{sweep.path}: axis 'seed': {value!r} is not a seed (an integer "
+                             ">= 0)")
+    base = tomllib.loads(Path(sweep.options["model"]).read_text())
+    model_axes = [axis for axis in sweep.axes if axis not in RUN_AXES]
+    with tempfile.TemporaryDirectory() as folder:
+        for values in itertools.product(*(sweep.axes[a] for a in model_axes)):
+            point = dict(zip(model_axes, values))
+            text = model_text(base, point, sweep.path)
+            check = Path(folder) / "model.toml"
+            check.write_text(text)
+            try:
+                load_model(check)
+            except ModelFileError as err:
+                where = ", ".join(f"{a} = {v!r}" for a, v in point.items())
+                raise SweepError(f"{sweep.path}: the point {where}: "
+                                 f"{str(err).replace(str(check) + ': ', '')}") from None
+            sweep.model_text[tuple(point.items())] = text
+
+
+def model_text(base: dict, point: dict, where) -> str:
+    """The model file (TOML text) of ``base`` with the point's model-file values."""
+    import copy
+
+    import tomli_w
+    data = copy.deepcopy(base)
+    for axis, value in point.items():
+        *tables, key = axis.split(".")
+        if not tables:
+            raise SweepError(f"{where}: axis {axis!r} is neither a model-file key "
+                             "(SECTION.KEY, e.g. sbp.p) nor one of " + ", ".join(RUN_AXES))
+        node = data
+        for name in tables:
+            node = node.setdefault(name, {})
+            if not isinstance(node, dict):
+                raise SweepError(f"{where}: axis {axis!r}: {name} is not a table of the model "
+                                 "file")
+        current = node.get(key)
+        if isinstance(current, dict) or (current is None and not isinstance(value, (str, bool))):
+            node[key] = {"value": value, "source": f"sweep axis {axis} ({Path(where).name})"}
+        else:  # an option (a string or a switch), written as it is
+            node[key] = value
+    return tomli_w.dumps(data)
+
+
+def finished(folder: Path, epochs: int) -> dict | None:
+    """The summary of a point whose run has trained ``epochs`` epochs, else ``None``."""
+    from .runs import read_metrics
+    if not (Path(folder) / "metrics.jsonl").exists():
+        return None
+    records = read_metrics(folder)
+    if not records or records[-1]["epoch"] < epochs:
+        return None
+    accuracies = [r["test_accuracy"] for r in records]
+    return {"final_accuracy": accuracies[-1], "best_accuracy": max(accuracies),
+            "epochs": records[-1]["epoch"],
+            "samples_per_second": records[-1].get("samples_per_second")}
+
+
+def train_point(options: dict, folder: str) -> dict:
+    """Train (or resume) one point's run in ``folder``; its summary.  Runs in a Dask worker,
+    one training at a time per worker process."""
+    from .runs import make_trainer
+    start = time.perf_counter()
+    trainer = make_trainer(options, folder, resume=(Path(folder) / "checkpoint.npz").exists(),
+                           progress=False)
+    try:
+        trainer.fit()
+    finally:
+        trainer.close()
+    return {**finished(Path(folder), options["epochs"]),
+            "wall_seconds": round(time.perf_counter() - start, 2)}
+
+
+def _brian2_import_plugin():
+    """A Dask worker plugin that imports Brian2 in the worker's main thread before any task:
+    its import installs a Ctrl-C handler, which Python allows only there (tasks run in other
+    threads)."""
+    from distributed import WorkerPlugin
+
+    class ImportBrian2(WorkerPlugin):
+        name = "sbp-brian-import-brian2"
+
+        def setup(self, worker):
+            import brian2  # noqa: F401
+
+    return ImportBrian2()
+
+
+def _point_options(sweep: Sweep, point: dict, folder: Path) -> dict:
+    from .runs import VARIANT_KEYS, VARIANTS
+    options = dict(sweep.options)
+    model_point = tuple((a, v) for a, v in point.items() if a not in RUN_AXES)
+    model = folder / "model.toml"
+    if not model.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        model.write_text(sweep.model_text[model_point])
+    options["model"] = str(model)
+    if "seed" in point:
+        options["seed"] = point["seed"]
+    if "variant" in point:
+        options.update(VARIANTS[VARIANT_KEYS[point["variant"]]])
+    return options
+
+
+def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int = 2,
+              progress: bool = True, log=print) -> list[dict]:
+    """Run every point not finished yet (module docstring); returns the table's rows and
+    writes ``out_dir/results.csv``."""
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    (out_dir / "points").mkdir(parents=True, exist_ok=True)
+    points = sweep.points()
+    folders = {point_name(p): out_dir / "points" / point_name(p) for p in points}
+    rows = {point_name(p): {"point": point_name(p), **p} for p in points}
+    pending = []
+    for point in points:
+        name = point_name(point)
+        done = finished(folders[name], sweep.options["epochs"])
+        if done is None:
+            pending.append(point)
+        else:  # a rerun keeps what is finished
+            rows[name].update(status="done earlier", **done, error="")
+    cluster = None
+    if scheduler is None:
+        if workers < 1:
+            raise SweepError(f"--workers must be at least 1, got {workers}")
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0")
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        client.register_plugin(_brian2_import_plugin())
+        log(f"[sweep] {len(pending)} of {len(points)} points to run "
+            f"({len(points) - len(pending)} finished earlier), "
+            f"{len(client.scheduler_info()['workers'])} workers; dashboard: "
+            f"{client.dashboard_link}")
+        futures = {}
+        for point in pending:
+            name = point_name(point)
+            options = _point_options(sweep, point, folders[name])
+            futures[client.submit(train_point, options, str(folders[name]), key=f"point-{name}",
+                                  pure=False)] = name
+        bar = tqdm(total=len(futures), unit="point", disable=not progress, dynamic_ncols=True)
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                rows[name].update(status="done", **future.result(), error="")
+            except Exception as error:  # a bad value, a crash, a killed worker: recorded
+                rows[name].update(status="failed", error=f"{type(error).__name__}: {error}")
+                log(f"[sweep] {name} failed: {rows[name]['error']}")
+            bar.update(1)
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    table = [rows[point_name(p)] for p in points]
+    write_results(out_dir / RESULTS, table, list(sweep.axes))
+    (out_dir / "sweep.json").write_text(json.dumps(
+        {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes}, indent=2) + "\n")
+    return table
+
+
+def write_results(path: Path, rows: list[dict], axes: list) -> None:
+    columns = ["point", *axes, "status", "final_accuracy", "best_accuracy", "epochs",
+               "samples_per_second", "wall_seconds", "error"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)

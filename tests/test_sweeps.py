@@ -1,0 +1,111 @@
+"""Sweeps on Dask (sbp_brian.sweeps): the sweep file's checks, a local cluster, a scheduler
+started by hand, resuming and failures.  The points train the released algorithm on a few
+hundred digits (numpy, a fraction of a second each), so that the tests measure the machinery,
+not the training."""
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sbp_brian.sweeps import SweepError, load_sweep, run_sweep
+
+BUDGET = """
+[sweep]
+model = "sbp_released_digits"
+dataset = "digits"
+epochs = 1
+samples = 200
+test_samples = 100
+"""
+
+
+def write_sweep(tmp_path, axes: str, budget: str = BUDGET):
+    path = tmp_path / "sweep.toml"
+    path.write_text(budget + "\n[axes]\n" + axes)
+    return path
+
+
+def read_table(folder) -> list[dict]:
+    with open(folder / "results.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_grid_on_a_local_cluster_resumes_and_records_failures(tmp_path):
+    # batch_size 30 passes the model file's checks but not the network's (chunk 1000 is not a
+    # multiple of it): those points fail in their workers, and the others go on
+    sweep = load_sweep(write_sweep(tmp_path, '"released.f" = [0.1, 0.5]\n'
+                                             '"released.batch_size" = [50, 30]\nseed = [0, 1]\n'))
+    assert len(sweep.points()) == 8
+    rows = run_sweep(sweep, tmp_path / "out", workers=2, progress=False, log=lambda *a: None)
+    table = read_table(tmp_path / "out")
+    assert [r["point"] for r in table] == [r["point"] for r in rows]
+    done = [r for r in table if r["status"] == "done"]
+    failed = [r for r in table if r["status"] == "failed"]
+    assert len(done) == 4 and all(r["released.batch_size"] == "50" for r in done)
+    assert len(failed) == 4 and all("multiple of" in r["error"] for r in failed)
+    assert all(0.1 < float(r["final_accuracy"]) <= float(r["best_accuracy"]) for r in done)
+    # every finished point is an ordinary run folder with its own model file
+    folder = tmp_path / "out" / "points" / done[0]["point"]
+    assert (folder / "checkpoint.npz").exists() and (folder / "model.toml").exists()
+    assert json.loads((folder / "run.json").read_text())["seed"] == int(done[0]["seed"])
+    # a rerun keeps the finished points and tries the failed ones again
+    logged = []
+    again = run_sweep(load_sweep(tmp_path / "sweep.toml"), tmp_path / "out", workers=1,
+                      progress=False, log=logged.append)
+    assert "4 of 8 points to run (4 finished earlier)" in logged[0]
+    assert sorted(r["status"] for r in again) == ["done earlier"] * 4 + ["failed"] * 4
+    assert [r["final_accuracy"] for r in read_table(tmp_path / "out")
+            if r["status"] == "done earlier"] == [r["final_accuracy"] for r in done]
+
+
+def test_a_scheduler_started_by_hand(tmp_path):
+    scheduler_file = tmp_path / "scheduler.json"
+    python = [sys.executable, "-m"]
+    scheduler = subprocess.Popen([*python, "distributed.cli.dask_scheduler", "--host",
+                                  "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                                  "--scheduler-file", str(scheduler_file)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(300):
+            if scheduler_file.exists() and scheduler_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([*python, "distributed.cli.dask_worker", address,
+                                   "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
+                                   "--no-dashboard"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sweep = load_sweep(write_sweep(tmp_path, 'seed = [0, 1]\n'))
+        rows = run_sweep(sweep, tmp_path / "out", scheduler=address, progress=False,
+                         log=lambda *a: None)
+        assert [r["status"] for r in rows] == ["done", "done"]
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("axes, message", [
+    ('"released.nonsense" = [1]\n', "unknown key 'nonsense'"),
+    ('"released.f" = []\n', "non-empty list"),
+    ('"released.epsilon" = [0.5, 2.0]\n', "released.epsilon = 2.0"),
+    ('variant = ["sideways"]\n', "'sideways' is not one of"),
+    ('seed = [-1]\n', "not a seed"),
+    ('speed = [1]\n', "neither a model-file key"),
+])
+def test_bad_axes_are_refused_before_anything_runs(tmp_path, axes, message):
+    with pytest.raises(SweepError, match=message):
+        load_sweep(write_sweep(tmp_path, axes))
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_sweep_options_are_refused(tmp_path):
+    with pytest.raises(SweepError, match=r"\[sweep\] speed is not a sweep option"):
+        load_sweep(write_sweep(tmp_path, "seed = [0]\n", BUDGET + "speed = 2\n"))
+    with pytest.raises(SweepError, match="no such file or bundled model"):
+        load_sweep(write_sweep(tmp_path, "seed = [0]\n", '[sweep]\nmodel = "nothing"\n'))
