@@ -27,7 +27,8 @@ running scheduler given by address (one started by ``dask-jobqueue`` on SLURM, o
 one point at a time.  A rerun skips finished points and resumes unfinished ones from their
 checkpoints; a point that fails is recorded with its error and the others go on.
 ``DIR/results.csv`` has one row per point: its axes, status, final and best test accuracy,
-samples/s, wall time and error.
+samples/s, wall time, whether its compiled project was built or restored from the project
+cache, its worker, and the error.
 """
 from __future__ import annotations
 
@@ -194,16 +195,22 @@ def finished(folder: Path, epochs: int) -> dict | None:
 def train_point(options: dict, folder: str) -> dict:
     """Train (or resume) one point's run in ``folder``; its summary.  Runs in a Dask worker,
     one training at a time per worker process."""
+    from distributed import get_worker
+
     from .runs import make_trainer
     start = time.perf_counter()
     trainer = make_trainer(options, folder, resume=(Path(folder) / "checkpoint.npz").exists(),
                            progress=False)
     try:
         trainer.fit()
+        runner = trainer._runner
+        # a compiled project built here, or restored from the project cache
+        compiled = getattr(runner, "compiled", hasattr(runner, "cache_hit"))
+        project = "none" if not compiled else "from cache" if runner.cache_hit else "built"
     finally:
         trainer.close()
-    return {**finished(Path(folder), options["epochs"]),
-            "wall_seconds": round(time.perf_counter() - start, 2)}
+    return {**finished(Path(folder), options["epochs"]), "compiled_project": project,
+            "worker": get_worker().address, "wall_seconds": round(time.perf_counter() - start, 2)}
 
 
 def _brian2_import_plugin():
@@ -299,7 +306,7 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
 
 def write_results(path: Path, rows: list[dict], axes: list) -> None:
     columns = ["point", *axes, "status", "final_accuracy", "best_accuracy", "epochs",
-               "samples_per_second", "wall_seconds", "error"]
+               "samples_per_second", "wall_seconds", "compiled_project", "worker", "error"]
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, columns, extrasaction="ignore")
         writer.writeheader()

@@ -295,8 +295,10 @@ class _CompiledRunner(_StateRunner):
         self.net.hidden_output.w = 0.0
         device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
         self.net.network.run(self.net.duration(), namespace={}, profile=profile)
-        # the seed and the epoch count are not in the generated code (run_args, loop)
-        described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
+        # the seed, the epoch count and the rule's run values (SBP's p and f) are not in the
+        # generated code (run_args, loop)
+        described = {k: v for k, v in config.describe().items()
+                     if k not in ("seed", "epochs", "p", "f")}
         self.cache_hit, self.compile_seconds = project_cache.build({
             "config": described, "threads": threads,
             "reductions": reductions, "compile_only": compile_only, "profile": profile,
@@ -322,7 +324,7 @@ class _CompiledRunner(_StateRunner):
         homeo = {net.hidden.homeo_mix: homeo_mix} if _epoch_mix(c) else {}
         os.environ["SBP_BRIAN_SEED"] = str(seed)
         try:
-            device.run(with_output=False, run_args={**homeo,
+            device.run(with_output=False, run_args={**homeo, **net.rule.run_values(),
                 net.stim: stim, net.labels: labels,
                 net.input_hidden.w: np.tile(w_in, copies),
                 net.input_hidden.sign_in: np.tile(sign_in, copies),

@@ -47,6 +47,8 @@ def test_a_grid_on_a_local_cluster_resumes_and_records_failures(tmp_path):
     assert len(done) == 4 and all(r["released.batch_size"] == "50" for r in done)
     assert len(failed) == 4 and all("multiple of" in r["error"] for r in failed)
     assert all(0.1 < float(r["final_accuracy"]) <= float(r["best_accuracy"]) for r in done)
+    assert {r["compiled_project"] for r in done} == {"none"}  # numpy: nothing compiled
+    assert all(r["worker"].startswith("tcp://127.0.0.1:") for r in done)
     # every finished point is an ordinary run folder with its own model file
     folder = tmp_path / "out" / "points" / done[0]["point"]
     assert (folder / "checkpoint.npz").exists() and (folder / "model.toml").exists()

@@ -93,6 +93,34 @@ def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo
 
 
 @pytest.mark.standalone
+@pytest.mark.parametrize("mode", ["paper", "spread"])
+def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path):
+    """SBP's p and f are set at every launch (run_args), not compiled in: a project built for
+    one (p, f) is reused from the project cache for another (a sweep over them compiles
+    once), and gives that configuration's numpy reference on identical input spikes."""
+    first = small_config(sbp_mode=mode, p=0.3, f=0.5)
+    config = small_config(sbp_mode=mode, p=0.9, f=0.8)
+    indices, times, data = schedule(config)
+    assert not _CompiledRunner(first, tmp_path / "first",
+                               input_schedule=(indices, times)).cache_hit
+    x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    ref_in, ref_out, ref = _RuntimeRunner(config, "numpy", input_schedule=(indices, times),
+                                          n_samples=N_SAMPLES).run(x, y, w_in, w_out,
+                                                                   learn=True, seed=0)
+    compiled = _CompiledRunner(config, tmp_path / "second", input_schedule=(indices, times))
+    assert compiled.cache_hit
+    fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
+    np.testing.assert_array_equal(fast.counts, ref.counts)
+    np.testing.assert_allclose(fast_in, ref_in, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast_out, ref_out, rtol=0, atol=1e-9)
+    # and p and f matter: the first configuration's reference differs
+    other_in, *_ = _RuntimeRunner(first, "numpy", input_schedule=(indices, times),
+                                  n_samples=N_SAMPLES).run(x, y, w_in, w_out, learn=True, seed=0)
+    assert np.max(np.abs(other_in - ref_in)) > 1e-6
+
+
+@pytest.mark.standalone
 @pytest.mark.parametrize("mode", ["paper", "weighted"])
 def test_mini_batch_compiled_path_equals_runtime_reference(mode, tmp_path):
     """Mini-batch SBP (batch of 2): the compiled boundary step gives the numpy reference's

@@ -83,6 +83,13 @@ class Rule:
         """Named constants of the rule's generated code."""
         return {}
 
+    def run_values(self) -> dict:
+        """Values of the rule's generated code that are variables rather than constants,
+        ``{variable: value}`` (Brian2 variables of objects the rule built), set at every
+        launch of a compiled project (``run_args``): a project compiled for one value serves
+        them all."""
+        return {}
+
     def input_state(self, generated: bool) -> str:
         """Equation lines the rule adds to the input neurons (``generated``: the boundary
         step is generated code, not the numpy reference)."""

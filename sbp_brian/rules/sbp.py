@@ -197,10 +197,13 @@ class SBP(Rule):
     def spreads(self) -> bool:
         return self.mode in ("spread", "weighted")
 
-    def namespace(self, config) -> dict:
-        # input synapses per hidden neuron that the spread modes reach: ceil(p n_input)
-        return {"p": self.p, "f": self.f,
-                "k_reached": int(math.ceil(self.p * config.n_input - 1e-9))}
+    def run_values(self) -> dict:
+        """p, f and the spread modes' number of inputs reached, ``ceil(p n_input)``: values
+        of the norm group, set at every launch, so that one compiled project serves every
+        (p, f) (a sweep over them compiles once)."""
+        norm = self._norm
+        return {norm.p_sbp: self.p, norm.f_sbp: self.f,
+                norm.k_reached: int(math.ceil(self.p * self._n_input - 1e-9))}
 
     def input_state(self, generated: bool) -> str:
         state = ("coactive : 1   # activity weight in the spread modes\n"
@@ -215,7 +218,8 @@ class SBP(Rule):
                  "Sw : 1   # sum_k w_jk dW_jk (weighted mode)\n"
                  "gain_ltp : 1\ngain_ltd : 1\nsignal : 1\n")
         if generated:
-            state += "Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"
+            state += ("Sp_tot : 1 (linked)\nSm_tot : 1 (linked)\n"
+                      "p_sbp : 1 (linked)\nf_sbp : 1 (linked)\n")
         return state
 
     def output_sums(self) -> dict:
@@ -223,21 +227,27 @@ class SBP(Rule):
 
     def boundary_objects(self, step) -> list:
         net, copies = step.net, step.copies
-        norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1",
+        # p, f and k_reached are variables (not constants) of this group: run_values()
+        norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1\n"
+                           "p_sbp : 1\nf_sbp : 1\nk_reached : 1",
                            namespace=step.namespace, clock=step.clock, name="sbp_norm")
+        self._norm, self._n_input = norm, step.net.config.n_input
+        for variable, value in self.run_values().items():
+            variable[:] = value
         objects = [norm, step.reducer(net.hidden, norm,
                                       {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
                                       "sum_hidden_totals", "sbp_hidden_norm")]
-        for group, variables in ((net.hidden, ("Sp_tot", "Sm_tot")),
+        for group, variables in ((net.hidden, ("Sp_tot", "Sm_tot", "p_sbp", "f_sbp")),
                                  (net.inputs, ("cstar", "act_tot"))):
             copy = np.arange(len(group)) // (len(group) // copies)  # its copy's norm neuron
             for variable in variables:
                 setattr(group, variable, linked_var(norm, variable, index=copy))
         # n(x) = x when sum(x) = 0
-        step.run(net.hidden, "signal = f*Sw" if self.mode == "weighted" else
-                 "signal = f*(Sp + Sm)" if self.mode == "spread" else
-                 "gain_ltp = f*(1 + p*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
-                 "gain_ltd = f*(1 + p*(-Sm)/(Sm_tot + int(Sm_tot == 0)))", "gains", "sbp_gains")
+        step.run(net.hidden, "signal = f_sbp*Sw" if self.mode == "weighted" else
+                 "signal = f_sbp*(Sp + Sm)" if self.mode == "spread" else
+                 "gain_ltp = f_sbp*(1 + p_sbp*Sp/(Sp_tot + int(Sp_tot == 0)))\n"
+                 "gain_ltd = f_sbp*(1 + p_sbp*(-Sm)/(Sm_tot + int(Sm_tot == 0)))", "gains",
+                 "sbp_gains")
         if self.spreads:
             objects += self._coactive_inputs(step, norm)
         if not step.summed:
@@ -256,7 +266,7 @@ class SBP(Rule):
         count_levels = step.reducer(net.inputs, levels,
                                     {"n_above_post": "int(count_pre >= level_post)"},
                                     "count_input_levels", "sbp_count_levels")
-        pick = step.reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached)"},
+        pick = step.reducer(levels, norm, {"cstar_post": "int(n_above_pre >= k_reached_post)"},
                             "pick_level", "sbp_pick_level")
         step.run(net.inputs, "coactive = count*int(count >= clip(cstar, 1, inf))", "coactive",
                  "sbp_coactive")
