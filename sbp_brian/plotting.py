@@ -17,7 +17,7 @@ from brian2 import Hz, Quantity, ms  # noqa: E402
 from brian2.units.fundamentalunits import get_unit  # noqa: E402
 
 __all__ = ["plot_raster", "plot_state", "plot_rate", "plot_accuracy_curves",
-           "plot_comparison", "save_figure"]
+           "plot_comparison", "plot_accuracy_map", "save_figure"]
 
 
 def _axes(axes):
@@ -88,6 +88,32 @@ def plot_comparison(curves: dict, axes=None, title: str = ""):
     ax.set_ylabel("test accuracy (%), mean +- SD over seeds")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, frameon=False)
+    return ax
+
+
+def plot_accuracy_map(values, row_values, col_values, axes=None, row_label: str = "",
+                      col_label: str = "", title: str = "", cmap: str = "viridis",
+                      centre: float | None = None):
+    """A grid of accuracies in percentage points (``values[i, j]`` at ``row_values[i]``,
+    ``col_values[j]``; NaN: no value), each cell annotated, as the SBP paper's Fig. 4B.
+    ``centre``: a diverging colour scale symmetric about this value (differences)."""
+    ax = _axes(axes)
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    limits = {}
+    if centre is not None and finite.size:
+        span = max(np.abs(finite - centre).max(), 1e-9)
+        limits = {"vmin": centre - span, "vmax": centre + span}
+    image = ax.imshow(values, origin="lower", cmap=cmap, aspect="auto", **limits)
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, "--" if not np.isfinite(value) else f"{value:.1f}", ha="center",
+                va="center", fontsize=7, color="w" if centre is None else "k")
+    ax.set_xticks(range(len(col_values)), [str(v) for v in col_values])
+    ax.set_yticks(range(len(row_values)), [str(v) for v in row_values])
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.set_title(title, fontsize=9)
+    ax.figure.colorbar(image, ax=ax, shrink=0.8)
     return ax
 
 

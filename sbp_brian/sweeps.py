@@ -299,9 +299,131 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
             cluster.close()
     table = [rows[point_name(p)] for p in points]
     write_results(out_dir / RESULTS, table, list(sweep.axes))
+    plot_sweep(out_dir, sweep, table)
     (out_dir / "sweep.json").write_text(json.dumps(
         {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes}, indent=2) + "\n")
     return table
+
+
+def _label(point: dict) -> str:
+    return ", ".join(f"{axis} {value}" for axis, value in point.items()) or "all points"
+
+
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def plot_sweep(out_dir, sweep: Sweep, rows: list[dict]) -> list:
+    """The figures of a sweep's finished points, in ``out_dir``: accuracy curves (mean +- SD
+    over seeds per combination of the other axes; up to 16 of them), the map of the final
+    accuracy over the first two numeric model-file axes (the SBP paper's Fig. 4B; one panel
+    per combination of the other axes, seeds averaged) and, with a ``variant`` axis that has
+    ``without-sbp``, each variant's map minus that of the without-SBP runs (cell by cell, the
+    same seeds) and the SBP paper's cost (Eq. 1) against them.  Returns the files written."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .plotting import plot_accuracy_map, plot_comparison, save_figure
+    from .runs import computational_cost, read_metrics
+    out_dir = Path(out_dir)
+    done = [r for r in rows if r.get("status", "").startswith("done")]
+    if not done:
+        return []
+    curve = {r["point"]: [m["test_accuracy"] for m in read_metrics(out_dir / "points" / r["point"])]
+             for r in done}
+    others = [a for a in sweep.axes if a != "seed"]
+    groups: dict = {}
+    for r in done:
+        groups.setdefault(tuple((a, r[a]) for a in others), []).append(r)
+    paths = []
+    if len(groups) <= 16:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_comparison({_label(dict(key)): [curve[r["point"]] for r in group]
+                         for key, group in groups.items()}, axes=ax, title=sweep.path.name)
+        fig.tight_layout()
+        paths += save_figure(fig, out_dir, "accuracy_curves")
+    numeric = [a for a in sweep.axes if a not in RUN_AXES and _numeric(sweep.axes[a])]
+    baseline = "variant" in sweep.axes and "without-sbp" in sweep.axes["variant"]
+    if len(numeric) >= 2:
+        y_axis, x_axis = numeric[:2]
+        panel_axes = [a for a in others if a not in (x_axis, y_axis)]
+        panels: dict = {}
+        for r in done:
+            key = tuple((a, r[a]) for a in panel_axes)
+            cell = (sweep.axes[y_axis].index(r[y_axis]), sweep.axes[x_axis].index(r[x_axis]))
+            panels.setdefault(key, {}).setdefault(cell, []).append(r["final_accuracy"])
+        shape = (len(sweep.axes[y_axis]), len(sweep.axes[x_axis]))
+
+        def grid(cells: dict):
+            out = np.full(shape, np.nan)
+            for (i, j), values in cells.items():
+                out[i, j] = 100 * np.mean(values)
+            return out
+
+        def draw(stem: str, maps: dict, centre=None) -> list:
+            fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 3.6), squeeze=False)
+            for ax, (title, values) in zip(axes[0], maps.items()):
+                plot_accuracy_map(values, sweep.axes[y_axis], sweep.axes[x_axis], axes=ax,
+                                  row_label=y_axis, col_label=x_axis, title=title,
+                                  cmap="RdBu" if centre is not None else "viridis",
+                                  centre=centre)
+            fig.tight_layout()
+            return save_figure(fig, out_dir, stem)
+
+        maps = {_label(dict(key)) + " (final accuracy, %)": grid(cells)
+                for key, cells in panels.items()}
+        paths += draw("accuracy_map", maps)
+        if baseline:  # each cell against the without-SBP runs of the same cell
+            def without_sbp(key):
+                return tuple((a, "without-sbp" if a == "variant" else v) for a, v in key)
+
+            differences = {_label(dict(key)) + " - without SBP (points)":
+                           grid(cells) - grid(panels[without_sbp(key)])
+                           for key, cells in panels.items()
+                           if dict(key)["variant"] != "without-sbp"
+                           and without_sbp(key) in panels}
+            if differences:
+                paths += draw("difference_map", differences, centre=0.0)
+    if baseline:
+        paths += _plot_costs(out_dir, sweep, done, curve, computational_cost)
+    return paths
+
+
+def _plot_costs(out_dir: Path, sweep: Sweep, done: list, curve: dict, cost) -> list:
+    """Bars: per combination of the other axes, the mean +- SD over seeds of the SBP paper's
+    cost reduction (Eq. 1) against the without-SBP point of the same seed."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .plotting import save_figure
+    base = {r.get("seed"): r for r in done if r["variant"] == "without-sbp"}
+    if not base:
+        return []
+    config = json.loads((out_dir / "points" / next(iter(base.values()))["point"] /
+                         "config.json").read_text())["config"]
+    n_weights = config["n_input"] * config["n_hidden"] + config["n_hidden"] * config["n_output"]
+    reductions: dict = {}
+    for r in done:
+        if r["variant"] == "without-sbp" or r.get("seed") not in base:
+            continue
+        errors = [1 - a for a in curve[r["point"]]]
+        base_errors = [1 - a for a in curve[base[r.get("seed")]["point"]]]
+        value = cost(base_errors, errors, n_weights)["reduction"]
+        key = _label({a: r[a] for a in sweep.axes if a != "seed"})
+        reductions.setdefault(key, []).append(np.nan if value is None else 100 * value)
+    if not reductions:
+        return []
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.5 * len(reductions) + 2), 4.5))
+    labels = list(reductions)
+    means = [np.nanmean(v) if np.isfinite(v).any() else np.nan for v in reductions.values()]
+    sds = [np.nanstd(v, ddof=1) if np.isfinite(v).sum() > 1 else 0 for v in reductions.values()]
+    ax.bar(range(len(labels)), means, yerr=sds, color="C0")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=6)
+    ax.set_ylabel("cost reduction (%, Eq. 1)")
+    ax.set_title("against without SBP, same seed: mean +- SD over seeds", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, "cost")
 
 
 def write_results(path: Path, rows: list[dict], axes: list) -> None:

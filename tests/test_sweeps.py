@@ -49,6 +49,9 @@ def test_a_grid_on_a_local_cluster_resumes_and_records_failures(tmp_path):
     assert all(0.1 < float(r["final_accuracy"]) <= float(r["best_accuracy"]) for r in done)
     assert {r["compiled_project"] for r in done} == {"none"}  # numpy: nothing compiled
     assert all(r["worker"].startswith("tcp://127.0.0.1:") for r in done)
+    # the curves and the map over the two numeric axes (failed cells empty)
+    assert {"accuracy_curves.png", "accuracy_map.png", "accuracy_map.svg"} <= {
+        path.name for path in (tmp_path / "out").iterdir()}
     # every finished point is an ordinary run folder with its own model file
     folder = tmp_path / "out" / "points" / done[0]["point"]
     assert (folder / "checkpoint.npz").exists() and (folder / "model.toml").exists()
@@ -61,6 +64,21 @@ def test_a_grid_on_a_local_cluster_resumes_and_records_failures(tmp_path):
     assert sorted(r["status"] for r in again) == ["done earlier"] * 4 + ["failed"] * 4
     assert [r["final_accuracy"] for r in read_table(tmp_path / "out")
             if r["status"] == "done earlier"] == [r["final_accuracy"] for r in done]
+
+
+def test_a_variant_axis_gives_difference_maps_and_costs(tmp_path):
+    budget = BUDGET.replace("epochs = 1", "epochs = 2")
+    sweep = load_sweep(write_sweep(tmp_path, 'variant = ["without-sbp", "paper"]\n'
+                                             '"released.f" = [0.1, 0.5]\n'
+                                             '"released.beta" = [0.5, 1.0]\nseed = [0]\n',
+                                   budget))
+    rows = run_sweep(sweep, tmp_path / "out", workers=2, progress=False, log=lambda *a: None)
+    assert [r["status"] for r in rows] == ["done"] * 8
+    written = {path.name for path in (tmp_path / "out").iterdir()}
+    assert {"accuracy_map.png", "difference_map.png", "cost.png"} <= written
+    options = [json.loads((tmp_path / "out" / "points" / r["point"] / "run.json").read_text())
+               for r in rows]
+    assert [o.get("no_sbp") for o in options] == [True] * 4 + [False] * 4
 
 
 def test_a_scheduler_started_by_hand(tmp_path):
