@@ -562,9 +562,9 @@ def _paper_table(data: dict, options: dict) -> str:
         sd = f" +- {100 * errors.std(ddof=1):.2f}" if len(errors) > 1 else ""
         return f"{100 * errors.mean():.2f}{sd} %"
 
-    def cells(cell: dict | None) -> list:
+    def cells(cell: dict | None, missing: str) -> list:
         if cell is None:
-            return ["not measured", "--"]
+            return [missing, "--"]
         if isinstance(cell["with"], str):  # the paper's, as printed
             return [f"{cell['without']} -> {cell['with']} ({cell['budget']})", cell["cost"]]
         budget = f" ({cell['budget']})"
@@ -583,11 +583,28 @@ def _paper_table(data: dict, options: dict) -> str:
         header += [f"{names[dataset]}: test error without -> with SBP",
                    f"{names[dataset]}: cost change (Eq. 1)"]
     rows = [[row["row"], *[c for dataset in data["datasets"]
-                           for c in cells(row["cells"].get(dataset))]] for row in data["rows"]]
-    return table(header, rows) + f"\n\n{data['note'].capitalize()}."
+                           for c in cells(row["cells"].get(dataset), row["missing"])]]
+            for row in data["rows"]]
+    return table(header, rows) + f"\n\n{data['note'][:1].upper() + data['note'][1:]}."
+
+
+def _released_readings(data: dict, options: dict) -> str:
+    """``figures/training/released_readings.py``: the released algorithm's validation
+    accuracy per epoch under each reading, and how far its free phase is from settling."""
+    rows = [[r["reading"], percent(r["validation_accuracy_per_epoch"][-1]),
+             series(r["validation_accuracy_per_epoch"], 1, 100)] for r in data["readings"]]
+    settled = data["free_phase_after_training"]
+    note = data["note"][:1].upper() + data["note"][1:]
+    return (table(["reading", "final validation accuracy", "per epoch (%)"], rows)
+            + f"\n\n{note}. After the released settings' 3 epochs, 40 more free sweeps "
+            "after the released 20 change an output by up to "
+            f"{settled['max_output_change']:.3f} ({settled['mean_output_change']:.4f} on "
+            f"average; the outputs average {settled['mean_output']:.2f}) and a hidden state by "
+            f"up to {settled['max_hidden_change']:.3f}.")
 
 
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
+    "released_readings": _released_readings,
     "paper_table": _paper_table,
     "task_summary": _task_summary,
     "comparison": _comparison,
