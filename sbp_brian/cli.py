@@ -467,8 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"only these ({', '.join(VARIANT_KEYS)}; default all); finished "
                               "runs in OUT are kept, so a comparison can be made in parts")
     compare.add_argument("--jobs", type=int, default=1, metavar="N",
-                         help="train N runs at a time, one process each (default 1; up to "
-                              "one per CPU core)")
+                         help="train N runs at a time, as a sweep on N Dask worker processes "
+                              "(default 1; up to one per CPU core)")
     compare.set_defaults(func=_compare)
     sweep = commands.add_parser(
         "sweep", help="train a grid of model-file values and seeds as Dask tasks (a sweep file)")

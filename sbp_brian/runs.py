@@ -6,7 +6,6 @@ A run folder holds ``run.json`` (the options it was started with), ``config.json
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -174,9 +173,10 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
     Runs already in ``out_dir`` are resumed from their checkpoints (finished ones are kept),
     so a long comparison can be made in parts (some variants or seeds at a time) and a rerun
     over finished runs only summarises them.  ``jobs > 1`` trains that many runs at a time,
-    each in a process of its own (one per CPU core: every run is single-threaded), with a
-    line per epoch instead of progress bars; the runs are the same as one at a time (same
-    seeds, same random streams).
+    as a sweep over variant and seed on a local Dask cluster of that many worker processes
+    (one per CPU core: every run is single-threaded; :mod:`sbp_brian.sweeps`), with a line per
+    epoch instead of progress bars and ``results.csv`` beside ``comparison.json``; the runs
+    are the same as one at a time (same seeds, same random streams).
 
     Returns per variant the test accuracies (final epoch, seed order), their mean and SD;
     with the control among the variants and at least two seeds, each other variant's
@@ -388,78 +388,27 @@ def _train_variants(options: dict, seeds, out_dir: Path, builds: Path, progress:
     return _summary(accuracies)
 
 
-def _train_one(options: dict, variant: str, seed: int, out_dir: Path) -> None:
-    """One run of a parallel comparison, in a worker process of its own.  Exit code 0 when
-    the run finished, 1 when it failed (the error printed), 130 when interrupted (its last
-    checkpoint is kept)."""
-    import signal
-    import sys
-
-    def log(text: str) -> None:
-        print(f"[compare] {variant}, seed {seed}: {text}", flush=True)
-
-    # Brian2 turns a first Ctrl-C into a request to stop the current simulation, which a
-    # compiled chunk never reads; a worker stops at once instead
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as build:
-            trainer, _, resumed = _start_run(options, variant, seed, out_dir, False, Path(build))
-            trainer.log = log
-            log("resumed" if resumed else "started")
-            try:
-                trainer.fit()
-            finally:
-                trainer.close()
-    except KeyboardInterrupt:
-        log("interrupted (its checkpoint is kept; rerun the command to resume)")
-        sys.exit(130)
-    except Exception as error:
-        log(f"failed: {type(error).__name__}: {error}")
-        sys.exit(1)
-
-
 def _train_variants_parallel(options: dict, seeds, out_dir: Path, jobs: int, log,
                              variants) -> dict:
-    """:func:`_train_variants` with up to ``jobs`` runs at a time, each in a process of its
-    own (Brian2's device is global to a process: spawned, not forked).  An interrupt
-    (Ctrl-C) starts no further run and stops the running ones, which keep their last
-    checkpoints (rerunning the command resumes them)."""
-    import multiprocessing
-    import signal
-    from multiprocessing.connection import wait
-    context = multiprocessing.get_context("spawn")
-    pending = [(variant, seed) for variant in variants for seed in seeds]
-    running, failed = {}, []
-    log(f"[compare] {len(pending)} runs, {jobs} at a time")
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                variant, seed = pending.pop(0)
-                process = context.Process(target=_train_one,
-                                          args=(options, variant, seed, out_dir))
-                process.start()
-                running[process.sentinel] = (process, variant, seed)
-            for sentinel in wait(list(running)):
-                process, variant, seed = running.pop(sentinel)
-                process.join()
-                if process.exitcode != 0:
-                    failed.append(f"{variant}, seed {seed} (exit code {process.exitcode})")
-                else:
-                    log(f"[compare] done: {variant}, seed {seed}")
-    except BaseException as error:
-        if isinstance(error, KeyboardInterrupt):
-            log("[compare] interrupted: no further run is started; the running ones stop and "
-                "keep their checkpoints (rerun the command to resume)")
-        # a Ctrl-C in the terminal reached the workers too; interrupt those it did not
-        for process, _, _ in running.values():
-            process.join(timeout=5)
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGINT)
-        for process, _, _ in running.values():
-            process.join(timeout=120)
-            if process.is_alive():
-                process.terminate()
-        raise
+    """:func:`_train_variants` with up to ``jobs`` runs at a time: a sweep over variant and
+    seed (:mod:`sbp_brian.sweeps`) on a local Dask cluster of ``jobs`` worker processes, each
+    run in the folder ``compare`` uses and printing a line per epoch.  The runs are the same
+    as one at a time (same seeds, same random streams); an interrupt (Ctrl-C) stops them,
+    and they keep their last checkpoints (rerunning the command resumes them)."""
+    from .sweeps import Sweep, budget_epochs, run_sweep
+    short = {full: key for key, full in VARIANT_KEYS.items()}
+    sweep = Sweep(out_dir / "comparison.json",
+                  {**options, "epochs": options.get("epochs") or budget_epochs(
+                      options.get("model") or "sbp_digits")},
+                  {"variant": [short[v] for v in variants], "seed": list(seeds)})
+    log(f"[compare] {len(variants) * len(seeds)} runs, {jobs} at a time")
+    rows = run_sweep(sweep, out_dir, workers=jobs, progress=False, log=log, figures=False,
+                     folder_of=lambda p: out_dir / _slug(VARIANT_KEYS[p["variant"]])
+                     / f"seed{p['seed']}",
+                     prefix_of=lambda p: f"[compare] {VARIANT_KEYS[p['variant']]}, seed "
+                                         f"{p['seed']}")
+    failed = [f"{VARIANT_KEYS[r['variant']]}, seed {r['seed']} ({r['error']})" for r in rows
+              if r["status"] == "failed"]
     if failed:
         raise TrainingError("runs of the comparison failed (finished runs are kept; rerun the "
                             "command to resume the others): " + "; ".join(failed))

@@ -62,6 +62,8 @@ class Sweep:
     path: Path
     options: dict
     axes: dict
+    #: the points' model files (TOML text) by their model-file values; empty: every point
+    #: trains ``options["model"]`` as it is (a sweep over seeds and variants only)
     model_text: dict = field(default_factory=dict, repr=False)
 
     def points(self) -> list[dict]:
@@ -106,9 +108,7 @@ def load_sweep(path) -> Sweep:
         raise SweepError(f"{path}: [sweep] model {options['model']!r}: no such file or bundled "
                          "model")
     options["model"] = str(model)
-    if "epochs" not in options:  # the budget every point trains to: the model file's
-        from .model_files import load_model
-        options["epochs"] = load_model(model).sections.get("training", {}).get("epochs", 10)
+    options.setdefault("epochs", budget_epochs(model))
     axes = {}
     for name, values in data["axes"].items():
         if not isinstance(values, list) or not values:
@@ -119,6 +119,14 @@ def load_sweep(path) -> Sweep:
     sweep = Sweep(path, options, axes)
     _check_points(sweep)
     return sweep
+
+
+def budget_epochs(model) -> int:
+    """The epochs a run of ``model`` trains when none are given: its ``[training] epochs``."""
+    from .model_files import load_model
+    from .sections import SECTIONS
+    training = load_model(model).sections.get("training", {})
+    return training.get("epochs", SECTIONS["training"].params["epochs"].default)
 
 
 def _check_points(sweep: Sweep) -> None:
@@ -192,15 +200,19 @@ def finished(folder: Path, epochs: int) -> dict | None:
             "samples_per_second": records[-1].get("samples_per_second")}
 
 
-def train_point(options: dict, folder: str) -> dict:
+def train_point(options: dict, folder: str, prefix: str | None = None) -> dict:
     """Train (or resume) one point's run in ``folder``; its summary.  Runs in a Dask worker,
-    one training at a time per worker process."""
+    one training at a time per worker process.  With ``prefix``, a line per epoch (and one at
+    the start) is printed to the worker's standard output."""
     from distributed import get_worker
 
     from .runs import make_trainer
     start = time.perf_counter()
-    trainer = make_trainer(options, folder, resume=(Path(folder) / "checkpoint.npz").exists(),
-                           progress=False)
+    resume = (Path(folder) / "checkpoint.npz").exists()
+    trainer = make_trainer(options, folder, resume=resume, progress=False)
+    if prefix is not None:
+        trainer.log = lambda text: print(f"{prefix}: {text}", flush=True)
+        trainer.log("resumed" if resume else "started")
     try:
         trainer.fit()
         runner = trainer._runner
@@ -231,12 +243,13 @@ def _brian2_import_plugin():
 def _point_options(sweep: Sweep, point: dict, folder: Path) -> dict:
     from .runs import VARIANT_KEYS, VARIANTS
     options = dict(sweep.options)
-    model_point = tuple((a, v) for a, v in point.items() if a not in RUN_AXES)
-    model = folder / "model.toml"
-    if not model.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        model.write_text(sweep.model_text[model_point])
-    options["model"] = str(model)
+    if sweep.model_text:
+        model_point = tuple((a, v) for a, v in point.items() if a not in RUN_AXES)
+        model = folder / "model.toml"
+        if not model.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            model.write_text(sweep.model_text[model_point])
+        options["model"] = str(model)
     if "seed" in point:
         options["seed"] = point["seed"]
     if "variant" in point:
@@ -245,16 +258,20 @@ def _point_options(sweep: Sweep, point: dict, folder: Path) -> dict:
 
 
 def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int = 2,
-              progress: bool = True, log=print) -> list[dict]:
+              progress: bool = True, log=print, folder_of=None, prefix_of=None,
+              figures: bool = True) -> list[dict]:
     """Run every point not finished yet (module docstring); returns the table's rows and
-    writes ``out_dir/results.csv``."""
+    writes ``out_dir/results.csv`` (and the figures of :func:`plot_sweep`).  ``folder_of``:
+    a point's run folder (default ``out_dir/points/NAME``); ``prefix_of``: the prefix of a
+    point's lines per epoch (default: none)."""
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     (out_dir / "points").mkdir(parents=True, exist_ok=True)
     points = sweep.points()
-    folders = {point_name(p): out_dir / "points" / point_name(p) for p in points}
+    folders = {point_name(p): Path(folder_of(p)) if folder_of else
+               out_dir / "points" / point_name(p) for p in points}
     rows = {point_name(p): {"point": point_name(p), **p} for p in points}
     pending = []
     for point in points:
@@ -281,8 +298,9 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
         for point in pending:
             name = point_name(point)
             options = _point_options(sweep, point, folders[name])
-            futures[client.submit(train_point, options, str(folders[name]), key=f"point-{name}",
-                                  pure=False)] = name
+            futures[client.submit(train_point, options, str(folders[name]),
+                                  prefix_of(point) if prefix_of else None,
+                                  key=f"point-{name}", pure=False)] = name
         bar = tqdm(total=len(futures), unit="point", disable=not progress, dynamic_ncols=True)
         for future in as_completed(futures):
             name = futures[future]
@@ -299,7 +317,8 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
             cluster.close()
     table = [rows[point_name(p)] for p in points]
     write_results(out_dir / RESULTS, table, list(sweep.axes))
-    plot_sweep(out_dir, sweep, table)
+    if figures:
+        plot_sweep(out_dir, sweep, table)
     (out_dir / "sweep.json").write_text(json.dumps(
         {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes}, indent=2) + "\n")
     return table
@@ -329,8 +348,8 @@ def plot_sweep(out_dir, sweep: Sweep, rows: list[dict]) -> list:
     done = [r for r in rows if r.get("status", "").startswith("done")]
     if not done:
         return []
-    curve = {r["point"]: [m["test_accuracy"] for m in read_metrics(out_dir / "points" / r["point"])]
-             for r in done}
+    curve = {r["point"]: [m["test_accuracy"]
+                          for m in read_metrics(out_dir / "points" / r["point"])] for r in done}
     others = [a for a in sweep.axes if a != "seed"]
     groups: dict = {}
     for r in done:
