@@ -94,10 +94,11 @@ def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo
 
 @pytest.mark.standalone
 @pytest.mark.parametrize("mode", ["paper", "spread"])
-def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path):
+def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path, monkeypatch):
     """SBP's p and f are set at every launch (run_args), not compiled in: a project built for
     one (p, f) is reused from the project cache for another (a sweep over them compiles
     once), and gives that configuration's numpy reference on identical input spikes."""
+    monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", str(tmp_path / "cache"))  # empty: built here
     first = small_config(sbp_mode=mode, p=0.3, f=0.5)
     config = small_config(sbp_mode=mode, p=0.9, f=0.8)
     indices, times, data = schedule(config)
