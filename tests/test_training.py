@@ -93,7 +93,7 @@ def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("mode", ["paper", "spread"])
+@pytest.mark.parametrize("mode", ["paper", pytest.param("spread", marks=pytest.mark.slow)])
 def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path, monkeypatch):
     """SBP's p and f are set at every launch (run_args), not compiled in: a project built for
     one (p, f) is reused from the project cache for another (a sweep over them compiles
