@@ -1,14 +1,17 @@
 """Readings of the released SBP algorithm on a validation split of MNIST (kind
 ``validation_grid`` of docs/results.md): what limits its accuracy, measured.
 
-    python figures/training/released_readings.py DATA_DIR OUT.json
+    python figures/training/released_readings.py DATA_DIR OUT.json [READING ...]
 
 The first 10000 training images of a 10 % validation split of MNIST's training set (its held-out
-images scored, the first 2000 of them), 3 epochs, seed 0, for: the released settings; the
+images scored, the first 2000 of them), 3 epochs, seed 0, for: the released settings (with
+SBP); the code's baseline (its symmetric update: without SBP); SBP's update with its gains
+switched off (f = 0: what the gains add, against what the update itself changes); the
 input weights frozen (what the hidden layer's learning adds); every batch starting from zero
 instead of the previous batch's state; a new order every epoch; 100 free and 20 nudged
 sweeps instead of 20 and 5 (is the relaxation too short?); the multilayer scripts' larger
-learning rates [0.4, 0.1].  And, on the released settings after training, how far the free
+learning rates [0.4, 0.1].  Given READING names, only those are measured and the others kept
+from OUT.  And, on the released settings after training, how far the free
 phase is from its fixed point: the largest change of an output and of a hidden state when 40
 more free sweeps follow the 20 (on 50 training images).
 """
@@ -26,6 +29,8 @@ from sbp_brian.runs import make_config, make_data
 
 READINGS = {
     "released settings": {},
+    "without SBP (the code's symmetric update)": {"no_sbp": True},
+    "SBP's update without its gains (f = 0)": {"f": 0.0},
     "input weights frozen": {"freeze_hidden": True},
     "state reset every batch": {"state": "reset"},
     "a new order every epoch": {"order": "shuffled"},
@@ -36,7 +41,9 @@ READINGS = {
 
 def configure(options: dict, data, change: dict):
     config = make_config({**options, **{k: v for k, v in change.items()
-                                        if k == "freeze_hidden"}}, data)
+                                        if k in ("freeze_hidden", "no_sbp")}}, data)
+    if "f" in change:
+        config.rule.f = change["f"]
     for key in ("state", "order"):
         if key in change:
             setattr(config, key, change[key])
@@ -50,14 +57,21 @@ def configure(options: dict, data, change: dict):
 
 def main() -> None:
     data_dir, out = sys.argv[1], Path(sys.argv[2])
+    only = sys.argv[3:]  # names of readings to (re)measure; the others kept from OUT
     options = {"model": "sbp_released", "dataset": "mnist", "data_dir": data_dir,
                "validation": 0.1, "seed": 0}
     data = make_data(options)
     n, epochs = 10000, 3
     x, y = data.x_train[:n], data.y_train[:n]
     xv, yv = data.x_test[:2000], data.y_test[:2000]
-    rows, settled = [], None
+    earlier = json.loads(out.read_text()) if only and out.exists() else {"readings": []}
+    kept = {r["reading"]: r for r in earlier["readings"]}
+    rows, settled = [], earlier.get("free_phase_after_training")
     for name, change in READINGS.items():
+        if only and name not in only:
+            if name in kept:
+                rows.append(kept[name])
+            continue
         config = configure(options, data, change)
         runner = config.make_runner("numpy")
         state = config.initial_state(np.random.default_rng(0))

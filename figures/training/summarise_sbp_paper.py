@@ -8,7 +8,8 @@ Each ``--source`` gives one data set's numbers of one model: ``released`` (the r
 algorithm, ``sbp-brian compare sbp_released ...``: its "without SBP" and "SBP paper"
 variants, the code's baseline and its SBP) or ``spiking`` (the faithful spiking model: its
 "without SBP", SBP "paper", "weighted" and the control), from a ``comparison.json`` of
-``sbp-brian compare`` or a Fashion-MNIST summary (``summarise_fashion_full.py``).  The paper's
+``sbp-brian compare``, the comparison's folder (then with every run's test accuracy per
+epoch, for the paper's own measure) or a Fashion-MNIST summary (``summarise_fashion_full.py``).  The paper's
 numbers, as printed, are the MNIST row of its Fig. 4 and table S2 (the spec of the released
 code, section 8); the paper reports the minimum over epochs of the seed-averaged error curve,
 this package the last epoch of every seed.  Writes OUT.json and the figure beside it
@@ -35,13 +36,25 @@ _KEYS = {"control (fixed hidden)": "control", "without SBP": "nosbp", "SBP paper
          "SBP spread": "spread", "SBP weighted (ours)": "weighted"}
 
 
-def _variants(data: dict) -> dict:
-    """Per variant key: final accuracies (seed order) and the cost against "without SBP"."""
+def _variants(artifact: Path) -> dict:
+    """Per variant key: final accuracies (seed order), the cost against "without SBP" and,
+    from a comparison folder (its runs' metrics), the test accuracy per epoch of every seed."""
+    folder = artifact if artifact.is_dir() else None
+    data = json.loads((artifact / "comparison.json" if folder else artifact).read_text())
     if "summary" in data:  # summarise_fashion_full.py
         return {key: {"accuracies": v["final_per_seed"], "cost": v.get("cost_vs_nosbp")}
                 for key, v in data["summary"].items()}
-    return {_KEYS[name]: {"accuracies": v["accuracies"], "cost": v.get("cost_vs_without_sbp")}
-            for name, v in data.items()}
+    variants = {}
+    for name, v in data.items():
+        variants[_KEYS[name]] = {"accuracies": v["accuracies"],
+                                 "cost": v.get("cost_vs_without_sbp")}
+        if folder:
+            runs = sorted((folder / v["folder"]).glob("seed*/metrics.jsonl"),
+                          key=lambda path: int(path.parent.name[4:]))
+            variants[_KEYS[name]]["curves"] = [
+                [json.loads(line)["test_accuracy"] for line in path.read_text().splitlines()]
+                for path in runs]
+    return variants
 
 
 def summarise(sources: list) -> dict:
@@ -50,8 +63,7 @@ def summarise(sources: list) -> dict:
         if dataset not in DATASETS or model not in ("released", "spiking"):
             raise SystemExit(f"--source {model} {dataset}: the models are released and spiking, "
                              f"the data sets {', '.join(DATASETS)}")
-        found[model, dataset] = (_variants(json.loads(Path(artifact).read_text())), artifact,
-                                 budget)
+        found[model, dataset] = (_variants(Path(artifact)), artifact, budget)
     rows = [{"row": "the paper (as printed)", "cells": PAPER, "missing": "not in the paper"}]
     for label, (model, without, with_) in ROWS.items():
         cells = {}
@@ -60,16 +72,21 @@ def summarise(sources: list) -> dict:
                 continue
             variants, artifact, budget = found[model, dataset]
             cell = {"with": variants[with_]["accuracies"], "budget": budget, "artifact": artifact}
+            if "curves" in variants[with_]:
+                cell["with_curves"] = variants[with_]["curves"]
             if without is not None:
                 cell["without"] = variants[without]["accuracies"]
+                if "curves" in variants[without]:
+                    cell["without_curves"] = variants[without]["curves"]
                 cost = variants[with_]["cost"] or {}
                 cell["cost"] = {k: cost.get(k) for k in ("mean_reduction", "sd_reduction",
                                                           "defined_for_seeds")}
             cells[dataset] = cell
         rows.append({"row": label, "cells": cells, "missing": "not measured yet"})
     return {"datasets": list(DATASETS), "rows": rows,
-            "note": "test error = 1 - test accuracy; this package: the last epoch of every seed; "
-                    "the paper: the minimum over epochs of the seed-averaged curve"}
+            "note": "test error = 1 - test accuracy; this package: the last epoch of every seed "
+                    "and, where the artifact has every epoch, the paper's measure beside it; the "
+                    "paper's measure: the minimum over epochs of the seed-averaged error curve"}
 
 
 def plot(summary: dict, out: Path) -> None:
