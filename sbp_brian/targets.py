@@ -17,6 +17,7 @@ here, not by the user.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import re
@@ -184,17 +185,20 @@ def _linkable_curand_dir(libdir: Path) -> Path:
     if (libdir / "libcurand.so").exists():
         return libdir
     versioned = sorted(libdir.glob("libcurand.so.*"))
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sbp-brian" / "curand"
+    # one folder of links per library folder: environments (virtual environments made and
+    # removed) do not overwrite each other's links, and a removed one leaves only its own
+    digest = hashlib.sha1(str(libdir.resolve()).encode()).hexdigest()[:12]
+    cache = (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sbp-brian"
+             / "curand" / digest)
     cache.mkdir(parents=True, exist_ok=True)
-    link = cache / "libcurand.so"
-    if link.is_symlink() and link.resolve() != versioned[0].resolve():
-        link.unlink()
-    if not link.exists():
-        link.symlink_to(versioned[0])
-    for item in versioned:  # the runtime loader looks for the soname
-        soname = cache / item.name
-        if not soname.exists():
-            soname.symlink_to(item)
+    # the runtime loader looks for the soname, the linker for libcurand.so
+    for name, target in (("libcurand.so", versioned[0]),
+                         *((item.name, item) for item in versioned)):
+        link = cache / name
+        if link.is_symlink() and link.resolve() != target.resolve():
+            link.unlink()  # dangling, or to another copy
+        if not link.is_symlink():
+            link.symlink_to(target)
     return cache
 
 

@@ -99,3 +99,26 @@ def test_doctor_reports_every_target():
         assert status.reason
     if shutil.which("g++"):
         assert report["cpp"].usable
+
+
+def test_curand_links_survive_removed_environments(tmp_path, monkeypatch):
+    """The linker's libcurand.so and the loader's soname, linked per library folder: a link
+    left dangling by a removed environment is replaced, not an error."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    libdir = tmp_path / "venv" / "lib"
+    libdir.mkdir(parents=True)
+    (libdir / "libcurand.so.10").write_text("")
+    linked = targets._linkable_curand_dir(libdir)
+    assert (linked / "libcurand.so").resolve() == (libdir / "libcurand.so.10").resolve()
+    # the environment is removed and made again: the links dangle, then point at it again
+    (libdir / "libcurand.so.10").unlink()
+    assert not (linked / "libcurand.so.10").exists() and (linked / "libcurand.so.10").is_symlink()
+    (libdir / "libcurand.so.10").write_text("")
+    assert targets._linkable_curand_dir(libdir) == linked
+    # a stale link to another copy is replaced
+    other = tmp_path / "other.so"
+    other.write_text("")
+    (linked / "libcurand.so.10").unlink()
+    (linked / "libcurand.so.10").symlink_to(other)
+    targets._linkable_curand_dir(libdir)
+    assert (linked / "libcurand.so.10").resolve() == (libdir / "libcurand.so.10").resolve()
