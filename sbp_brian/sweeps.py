@@ -222,7 +222,8 @@ def train_point(options: dict, folder: str, prefix: str | None = None) -> dict:
     finally:
         trainer.close()
     return {**finished(Path(folder), options["epochs"]), "compiled_project": project,
-            "worker": get_worker().address, "wall_seconds": round(time.perf_counter() - start, 2)}
+            "worker": get_worker().address,
+            "wall_seconds": round(time.perf_counter() - start, 2)}
 
 
 def _brian2_import_plugin():
@@ -264,11 +265,8 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     writes ``out_dir/results.csv`` (and the figures of :func:`plot_sweep`).  ``folder_of``:
     a point's run folder (default ``out_dir/points/NAME``); ``prefix_of``: the prefix of a
     point's lines per epoch (default: none)."""
-    from dask.distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
-
     out_dir = Path(out_dir)
-    (out_dir / "points").mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     points = sweep.points()
     folders = {point_name(p): Path(folder_of(p)) if folder_of else
                out_dir / "points" / point_name(p) for p in points}
@@ -281,10 +279,32 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
             pending.append(point)
         else:  # a rerun keeps what is finished
             rows[name].update(status="done earlier", **done, error="")
+    if scheduler is None and workers < 1:
+        raise SweepError(f"--workers must be at least 1, got {workers}")
+    if pending:
+        _run_points(sweep, pending, folders, rows, scheduler, workers, progress, log, prefix_of)
+    else:
+        log(f"[sweep] all {len(points)} points finished earlier")
+    table = [rows[point_name(p)] for p in points]
+    write_results(out_dir / RESULTS, table, list(sweep.axes))
+    if figures:
+        plot_sweep(out_dir, sweep, table)
+    (out_dir / "sweep.json").write_text(json.dumps(
+        {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes},
+        indent=2) + "\n")
+    return table
+
+
+def _run_points(sweep: Sweep, pending: list, folders: dict, rows: dict, scheduler, workers: int,
+                progress: bool, log, prefix_of) -> None:
+    """Train the pending points as Dask tasks, recording each one's summary or error in
+    ``rows``."""
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    points = sweep.points()
     cluster = None
     if scheduler is None:
-        if workers < 1:
-            raise SweepError(f"--workers must be at least 1, got {workers}")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0")
     client = Client(cluster if cluster is not None else scheduler)
@@ -315,13 +335,6 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
         client.close()
         if cluster is not None:
             cluster.close()
-    table = [rows[point_name(p)] for p in points]
-    write_results(out_dir / RESULTS, table, list(sweep.axes))
-    if figures:
-        plot_sweep(out_dir, sweep, table)
-    (out_dir / "sweep.json").write_text(json.dumps(
-        {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes}, indent=2) + "\n")
-    return table
 
 
 def _label(point: dict) -> str:
