@@ -102,7 +102,7 @@ def plot(summary: dict, out: Path) -> None:
             if cell is None:
                 continue
             labels.append(row["row"].replace("faithful spiking model, ", "spiking, ")
-                          .replace(" (input weights frozen)", "").replace(" (ours)", "*"))
+                          .replace(" (input weights frozen)", ""))
             without.append(100 * (1 - np.asarray(cell["without"])) if "without" in cell else None)
             with_.append(100 * (1 - np.asarray(cell["with"])))
         x = np.arange(len(labels))
