@@ -235,15 +235,7 @@ LAYERED_KEYS = {"simulation": None, "sizes": {"input", "hidden", "output"},
 
 def _refuse_what_a_layered_network_does_not_read(model: ModelFile) -> None:
     """Every key a model file gives is used or refused by name (no silent settings)."""
-    given = [key for key in model.sources if not key.startswith(("neurons.", "synapses."))]
-    given += [f"{section}.{option}" for section, options in model.options.items()
-              for option in options]
-    for key in given:
-        section, _, name = key.partition(".")
-        allowed = LAYERED_KEYS.get(section, set())
-        if allowed is not None and name not in allowed:
-            raise ModelFileError(f"{model.path}: [{section}] {name} is not read by a layered "
-                                 "network (rule [rule] name); remove it")
+    model.refuse_unread(LAYERED_KEYS, "a layered network (rule [rule] name)")
     extra = {name for name in set(model.neurons) - {"hidden", "output"}
              if not re.fullmatch(r"hidden_[0-9]+", name)}
     if extra or model.homeostasis:

@@ -135,6 +135,20 @@ class ModelFile:
             built.append(SYNAPSE_COMPONENTS[comp.model].factory(**kwargs))
         return eq.combine(*built)
 
+    def refuse_unread(self, read: Mapping[str, Any], reader: str) -> None:
+        """Refuse, by name, every key the file gives outside ``[neurons]`` and ``[synapses]``
+        that ``read`` (section -> the keys the reader uses, ``None`` for all of them) does
+        not name: no setting is silently ignored.  ``reader`` names who reads the file."""
+        given = [key for key in self.sources if not key.startswith(("neurons.", "synapses."))]
+        given += [f"{section}.{option}" for section, options in self.options.items()
+                  for option in options]
+        for key in given:
+            section, _, name = key.partition(".")
+            allowed = read.get(section, set())
+            if allowed is not None and name not in allowed:
+                raise ModelFileError(f"{self.path}: [{section}] {name} is not read by {reader}; "
+                                     "remove it")
+
     def _get(self, table: Mapping[str, Any], key: str, what: str):
         if key not in table:
             raise KeyError(f"{self.path.name}: no [{what}.{key}] (has: {', '.join(table) or 'none'})")

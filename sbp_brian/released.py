@@ -208,15 +208,7 @@ class ReleasedConfig:
 
 def _refuse_unread_keys(model: ModelFile) -> None:
     """Every key a model file gives is used or refused by name (no silent settings)."""
-    given = [key for key in model.sources if not key.startswith(("neurons.", "synapses."))]
-    given += [f"{section}.{option}" for section, options in model.options.items()
-              for option in options]
-    for key in given:
-        section, _, name = key.partition(".")
-        allowed = RELEASED_KEYS.get(section, set())
-        if allowed is not None and name not in allowed:
-            raise ModelFileError(f"{model.path}: [{section}] {name} is not read by the released "
-                                 "algorithm; remove it")
+    model.refuse_unread(RELEASED_KEYS, "the released algorithm")
     if model.neurons or model.synapses or model.homeostasis:
         raise ModelFileError(f"{model.path}: the released algorithm's units and updates are set "
                              "in [released]; remove the [neurons] and [synapses] sections")

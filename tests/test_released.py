@@ -201,3 +201,15 @@ def test_stp_changes_the_feedforward_phase_and_diverges_on_negative_currents(dig
     for _ in range(20):
         _stp(unit, np.array([-0.5]), config.params)
     assert abs(unit["stp_u"][0]) > 10
+
+
+def test_a_key_the_released_algorithm_does_not_read_is_refused(digits_model, tmp_path):
+    from pathlib import Path
+
+    from sbp_brian.datasets import load_dataset
+    from sbp_brian.model_files import ModelFileError
+    path = tmp_path / "with_teacher.toml"
+    path.write_text(Path(digits_model).read_text()
+                    + '\n[teacher]\nrate = { value = "100*Hz", source = "a test" }\n')
+    with pytest.raises(ModelFileError, match=r"\[teacher\] rate is not read by the released"):
+        make_config({"model": str(path)}, load_dataset("digits"))
