@@ -253,7 +253,7 @@ def _sweep(args) -> int:
     from .sweeps import load_sweep, run_sweep
     rows = run_sweep(load_sweep(args.file), args.out, scheduler=args.scheduler,
                      workers=args.workers)
-    failed = [row["point"] for row in rows if row["status"] == "failed"]
+    failed = list(dict.fromkeys(row["point"] for row in rows if row["status"] == "failed"))
     print(f"sbp-brian: {len(rows) - len(failed)} of {len(rows)} points done; table in "
           f"{Path(args.out) / 'results.csv'}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

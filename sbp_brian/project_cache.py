@@ -14,6 +14,10 @@ another one's build does not pay: another SBP mode or option changes the declara
 Only ``cpp_standalone`` projects are cached: brian2cuda's makefile tracks neither headers nor
 its own flags, so a seeded CUDA project could link objects compiled against an older header.
 
+Builds of one key are serialised by a lock file (``.locks/KEY``, ``flock``): workers of a
+sweep that start the same configuration at once compile it once, the others wait and then
+restore the entry, instead of all compiling it side by side on the same cores.
+
 An entry holds what a build produces except ``static_arrays/`` and ``results/`` (the
 data, rewritten by every build and run).  Entries are written to a temporary folder and
 renamed into place, so a reader never sees half an entry; the least recently used entries
@@ -28,6 +32,7 @@ compiler, whose upgrade make would not notice.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -125,11 +130,31 @@ def build(description: dict | None, target: str, build_dir) -> tuple[bool, float
     start = time.perf_counter()
     key = project_key(description, target) if description is not None and target == "cpp" \
         else None
-    hit = key is not None and restore(key, build_dir)
-    device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
-    if key is not None:
-        store(key, build_dir)
+    with _build_lock(key):
+        hit = key is not None and restore(key, build_dir)
+        device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
+        if key is not None:
+            store(key, build_dir)
     return hit, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _build_lock(key: str | None):
+    """Hold the lock of ``key``'s builds (module docstring); no lock without a key or where
+    the cache folder cannot be written."""
+    root = cache_root()
+    if key is None or root is None:
+        yield
+        return
+    try:
+        (root / ".locks").mkdir(parents=True, exist_ok=True)
+        handle = open(root / ".locks" / key, "w")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _copy_project(source: Path, destination: Path) -> None:
@@ -197,7 +222,7 @@ def _prune(root: Path) -> None:
             continue
         if not entry.name.startswith("."):
             entries.append((used, entry))
-        elif time.time() - used > 3600:  # not another process's entry in the making
+        elif entry.name != ".locks" and time.time() - used > 3600:  # not another process's entry in the making
             shutil.rmtree(entry, ignore_errors=True)
     for _, entry in sorted(entries, reverse=True)[MAX_ENTRIES:]:
         shutil.rmtree(entry, ignore_errors=True)

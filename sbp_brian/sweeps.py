@@ -62,14 +62,32 @@ class Sweep:
     path: Path
     options: dict
     axes: dict
-    #: the points' model files (TOML text) by their model-file values; empty: every point
-    #: trains ``options["model"]`` as it is (a sweep over seeds and variants only)
-    model_text: dict = field(default_factory=dict, repr=False)
+    #: the model file's contents, which every point's model file changes by its values
+    base: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def model_axes(self) -> list:
+        """The axes that are model-file keys (none: every point trains the model as it is)."""
+        return [axis for axis in self.axes if axis not in RUN_AXES]
 
     def points(self) -> list[dict]:
         """Every combination of the axes' values, the first axis varying slowest."""
         names = list(self.axes)
         return [dict(zip(names, values)) for values in itertools.product(*self.axes.values())]
+
+    def run_point(self, point: dict) -> dict:
+        """The run that gives ``point`` its result: the point without the axes its variant
+        ignores.  A variant that switches SBP off (without SBP, the control) ignores the
+        rule's SBP keys (:attr:`~sbp_brian.rules.base.Rule.sbp_keys`), so the without-SBP
+        runs of a p x f grid are one run per seed, shared by every cell, not one per cell."""
+        from .rules import RULES
+        from .runs import VARIANT_KEYS, VARIANTS
+        variant = point.get("variant")
+        if variant is None or not VARIANTS[VARIANT_KEYS[variant]].get("no_sbp"):
+            return point
+        rule = RULES.get(point.get("rule.name", self.base.get("rule", {}).get("name", "sbp")))
+        ignored = set(rule.sbp_keys) if rule is not None else set()
+        return {axis: value for axis, value in point.items() if axis not in ignored}
 
 
 def point_name(point: dict) -> str:
@@ -116,7 +134,7 @@ def load_sweep(path) -> Sweep:
         axes[name] = values
     if not axes:
         raise SweepError(f"{path}: [axes] is empty")
-    sweep = Sweep(path, options, axes)
+    sweep = Sweep(path, options, axes, tomllib.loads(model.read_text()))
     _check_points(sweep)
     return sweep
 
@@ -144,12 +162,11 @@ def _check_points(sweep: Sweep) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SweepError(f"{sweep.path}: axis 'seed': {value!r} is not a seed (an integer "
                              ">= 0)")
-    base = tomllib.loads(Path(sweep.options["model"]).read_text())
-    model_axes = [axis for axis in sweep.axes if axis not in RUN_AXES]
+    model_axes = sweep.model_axes
     with tempfile.TemporaryDirectory() as folder:
         for values in itertools.product(*(sweep.axes[a] for a in model_axes)):
             point = dict(zip(model_axes, values))
-            text = model_text(base, point, sweep.path)
+            text = model_text(sweep.base, point, sweep.path)
             check = Path(folder) / "model.toml"
             check.write_text(text)
             try:
@@ -158,7 +175,6 @@ def _check_points(sweep: Sweep) -> None:
                 where = ", ".join(f"{a} = {v!r}" for a, v in point.items())
                 raise SweepError(f"{sweep.path}: the point {where}: "
                                  f"{str(err).replace(str(check) + ': ', '')}") from None
-            sweep.model_text[tuple(point.items())] = text
 
 
 def model_text(base: dict, point: dict, where) -> str:
@@ -242,14 +258,15 @@ def _brian2_import_plugin():
 
 
 def _point_options(sweep: Sweep, point: dict, folder: Path) -> dict:
+    """A run's options; ``point``: a run point (:meth:`Sweep.run_point`)."""
     from .runs import VARIANT_KEYS, VARIANTS
     options = dict(sweep.options)
-    if sweep.model_text:
-        model_point = tuple((a, v) for a, v in point.items() if a not in RUN_AXES)
+    if sweep.model_axes:
         model = folder / "model.toml"
         if not model.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            model.write_text(sweep.model_text[model_point])
+            model.write_text(model_text(
+                sweep.base, {a: v for a, v in point.items() if a not in RUN_AXES}, sweep.path))
         options["model"] = str(model)
     if "seed" in point:
         options["seed"] = point["seed"]
@@ -268,24 +285,27 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     points = sweep.points()
-    folders = {point_name(p): Path(folder_of(p)) if folder_of else
-               out_dir / "points" / point_name(p) for p in points}
-    rows = {point_name(p): {"point": point_name(p), **p} for p in points}
+    # runs by name: points that differ only in axes their variant ignores share one
+    runs = {point_name(sweep.run_point(p)): sweep.run_point(p) for p in points}
+    folders = {name: Path(folder_of(run)) if folder_of else out_dir / "points" / name
+               for name, run in runs.items()}
+    results = {name: {} for name in runs}
     pending = []
-    for point in points:
-        name = point_name(point)
+    for name, run in runs.items():
         done = finished(folders[name], sweep.options["epochs"])
         if done is None:
-            pending.append(point)
+            pending.append(run)
         else:  # a rerun keeps what is finished
-            rows[name].update(status="done earlier", **done, error="")
+            results[name].update(status="done earlier", **done, error="")
     if scheduler is None and workers < 1:
         raise SweepError(f"--workers must be at least 1, got {workers}")
     if pending:
-        _run_points(sweep, pending, folders, rows, scheduler, workers, progress, log, prefix_of)
+        _run_points(sweep, pending, len(runs), folders, results, scheduler, workers, progress,
+                    log, prefix_of)
     else:
-        log(f"[sweep] all {len(points)} points finished earlier")
-    table = [rows[point_name(p)] for p in points]
+        log(f"[sweep] all {len(runs)} runs finished earlier")
+    table = [{"point": point_name(sweep.run_point(p)), **p,
+              **results[point_name(sweep.run_point(p))]} for p in points]
     write_results(out_dir / RESULTS, table, list(sweep.axes))
     if figures:
         plot_sweep(out_dir, sweep, table)
@@ -295,14 +315,13 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     return table
 
 
-def _run_points(sweep: Sweep, pending: list, folders: dict, rows: dict, scheduler, workers: int,
-                progress: bool, log, prefix_of) -> None:
-    """Train the pending points as Dask tasks, recording each one's summary or error in
-    ``rows``."""
+def _run_points(sweep: Sweep, pending: list, n_runs: int, folders: dict, rows: dict, scheduler,
+                workers: int, progress: bool, log, prefix_of) -> None:
+    """Train the pending runs (of ``n_runs``) as Dask tasks, recording each one's summary or
+    error in ``rows`` (by run name)."""
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
-    points = sweep.points()
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -310,8 +329,8 @@ def _run_points(sweep: Sweep, pending: list, folders: dict, rows: dict, schedule
     client = Client(cluster if cluster is not None else scheduler)
     try:
         client.register_plugin(_brian2_import_plugin())
-        log(f"[sweep] {len(pending)} of {len(points)} points to run "
-            f"({len(points) - len(pending)} finished earlier), "
+        log(f"[sweep] {len(pending)} of {n_runs} runs to train "
+            f"({n_runs - len(pending)} finished earlier), "
             f"{len(client.scheduler_info()['workers'])} workers; dashboard: "
             f"{client.dashboard_link}")
         futures = {}
@@ -321,7 +340,7 @@ def _run_points(sweep: Sweep, pending: list, folders: dict, rows: dict, schedule
             futures[client.submit(train_point, options, str(folders[name]),
                                   prefix_of(point) if prefix_of else None,
                                   key=f"point-{name}", pure=False)] = name
-        bar = tqdm(total=len(futures), unit="point", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=len(futures), unit="run", disable=not progress, dynamic_ncols=True)
         for future in as_completed(futures):
             name = futures[future]
             try:

@@ -1,6 +1,7 @@
 """The compiled-project cache: what an entry keeps, when it is used, and that a build
 seeded by it compiles nothing again and gives the program of a clean build."""
 import os
+import threading
 import time
 
 import numpy as np
@@ -68,6 +69,28 @@ def test_storing_replaces_an_entry_and_prunes_the_least_recently_used(cache, tmp
     assert sorted(p.name for p in cache.iterdir()) == sorted([".new-running", one, three])
 
 
+def test_builds_of_one_configuration_wait_for_each_other(cache):
+    # a sweep's workers starting the same configuration at once compile it once: the second
+    # waits for the first's lock, then restores its entry; another configuration does not wait
+    order = []
+
+    def second_worker():
+        with project_cache._build_lock("key"):
+            order.append("second")
+
+    with project_cache._build_lock("key"):
+        worker = threading.Thread(target=second_worker)
+        worker.start()
+        worker.join(0.5)
+        with project_cache._build_lock("other"):
+            order.append("first")
+    worker.join(10)
+    assert order == ["first", "second"]
+    os.utime(cache / ".locks", (1000, 1000))  # old, and kept by the pruning of a store
+    store(project_key({"config": 1}, "cpp"), fake_project(cache.parent / "one"))
+    assert (cache / ".locks").is_dir()
+
+
 def test_the_cache_can_be_switched_off(tmp_path, monkeypatch):
     monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", "off")
     assert project_cache.cache_root() is None
@@ -113,4 +136,4 @@ def test_a_cached_build_is_not_compiled_again_and_gives_the_same_program(cache, 
     # (main.cpp may differ between builds of one configuration: Brian2 orders the clocks'
     # initialisation by object identity; it is one file)
     assert build("again") == (True, built)
-    assert len(list(cache.iterdir())) == 1
+    assert len([entry for entry in cache.iterdir() if entry.name != ".locks"]) == 1

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_a_grid_on_a_local_cluster_resumes_and_records_failures(tmp_path):
     logged = []
     again = run_sweep(load_sweep(tmp_path / "sweep.toml"), tmp_path / "out", workers=1,
                       progress=False, log=logged.append)
-    assert "4 of 8 points to run (4 finished earlier)" in logged[0]
+    assert "4 of 8 runs to train (4 finished earlier)" in logged[0]
     assert sorted(r["status"] for r in again) == ["done earlier"] * 4 + ["failed"] * 4
     assert [r["final_accuracy"] for r in read_table(tmp_path / "out")
             if r["status"] == "done earlier"] == [r["final_accuracy"] for r in done]
@@ -79,6 +80,15 @@ def test_a_variant_axis_gives_difference_maps_and_costs(tmp_path):
     options = [json.loads((tmp_path / "out" / "points" / r["point"] / "run.json").read_text())
                for r in rows]
     assert [o.get("no_sbp") for o in options] == [True] * 4 + [False] * 4
+    # without SBP, f (an SBP gain) is ignored: one run per beta serves both f cells
+    without = [r for r in rows if r["variant"] == "without-sbp"]
+    assert [r["point"] for r in without] == [
+        "variant=without-sbp,released.beta=0.5,seed=0",
+        "variant=without-sbp,released.beta=1.0,seed=0"] * 2
+    assert without[0]["final_accuracy"] == without[2]["final_accuracy"]
+    assert len(list((tmp_path / "out" / "points").iterdir())) == 6
+    shared = tmp_path / "out" / "points" / without[0]["point"] / "model.toml"
+    assert tomllib.loads(shared.read_text())["released"]["f"]["value"] == 0.2  # the model's
 
 
 def test_a_scheduler_started_by_hand(tmp_path):

@@ -78,6 +78,10 @@ class Rule:
     #: whether the input synapses keep their LTP and LTD parts apart (``dw_ltp``, ``dw_ltd``)
     #: rather than only their sum ``dw_stdp``
     splits_stdp: ClassVar[bool] = False
+    #: model-file keys (dotted, ``"sbp.p"``) that act only while SBP is on: a run with SBP off
+    #: (the without-SBP and control variants) ignores them, so a sweep shares one run among
+    #: such points (:mod:`sbp_brian.sweeps`)
+    sbp_keys: ClassVar[tuple] = ()
 
     def namespace(self, config) -> dict:
         """Named constants of the rule's generated code."""

@@ -181,6 +181,7 @@ class SBP(Rule):
     """
 
     name = "sbp"
+    sbp_keys = ("sbp.mode", "sbp.p", "sbp.f", "sbp.eq15_sign")
 
     def __init__(self, mode: str = "paper", p: float = 0.3, f: float = 0.7):
         if mode not in SBP_MODES:

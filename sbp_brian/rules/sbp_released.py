@@ -213,6 +213,9 @@ class ReleasedSBP(Rule):
 
     name = "sbp_released"
     network = "released"
+    # without SBP the update is the code's symmetric one, which no gain reaches
+    sbp_keys = ("released.update", "released.f", "released.p", "released.lambda_pre",
+                "released.lambda_post", "released.lambda_bp")
 
     def __init__(self, alpha, update: str = "sbp", f: float = 0.2, p: float = 0.1,
                  lambda_pre: float = 1.0, lambda_post: float = 0.5, lambda_bp: float = 1.0,
