@@ -225,8 +225,15 @@ class _Reader:
                         if role not in SYNAPSE_ROLES:
                             raise self.error(where, f"unknown synapse component '{role}'; "
                                              f"expected one of {', '.join(SYNAPSE_ROLES)}")
-                        parts[role] = self.component(self.table(sub, where), where,
-                                                     SYNAPSE_COMPONENTS)
+                        sub = dict(self.table(sub, where))
+                        enabled = sub.pop("enabled", True)
+                        if enabled is not True and (role != "stp" or enabled is not False):
+                            raise self.error(where, f"'enabled' = {enabled!r}: only STP can be "
+                                             "switched off (enabled = false); its default is "
+                                             "true")
+                        component = self.component(sub, where, SYNAPSE_COMPONENTS)
+                        if enabled:  # STP switched off: checked, then left out (the ablation)
+                            parts[role] = component
                     synapses[projection] = parts
             elif key in SECTIONS:
                 schema = SECTIONS[key]

@@ -143,6 +143,20 @@ def test_a_model_file_without_input_stp_trains_without_it(tmp_path):
     assert "stp" not in model.synapses["input_hidden"]
     assert TrainingConfig.from_model(model, 64, 10).stp is None
     assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).stp["U"] == 0.45
+    # or by a key, which a sweep axis can switch; its values are still checked
+    stp = '[synapses.input_hidden.stp]\nmodel = "tm_stp"\n'
+    switched = text.replace(stp, stp + "enabled = false\n")
+    assert switched != text
+    assert TrainingConfig.from_model(load_model(write(tmp_path, switched)), 64, 10).stp is None
+    for bad, message in ((switched.replace("U = { value = 0.45", "U = { value = 4.5"),
+                          "out of range"),
+                         (switched.replace("enabled = false", 'enabled = "no"'),
+                          "only STP can be switched off"),
+                         (text.replace('[synapses.hidden_output.stdp]\n',
+                                       '[synapses.hidden_output.stdp]\nenabled = false\n'),
+                          r"\[synapses.hidden_output.stdp\] 'enabled' = False: only STP")):
+        with pytest.raises(ModelFileError, match=message):
+            load_model(write(tmp_path, bad))
 
 
 def test_input_signs_by_neuron_is_a_model_file_choice(tmp_path):
