@@ -610,7 +610,75 @@ def _released_readings(data: dict, options: dict) -> str:
             f"up to {settled['max_hidden_change']:.3f}.")
 
 
+def _sweep_map(data: dict, options: dict) -> str:
+    """``sbp-brian sweep``'s sweep.json over a variant axis and two numeric model-file axes
+    (the SBP paper's Fig. 4B): the variants that switch SBP off (one run per seed, shared by
+    every cell), then per SBP variant its map of the final test accuracy (mean +- SD over
+    seeds) and each cell against the control, paired by seed, Holm-adjusted over the map."""
+    from .runs import holm, paired_tests
+    y_axis, x_axis = [a for a in data["axes"] if a not in ("variant", "seed")][:2]
+    rows = [r for r in data["rows"] if str(r.get("status", "")).startswith("done")]
+    seeds = data["axes"].get("seed", [None])
+
+    def accuracies(variant, y=None, x=None) -> list:
+        found = {r.get("seed"): r["final_accuracy"] for r in rows if r["variant"] == variant
+                 and (y is None or (r[y_axis] == y and r[x_axis] == x))}
+        return [found[seed] for seed in seeds if seed in found]
+
+    shared = [v for v in data["axes"]["variant"] if v in ("control", "without-sbp")]
+    lines = [table(["variant (SBP off: one run per seed)", "final test accuracy (mean +- SD)",
+                    "per seed"],
+                   [[VARIANT_LABELS[variant_key(v)], mean_sd(accuracies(v)),
+                     per_seed(accuracies(v))] for v in shared])]
+    control = accuracies("control") if "control" in shared else None
+    for variant in (v for v in data["axes"]["variant"] if v not in shared):
+        label = VARIANT_LABELS[variant_key(variant)]
+        cells = {(y, x): accuracies(variant, y, x)
+                 for y in data["axes"][y_axis] for x in data["axes"][x_axis]}
+        lines.append(f"{label}, final test accuracy (mean +- SD over seeds); rows {y_axis}, "
+                     f"columns {x_axis}:")
+        columns = data["axes"][x_axis]
+        lines.append(table([f"{y_axis} (row), {x_axis} (column)", *map(str, columns)],
+                           [[str(y), *(mean_sd(cells[y, x]) if cells[y, x] else "failed"
+                                       for x in columns)] for y in data["axes"][y_axis]]))
+        if not control:
+            continue
+        tests = {cell: paired_tests(values, control) for cell, values in cells.items()
+                 if len(values) == len(control)}
+        adjusted = dict(zip(tests, holm([t["paired_p"] for t in tests.values()])))
+        above = [cell for cell, t in tests.items() if t["difference"] > 0]
+        best = max(tests, key=lambda cell: tests[cell]["difference"])
+        def significant(cells) -> list:
+            return [c for c in cells if adjusted[c] is not None and adjusted[c] < 0.05]
+
+        below = [cell for cell in tests if cell not in above]
+        lines.append(
+            f"Against the control ({mean_sd(control)}), paired by seed: {len(above)} of "
+            f"{len(tests)} cells have a higher mean, {len(significant(above))} of them with "
+            f"Holm-adjusted paired p < 0.05 (over the {len(tests)} cells); "
+            f"{len(significant(below))} of the {len(below)} others are lower with Holm "
+            "p < 0.05; the largest difference, "
+            f"{100 * tests[best]['difference']:+.1f} points at {y_axis} = {best[0]}, "
+            f"{x_axis} = {best[1]} ({p_value(tests[best]['paired_p'])}; Holm "
+            f"{p_value(adjusted[best])}), is the best of {len(tests)} cells on the test set, "
+            "not a tuned value.")
+    return "\n\n".join(lines)
+
+
+def _sweep_scaling(data: dict, options: dict) -> str:
+    """``bench/sweep_scaling.py``: one sweep's wall time per number of Dask workers, with an
+    empty and a filled project cache, the speed-up against one worker with the same cache,
+    and the compiled projects built and restored."""
+    return table(["workers", "project cache", "wall (s)", "speed-up", "points",
+                  "projects built", "restored from the cache", "seconds per point (median)"],
+                 [[m["workers"], m["cache"], f"{m['wall_seconds']:.1f}", f"{m['speedup']:.2f}x",
+                   m["points"], m["built"], m["from_cache"],
+                   f"{np.median(m['point_seconds']):.1f}"] for m in data["measurements"]])
+
+
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
+    "sweep_map": _sweep_map,
+    "sweep_scaling": _sweep_scaling,
     "released_readings": _released_readings,
     "paper_table": _paper_table,
     "task_summary": _task_summary,

@@ -310,8 +310,8 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     if figures:
         plot_sweep(out_dir, sweep, table)
     (out_dir / "sweep.json").write_text(json.dumps(
-        {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes},
-        indent=2) + "\n")
+        {"sweep": str(sweep.path), "options": sweep.options, "axes": sweep.axes,
+         "rows": table}, indent=1) + "\n")
     return table
 
 

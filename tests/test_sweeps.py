@@ -139,3 +139,25 @@ def test_bad_sweep_options_are_refused(tmp_path):
         load_sweep(write_sweep(tmp_path, "seed = [0]\n", BUDGET + "speed = 2\n"))
     with pytest.raises(SweepError, match="no such file or bundled model"):
         load_sweep(write_sweep(tmp_path, "seed = [0]\n", '[sweep]\nmodel = "nothing"\n'))
+
+
+def test_the_map_table_tests_every_cell_against_the_control():
+    from sbp_brian.results import RENDERERS
+    control, noise = [0.80, 0.84, 0.82], [0.0, 0.01, -0.01]
+    gains = {(0.1, 0.1): 0.10, (0.1, 0.5): -0.20, (0.5, 0.1): 0.0, (0.5, 0.5): -0.30}
+    rows = [{"variant": "control", "sbp.p": 0.1, "sbp.f": 0.1, "seed": seed, "status": "done",
+             "final_accuracy": a} for seed, a in enumerate(control)]
+    rows += [{"variant": "paper", "sbp.p": p, "sbp.f": f, "seed": seed, "status": "done",
+              "final_accuracy": a + gain + e}
+             for (p, f), gain in gains.items() for seed, (a, e) in enumerate(zip(control, noise))]
+    rows[-1] = {**rows[-1], "status": "failed"}  # a failed point leaves its cell short
+    text = RENDERERS["sweep_map"]({"axes": {"variant": ["control", "paper"], "sbp.p": [0.1, 0.5],
+                                            "sbp.f": [0.1, 0.5], "seed": [0, 1, 2]},
+                                   "rows": rows}, {})
+    assert "| control (input weights frozen) | 82.0 +- 2.0 % | 80.0 / 84.0 / 82.0 |" in text
+    assert "| 0.1 | 92.0 +- 2.6 % | 62.0 +- 2.6 % |" in text
+    assert "| 0.5 | 82.0 +- 2.6 % | 52.5 +- 3.5 % |" in text  # two seeds left
+    # the short cell is not tested; of the other three one is higher, one lower
+    assert "1 of 3 cells have a higher mean, 1 of them with Holm-adjusted" in text
+    assert "1 of the 2 others are lower with Holm p < 0.05" in text
+    assert "+10.0 points at sbp.p = 0.1, sbp.f = 0.1" in text
