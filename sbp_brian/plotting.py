@@ -93,21 +93,27 @@ def plot_comparison(curves: dict, axes=None, title: str = ""):
 
 def plot_accuracy_map(values, row_values, col_values, axes=None, row_label: str = "",
                       col_label: str = "", title: str = "", cmap: str = "viridis",
-                      centre: float | None = None):
+                      centre: float | None = None, limits: tuple | None = None):
     """A grid of accuracies in percentage points (``values[i, j]`` at ``row_values[i]``,
     ``col_values[j]``; NaN: no value), each cell annotated, as the SBP paper's Fig. 4B.
-    ``centre``: a diverging colour scale symmetric about this value (differences)."""
+    ``centre``: a diverging colour scale symmetric about this value (differences);
+    ``limits``: the colour scale's ``(low, high)``, to share one scale between panels."""
     ax = _axes(axes)
     values = np.asarray(values, dtype=float)
     finite = values[np.isfinite(values)]
-    limits = {}
-    if centre is not None and finite.size:
+    scale = {}
+    if limits is not None:
+        scale = {"vmin": limits[0], "vmax": limits[1]}
+    elif centre is not None and finite.size:
         span = max(np.abs(finite - centre).max(), 1e-9)
-        limits = {"vmin": centre - span, "vmax": centre + span}
-    image = ax.imshow(values, origin="lower", cmap=cmap, aspect="auto", **limits)
+        scale = {"vmin": centre - span, "vmax": centre + span}
+    image = ax.imshow(values, origin="lower", cmap=cmap, aspect="auto", **scale)
     for (i, j), value in np.ndenumerate(values):
+        # dark text on the light part of the scale (the top of viridis, the middle of RdBu)
+        light = np.isfinite(value) and (abs(image.norm(value) - 0.5) < 0.3 if centre is not None
+                                        else image.norm(value) > 0.6)
         ax.text(j, i, "--" if not np.isfinite(value) else f"{value:.1f}", ha="center",
-                va="center", fontsize=7, color="w" if centre is None else "k")
+                va="center", fontsize=7, color="k" if light else "w")
     ax.set_xticks(range(len(col_values)), [str(v) for v in col_values])
     ax.set_yticks(range(len(row_values)), [str(v) for v in row_values])
     ax.set_xlabel(col_label)

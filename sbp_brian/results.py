@@ -53,7 +53,7 @@ VARIANT_LABELS = {
 }
 _VARIANT_ALIASES = {
     "control (fixed hidden)": "control", "control__fixed_hidden": "control",
-    "without SBP": "nosbp", "without_sbp": "nosbp",
+    "without SBP": "nosbp", "without_sbp": "nosbp", "without-sbp": "nosbp",
     "SBP paper": "paper", "sbp_paper": "paper",
     "SBP spread": "spread", "sbp_spread": "spread",
     "SBP weighted (ours)": "weighted", "sbp_weighted__ours": "weighted",

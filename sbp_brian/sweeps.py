@@ -413,11 +413,18 @@ def plot_sweep(out_dir, sweep: Sweep, rows: list[dict]) -> list:
 
         def draw(stem: str, maps: dict, centre=None) -> list:
             fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 3.6), squeeze=False)
+            finite = np.concatenate([m[np.isfinite(m)] for m in maps.values()])
+            limits = None  # one colour scale for every panel
+            if finite.size and centre is None:
+                limits = (finite.min(), max(finite.max(), finite.min() + 1e-9))
+            elif finite.size:
+                span = max(np.abs(finite - centre).max(), 1e-9)
+                limits = (centre - span, centre + span)
             for ax, (title, values) in zip(axes[0], maps.items()):
                 plot_accuracy_map(values, sweep.axes[y_axis], sweep.axes[x_axis], axes=ax,
                                   row_label=y_axis, col_label=x_axis, title=title,
                                   cmap="RdBu" if centre is not None else "viridis",
-                                  centre=centre)
+                                  centre=centre, limits=limits)
             fig.tight_layout()
             return save_figure(fig, out_dir, stem)
 
@@ -454,13 +461,15 @@ def _plot_costs(out_dir: Path, sweep: Sweep, done: list, curve: dict, cost) -> l
                          "config.json").read_text())["config"]
     n_weights = config["n_input"] * config["n_hidden"] + config["n_hidden"] * config["n_output"]
     reductions: dict = {}
-    for r in done:
+    runs = {r["point"]: r for r in done}  # a run shared by several cells counts once
+    for r in runs.values():
         if r["variant"] == "without-sbp" or r.get("seed") not in base:
             continue
         errors = [1 - a for a in curve[r["point"]]]
         base_errors = [1 - a for a in curve[base[r.get("seed")]["point"]]]
         value = cost(base_errors, errors, n_weights)["reduction"]
-        key = _label({a: r[a] for a in sweep.axes if a != "seed"})
+        point = sweep.run_point({a: r[a] for a in sweep.axes})
+        key = _label({a: v for a, v in point.items() if a != "seed"})
         reductions.setdefault(key, []).append(np.nan if value is None else 100 * value)
     if not reductions:
         return []

@@ -151,10 +151,14 @@ def test_the_map_table_tests_every_cell_against_the_control():
               "final_accuracy": a + gain + e}
              for (p, f), gain in gains.items() for seed, (a, e) in enumerate(zip(control, noise))]
     rows[-1] = {**rows[-1], "status": "failed"}  # a failed point leaves its cell short
-    text = RENDERERS["sweep_map"]({"axes": {"variant": ["control", "paper"], "sbp.p": [0.1, 0.5],
+    rows += [{"variant": "without-sbp", "sbp.p": 0.1, "sbp.f": 0.1, "seed": seed,
+              "status": "done", "final_accuracy": 0.5} for seed in range(3)]
+    text = RENDERERS["sweep_map"]({"axes": {"variant": ["control", "without-sbp", "paper"],
+                                            "sbp.p": [0.1, 0.5],
                                             "sbp.f": [0.1, 0.5], "seed": [0, 1, 2]},
                                    "rows": rows}, {})
     assert "| control (input weights frozen) | 82.0 +- 2.0 % | 80.0 / 84.0 / 82.0 |" in text
+    assert "| without SBP (local STDP) | 50.0 +- 0.0 % | 50.0 / 50.0 / 50.0 |" in text
     assert "| 0.1 | 92.0 +- 2.6 % | 62.0 +- 2.6 % |" in text
     assert "| 0.5 | 82.0 +- 2.6 % | 52.5 +- 3.5 % |" in text  # two seeds left
     # the short cell is not tested; of the other three one is higher, one lower
