@@ -49,6 +49,8 @@ SWEEP_KEYS = {"model": str, "dataset": str, "data_dir": str, "epochs": int, "sam
               "test_samples": int, "validation": float, "device": str}
 #: axes that are options of a run, not model-file keys
 RUN_AXES = ("seed", "variant")
+#: what a point's training recorded about itself (its project, worker, wall time), in its folder
+POINT_RECORD = "sweep_point.json"
 
 
 class SweepError(ValueError):
@@ -211,9 +213,11 @@ def finished(folder: Path, epochs: int) -> dict | None:
     if not records or records[-1]["epoch"] < epochs:
         return None
     accuracies = [r["test_accuracy"] for r in records]
+    record = Path(folder) / POINT_RECORD  # kept for a rerun's table
     return {"final_accuracy": accuracies[-1], "best_accuracy": max(accuracies),
             "epochs": records[-1]["epoch"],
-            "samples_per_second": records[-1].get("samples_per_second")}
+            "samples_per_second": records[-1].get("samples_per_second"),
+            **(json.loads(record.read_text()) if record.exists() else {})}
 
 
 def train_point(options: dict, folder: str, prefix: str | None = None) -> dict:
@@ -237,9 +241,10 @@ def train_point(options: dict, folder: str, prefix: str | None = None) -> dict:
         project = "none" if not compiled else "from cache" if runner.cache_hit else "built"
     finally:
         trainer.close()
-    return {**finished(Path(folder), options["epochs"]), "compiled_project": project,
-            "worker": get_worker().address,
-            "wall_seconds": round(time.perf_counter() - start, 2)}
+    record = {"compiled_project": project, "worker": get_worker().address,
+              "wall_seconds": round(time.perf_counter() - start, 2)}
+    (Path(folder) / POINT_RECORD).write_text(json.dumps(record) + "\n")
+    return finished(Path(folder), options["epochs"])
 
 
 def _brian2_import_plugin():

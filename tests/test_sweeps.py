@@ -63,8 +63,10 @@ def test_a_grid_on_a_local_cluster_resumes_and_records_failures(tmp_path):
                       progress=False, log=logged.append)
     assert "4 of 8 runs to train (4 finished earlier)" in logged[0]
     assert sorted(r["status"] for r in again) == ["done earlier"] * 4 + ["failed"] * 4
-    assert [r["final_accuracy"] for r in read_table(tmp_path / "out")
-            if r["status"] == "done earlier"] == [r["final_accuracy"] for r in done]
+    kept = [r for r in read_table(tmp_path / "out") if r["status"] == "done earlier"]
+    assert [r["final_accuracy"] for r in kept] == [r["final_accuracy"] for r in done]
+    assert [(r["compiled_project"], r["worker"], r["wall_seconds"]) for r in kept] == [
+        (r["compiled_project"], r["worker"], r["wall_seconds"]) for r in done]
 
 
 def test_a_variant_axis_gives_difference_maps_and_costs(tmp_path):
