@@ -222,7 +222,7 @@ def _prune(root: Path) -> None:
             continue
         if not entry.name.startswith("."):
             entries.append((used, entry))
-        elif entry.name != ".locks" and time.time() - used > 3600:  # not another process's entry in the making
-            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name != ".locks" and time.time() - used > 3600:
+            shutil.rmtree(entry, ignore_errors=True)  # not another process's entry in the making
     for _, entry in sorted(entries, reverse=True)[MAX_ENTRIES:]:
         shutil.rmtree(entry, ignore_errors=True)
