@@ -291,7 +291,8 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     out_dir.mkdir(parents=True, exist_ok=True)
     points = sweep.points()
     # runs by name: points that differ only in axes their variant ignores share one
-    runs = {point_name(sweep.run_point(p)): sweep.run_point(p) for p in points}
+    run_names = [point_name(sweep.run_point(p)) for p in points]
+    runs = {name: sweep.run_point(p) for name, p in zip(run_names, points)}
     folders = {name: Path(folder_of(run)) if folder_of else out_dir / "points" / name
                for name, run in runs.items()}
     results = {name: {} for name in runs}
@@ -309,8 +310,7 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
                     log, prefix_of)
     else:
         log(f"[sweep] all {len(runs)} runs finished earlier")
-    table = [{"point": point_name(sweep.run_point(p)), **p,
-              **results[point_name(sweep.run_point(p))]} for p in points]
+    table = [{"point": name, **p, **results[name]} for name, p in zip(run_names, points)]
     write_results(out_dir / RESULTS, table, list(sweep.axes))
     if figures:
         plot_sweep(out_dir, sweep, table)
