@@ -138,7 +138,11 @@ anyway, multiplies them into the weights.  This is exact up to rounding: the con
 restart from 0 at every boundary, so within a sample ``gain_E g_E`` is the conductance the
 scaled weights would give.  :meth:`SBPNetwork.input_weights` gives the weights in effect.
 
-The runtime reference (:class:`sbp_brian.train.RuntimeTrainer`) builds the same network with
+These inline forms of STP, transmission and pair STDP are pinned to their factories in
+:mod:`sbp_brian.equations` (``tm_stp``, ``conductance_transmission``, ``pair_stdp``) by a test
+on the same spike trains (conductances and STDP changes equal; same-step pairs apart).
+
+The runtime reference (:class:`sbp_brian.train._RuntimeRunner`) builds the same network with
 ``boundary="python"``: the boundary step is then done by the rule's numpy reference
 between ``run(T)`` calls.
 """

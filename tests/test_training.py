@@ -5,12 +5,12 @@ import re
 
 import numpy as np
 import pytest
-from brian2 import mV, ms
+from brian2 import mV, ms, nS, second
 
 from sbp_brian.cli import main
 from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
-from sbp_brian.network import TrainingConfig, initial_weights, input_signs
+from sbp_brian.network import TrainingConfig, initial_weights, input_norms, input_signs
 from sbp_brian.parameters import ParameterError
 from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summarise_costs,
                             welch_test, paired_tests, holm)
@@ -1411,3 +1411,92 @@ def test_checkpoints_of_the_first_format_still_load_and_newer_ones_are_refused(t
     with pytest.raises(TrainingError, match="checkpoint format 3, newer than"):
         make_trainer(tiny_options(), tmp_path, resume=True, progress=False,
                      runner=_UnchangedRunner())
+
+
+def _driven_by(n, spikes, dt, name):
+    """A group of ``n`` neurons that spike at the given (indices, times) and carry the
+    conductances of :func:`~sbp_brian.equations.conductance_lif`, integrated as there."""
+    from brian2 import NeuronGroup, TimedArray
+    from sbp_brian.equations import CONDUCTANCE_METHOD
+    indices, times = spikes
+    steps = int(np.max(np.round(np.asarray(times / dt)), initial=0)) + 2
+    table = np.zeros((steps, n))
+    table[np.round(np.asarray(times / dt)).astype(int), indices] = 1
+    return NeuronGroup(n, "dgE/dt = -gE/tau_E : siemens\ndgI/dt = -gI/tau_I : siemens",
+                       threshold=f"{name}_spikes(t, i) > 0.5", method=CONDUCTANCE_METHOD, dt=dt,
+                       namespace={f"{name}_spikes": TimedArray(table, dt=dt)}, name=name)
+
+
+def test_inline_synapses_equal_their_factories_on_the_same_spikes():
+    """The training network writes its synapses inline for speed (sbp_brian.network's
+    docstring): STP state in the input neurons, LTP accumulated at presynaptic spikes, signed
+    transmission.  Over one sample of fixed input spikes, the hidden and output conductances
+    and the input synapses' accumulated STDP changes equal those of the factories
+    (``tm_stp`` + ``conductance_transmission(signed=True)`` + ``pair_stdp(mode="accumulate")``,
+    ``conductance_transmission(signed=True)`` for the outputs) driven by the same pre- and
+    postsynaptic spike trains.  One documented difference: the network counts no pair whose
+    spikes share a time step; the factory counts it as LTP of A+ (Eq. 12's t_j - t_k <= 0)."""
+    from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor
+    from sbp_brian import equations as eq
+    from sbp_brian.targets import use_target
+    config = small_config(sbp_mode="paper", w_out_init=2.0)
+    indices, times, data = schedule(config)
+    first = np.asarray(times / config.dt) < config.steps_per_sample - 0.5
+    indices, times = indices[first], times[first]
+    w_in, w_out = initial_weights(config, np.random.default_rng(1))
+    runner = _RuntimeRunner(config, "numpy", input_schedule=(indices, times), n_samples=1)
+    net = runner.net
+    runner.w_norm, runner.rate_scale = input_norms(config, w_in), 1.0
+    net.input_hidden.w, net.input_hidden.sign_in = w_in, input_signs(w_in)
+    net.hidden_output.w = w_out
+    runner.boundary(False, data.x_train[0], np.zeros(10))
+    hidden_spikes = SpikeMonitor(net.hidden)
+    recorded = {layer: StateMonitor(getattr(net, layer), ["gE", "gI"], record=True)
+                for layer in ("hidden", "output")}
+    net.network.add(hidden_spikes, *recorded.values())
+    net.network.run(config.sample_duration, namespace={})
+    ltp, ltd = net.stdp_changes()
+    post = (np.asarray(hidden_spikes.i), np.asarray(hidden_spikes.t) * second)
+    assert len(indices) > 100 and len(post[0]) > 10
+
+    use_target("numpy")
+    source = SpikeGeneratorGroup(config.n_input, indices, times, dt=config.dt)
+    hidden = _driven_by(config.n_hidden, post, config.dt, "hidden_factory")
+    output = _driven_by(config.n_output, ([], []), config.dt, "output_factory")
+    for group, params in ((hidden, config.hidden), (output, config.output)):
+        group.namespace.update(tau_E=params["tau_E"], tau_I=params["tau_I"])
+    stdp = {k: config.stdp_in[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")}
+    input_hidden = eq.combine(
+        eq.tm_stp(**config.stp),
+        eq.conductance_transmission(signed=True, factor="efficacy", g_w=config.g_in),
+        eq.pair_stdp(mode="accumulate", **stdp)).synapses(source, hidden, dt=config.dt)
+    hidden_output = eq.conductance_transmission(signed=True, g_w=config.g_out).synapses(
+        hidden, output, dt=config.dt)
+    input_hidden.w, hidden_output.w = w_in, w_out
+    factory = {"hidden": StateMonitor(hidden, ["gE", "gI"], record=True, dt=config.dt),
+               "output": StateMonitor(output, ["gE", "gI"], record=True, dt=config.dt)}
+    Network(source, hidden, output, input_hidden, hidden_output, *factory.values()).run(
+        config.sample_duration, namespace={})
+
+    for layer in ("hidden", "output"):
+        for g in ("gE", "gI"):
+            network, reference = (np.asarray(getattr(m, g) / nS)
+                                  for m in (recorded[layer], factory[layer]))
+            assert np.max(reference) > 0.1
+            np.testing.assert_allclose(network, reference, rtol=1e-9, atol=1e-12)
+    # pairs in one time step: counted by the factory (+A+ each), not by the network
+    step = lambda t: np.round(np.asarray(t / config.dt)).astype(int)
+    same_step = np.zeros((config.n_input, config.n_hidden))
+    for i, t in zip(indices, step(times)):
+        same_step[i] += np.bincount(post[0][step(post[1]) == t], minlength=config.n_hidden)
+    order = np.lexsort((np.asarray(input_hidden.j), np.asarray(input_hidden.i)))
+    factory_ltp = np.asarray(input_hidden.dw_ltp)[order]
+    factory_ltd = np.asarray(input_hidden.dw_ltd)[order]
+    assert np.count_nonzero(ltp) > 100 and np.count_nonzero(ltd) > 100
+    # the network's LTD trace is integrated with the hidden membrane's rk2, off by a relative
+    # (dt/tau-)^3/6 per step (equations.conductance_lif); the factory's trace is exact
+    rk2_error = float(config.dt / stdp["tau_minus"]) ** 3 / 6 * config.steps_per_sample
+    np.testing.assert_allclose(ltd, factory_ltd, rtol=rk2_error, atol=1e-15)
+    assert same_step.sum() > 0
+    np.testing.assert_allclose(ltp, factory_ltp - stdp["A_plus"] * same_step.ravel(),
+                               rtol=0, atol=1e-15)
