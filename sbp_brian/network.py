@@ -616,11 +616,14 @@ class SBPNetwork:
         ``copies`` must divide ``config.batch_size`` and ``n_samples``.  An input schedule
         then indexes the copies' inputs (copy ``c``'s input ``i`` is ``c n_input + i``) over
         ``n_samples/copies`` sample periods.
+    run_values : bool
+        Set the generated step's run values (:meth:`sbp_brian.rules.Rule.run_values`, SBP's
+        p and f); ``False`` where every launch of a compiled project sets them (``run_args``).
     """
 
     def __init__(self, config: TrainingConfig, n_samples: int, boundary: str = "generated",
                  input_schedule=None, reductions: str = "accumulate",
-                 record_hidden: bool = False, copies: int = 1):
+                 record_hidden: bool = False, copies: int = 1, run_values: bool = True):
         if boundary not in ("generated", "python"):
             raise ValueError(f"boundary must be 'generated' or 'python', got {boundary!r}")
         if reductions not in REDUCTIONS:
@@ -847,6 +850,8 @@ class SBPNetwork:
             objects.append(self.hidden_spikes)
         if boundary == "generated":
             objects += self._boundary_step(n_samples)
+            for variable, value in (rule.run_values() if run_values else {}).items():
+                variable[:] = value
         self.network = Network(*objects)
 
     # ------------------------------------------------------------------------------------

@@ -287,9 +287,11 @@ class _CompiledRunner(_StateRunner):
         # but not yet collected, would rename this one's code objects ("..._1"), so that its
         # project would not match its cached build
         gc.collect()
+        # the rule's run values (SBP's p and f) are set by every launch (run_args), not
+        # written into the project: one build serves them all, main.cpp included
         self.net = SBPNetwork(config, config.chunk, boundary="generated",
                               input_schedule=input_schedule, reductions=reductions,
-                              record_hidden=record_hidden, copies=copies)
+                              record_hidden=record_hidden, copies=copies, run_values=False)
         self.net.input_hidden.w = 0.0
         self.net.input_hidden.sign_in = 1.0
         self.net.hidden_output.w = 0.0

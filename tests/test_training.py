@@ -97,7 +97,8 @@ def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo
 def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path, monkeypatch):
     """SBP's p and f are set at every launch (run_args), not compiled in: a project built for
     one (p, f) is reused from the project cache for another (a sweep over them compiles
-    once), and gives that configuration's numpy reference on identical input spikes."""
+    once; not even main.cpp, which holds no value of them), and gives that configuration's
+    numpy reference on identical input spikes."""
     monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", str(tmp_path / "cache"))  # empty: built here
     first = small_config(sbp_mode=mode, p=0.3, f=0.5)
     config = small_config(sbp_mode=mode, p=0.9, f=0.8)
@@ -111,6 +112,9 @@ def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path, monkeypatch):
                                                                    learn=True, seed=0)
     compiled = _CompiledRunner(config, tmp_path / "second", input_schedule=(indices, times))
     assert compiled.cache_hit
+    for built in ("main.o", "make.deps"):  # nothing compiled again, main.cpp included
+        assert ((tmp_path / "second" / built).stat().st_mtime_ns
+                == (tmp_path / "first" / built).stat().st_mtime_ns)
     fast_in, fast_out, fast = compiled.run(x, y, w_in, w_out, learn=True, seed=0)
     np.testing.assert_array_equal(fast.counts, ref.counts)
     np.testing.assert_allclose(fast_in, ref_in, rtol=0, atol=1e-9)

@@ -228,13 +228,12 @@ class SBP(Rule):
 
     def boundary_objects(self, step) -> list:
         net, copies = step.net, step.copies
-        # p, f and k_reached are variables (not constants) of this group: run_values()
+        # p, f and k_reached are variables (not constants) of this group: run_values(), which
+        # the network sets (or every launch of a compiled project)
         norm = NeuronGroup(copies, "Sp_tot : 1\nSm_tot : 1\nact_tot : 1\ncstar : 1\n"
                            "p_sbp : 1\nf_sbp : 1\nk_reached : 1",
                            namespace=step.namespace, clock=step.clock, name="sbp_norm")
         self._norm, self._n_input = norm, step.net.config.n_input
-        for variable, value in self.run_values().items():
-            variable[:] = value
         objects = [norm, step.reducer(net.hidden, norm,
                                       {"Sp_tot_post": "Sp_pre", "Sm_tot_post": "-Sm_pre"},
                                       "sum_hidden_totals", "sbp_hidden_norm")]
