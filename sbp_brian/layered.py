@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from brian2 import (Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, device,
-                    mV, second)
+from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, mV, second
 from brian2 import seed as brian_seed
 
 from .equations import integrate_and_fire, voltage_transmission
@@ -45,7 +43,7 @@ from .model_files import ModelFile, ModelFileError
 from .network import GEOMETRIC_STEPS
 from .parameters import ParameterError, describe_fields
 from .rules.bpstdp import BPSTDP, history_variables, teacher_times, window_phases, window_step
-from .steps import GeneratedStep, summed_lines
+from .steps import GeneratedStep, sample_counts, summed_lines
 from .targets import use_target
 
 __all__ = ["LayeredConfig", "LayeredNetwork", "LayeredRunner", "ENCODINGS",
@@ -419,13 +417,7 @@ class LayeredNetwork:
 
     def sample_counts(self, layer: int = -1) -> np.ndarray:
         """Spike counts per sample of ``layers[layer]``, shape (n_samples, layer size)."""
-        monitor = self.spikes[layer]
-        T = float(self.config.sample_duration / second)
-        sample = np.floor(np.asarray(monitor.t[:] / second) / T + 1e-9).astype(int)
-        keep = sample < self.n_samples
-        counts = np.zeros((self.n_samples, monitor.source.N), dtype=int)
-        np.add.at(counts, (sample[keep], np.asarray(monitor.i[:])[keep]), 1)
-        return counts
+        return sample_counts(self.spikes[layer], self.config.sample_duration, self.n_samples)
 
 
 class LayeredRunner:
@@ -445,7 +437,7 @@ class LayeredRunner:
                  input_schedule=None, threads: int = 1, summed: bool | None = None,
                  cache: bool = True):
         from . import project_cache
-        from .train import _CUDA_SEED_CODE, _SEED_CODE
+        from .train import compile_project
         self.config, self.input_schedule = config, input_schedule
         self.desired = None
         self.summed = threads > 1 or device_name == "cuda" if summed is None else summed
@@ -460,20 +452,19 @@ class LayeredRunner:
             prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         gc.collect()  # dead networks would rename this one's objects ("..._1"), see Trainer
         self.net = LayeredNetwork(config, config.chunk, input_schedule, summed=self.summed)
-        device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
-        self.net.network.run(self.net.duration(), namespace={})
         described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
-        self.cache_hit, self.compile_seconds = project_cache.build({
-            "layered": described, "threads": threads, "summed": self.summed,
-            "input_schedule": project_cache.schedule_digest(input_schedule)}
-            if cache else None, self.target, build_dir)
+        self.cache_hit, self.compile_seconds = compile_project(
+            self.net.network, self.net.duration(), self.target, build_dir, {
+                "layered": described, "threads": threads, "summed": self.summed,
+                "input_schedule": project_cache.schedule_digest(input_schedule)}
+            if cache else None)
 
     def run_state(self, x, y_onehot, weights: dict, learn: bool, seed: int,
                   rate_scale: float = 1.0, homeo_mix: float = 1.0):
         """Present the samples ``x`` with targets ``y_onehot`` (teaching when ``learn``);
         returns the new weights (``{"w_0": ..., "w_1": ...}``, one per projection) and the
         chunk's responses.  ``homeo_mix`` is not used (no homeostasis here)."""
-        from .train import ChunkResult
+        from .train import ChunkResult, launch
         c = self.config
         n = len(x)
         if c.bias_input:
@@ -494,11 +485,7 @@ class LayeredRunner:
             for projection, w in zip(net.projections, arrays):
                 run_args[projection.w] = w.ravel()
                 run_args[projection.mu_now] = mu
-            os.environ["SBP_BRIAN_SEED"] = str(seed)
-            try:
-                device.run(with_output=False, run_args=run_args)
-            finally:
-                del os.environ["SBP_BRIAN_SEED"]
+            launch(run_args, seed)
         else:
             brian_seed(seed)
             schedule = self.input_schedule

@@ -161,7 +161,7 @@ from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields, validate_params
 from .rules import RULES, rule_of
 from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
-from .steps import GeneratedStep, connect_within_copies, summed_lines
+from .steps import GeneratedStep, connect_within_copies, sample_counts, summed_lines
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
            "initial_weights", "hidden_signs", "input_signs", "initial_input_signs",
@@ -1025,16 +1025,7 @@ class SBPNetwork:
     def sample_counts(self, n_samples: int, layer: str = "output") -> np.ndarray:
         """Spike counts per sample, shape (n_samples, layer size), from the layer's spike
         monitor (``layer="hidden"`` needs ``record_hidden``)."""
-        c = self.config
         monitor = self.output_spikes if layer == "output" else self.hidden_spikes
         if monitor is None:
             raise ValueError("hidden spikes are recorded only with record_hidden=True")
-        T = float(c.sample_duration / second)
-        t = np.asarray(monitor.t[:] / second)
-        size = monitor.source.N // self.copies
-        copy, i = np.divmod(np.asarray(monitor.i[:]), size)
-        sample = np.floor(t / T + 1e-9).astype(int) * self.copies + copy
-        keep = sample < n_samples
-        counts = np.zeros((n_samples, size), dtype=int)
-        np.add.at(counts, (sample[keep], i[keep]), 1)
-        return counts
+        return sample_counts(monitor, self.config.sample_duration, n_samples, self.copies)

@@ -16,9 +16,10 @@ Brian2 attribute, ``_clock``; Brian 2.10, checked by the tests).
 """
 from __future__ import annotations
 
-from brian2 import Clock, Synapses
+import numpy as np
+from brian2 import Clock, Synapses, second
 
-__all__ = ["GeneratedStep", "summed_lines", "connect_within_copies"]
+__all__ = ["GeneratedStep", "summed_lines", "connect_within_copies", "sample_counts"]
 
 
 def summed_lines(sums: dict) -> str:
@@ -36,6 +37,21 @@ def connect_within_copies(synapses: Synapses, copies: int) -> None:
     n_source, n_target = len(synapses.source) // copies, len(synapses.target) // copies
     first = f"(i // {n_source})*{n_target}"
     synapses.connect(j=f"k for k in range({first}, {first} + {n_target})")
+
+
+def sample_counts(monitor, sample_duration, n_samples: int, copies: int = 1) -> np.ndarray:
+    """Spike counts per sample from a layer's spike monitor, shape (n_samples, layer size):
+    samples follow each other every ``sample_duration``; with network copies (copy ``c`` is
+    the ``c``-th block of the layer) a period holds ``copies`` samples, copy ``c``'s the
+    ``c``-th.  Spikes after the last sample are not counted."""
+    T = float(sample_duration / second)
+    size = monitor.source.N // copies
+    copy, neuron = np.divmod(np.asarray(monitor.i[:]), size)
+    sample = np.floor(np.asarray(monitor.t[:] / second) / T + 1e-9).astype(int) * copies + copy
+    keep = sample < n_samples
+    counts = np.zeros((n_samples, size), dtype=int)
+    np.add.at(counts, (sample[keep], neuron[keep]), 1)
+    return counts
 
 
 class GeneratedStep:

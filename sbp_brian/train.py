@@ -78,6 +78,29 @@ _CUDA_SEED_CODE = """
 """
 
 
+def compile_project(network, duration, target: str, build_dir, description: dict | None,
+                    profile: bool = False) -> tuple[bool, float]:
+    """Build a network's standalone project in ``build_dir``, compiled once and launched
+    per chunk (:func:`launch`): its run of ``duration`` is recorded (``build_on_run``
+    off), with the code that seeds its random generators at every launch, and compiled,
+    seeded from and stored into the project cache under ``description`` (None: no cache;
+    :func:`sbp_brian.project_cache.build`).  Returns whether the cache had the project and
+    the seconds the build took."""
+    device.insert_code("main", _CUDA_SEED_CODE if target == "cuda" else _SEED_CODE)
+    network.run(duration, namespace={}, profile=profile)
+    return project_cache.build(description, target, build_dir)
+
+
+def launch(run_args: dict, seed: int) -> None:
+    """Run the compiled project once with ``run_args``, its random numbers drawn from
+    ``seed`` (the same seed, the same spikes)."""
+    os.environ["SBP_BRIAN_SEED"] = str(seed)
+    try:
+        device.run(with_output=False, run_args=run_args)
+    finally:
+        del os.environ["SBP_BRIAN_SEED"]
+
+
 @contextlib.contextmanager
 def interrupts_stop_at_once():
     """Within this block, Ctrl-C (SIGINT) raises :class:`KeyboardInterrupt` at once.
@@ -295,18 +318,17 @@ class _CompiledRunner(_StateRunner):
         self.net.input_hidden.w = 0.0
         self.net.input_hidden.sign_in = 1.0
         self.net.hidden_output.w = 0.0
-        device.insert_code("main", _CUDA_SEED_CODE if self.target == "cuda" else _SEED_CODE)
-        self.net.network.run(self.net.duration(), namespace={}, profile=profile)
         # the seed, the epoch count and the rule's run values (SBP's p and f) are not in the
         # generated code (run_args, loop)
         described = {k: v for k, v in config.describe().items()
                      if k not in ("seed", "epochs", "p", "f")}
-        self.cache_hit, self.compile_seconds = project_cache.build({
-            "config": described, "threads": threads,
-            "reductions": reductions, "compile_only": compile_only, "profile": profile,
-            "record_hidden": record_hidden, "copies": copies,
-            "input_schedule": project_cache.schedule_digest(input_schedule)}
-            if cache else None, self.target, build_dir)
+        self.cache_hit, self.compile_seconds = compile_project(
+            self.net.network, self.net.duration(), self.target, build_dir, {
+                "config": described, "threads": threads,
+                "reductions": reductions, "compile_only": compile_only, "profile": profile,
+                "record_hidden": record_hidden, "copies": copies,
+                "input_schedule": project_cache.schedule_digest(input_schedule)}
+            if cache else None, profile=profile)
 
     def run(self, x, y_onehot, w_in, w_out, learn: bool, seed: int, rate_scale: float = 1.0,
             w_norm=None, homeo_mix: float = 1.0, sign_in=None) -> tuple:
@@ -324,9 +346,7 @@ class _CompiledRunner(_StateRunner):
         w_norm = input_norms(c, w_in) if w_norm is None else w_norm
         net = self.net
         homeo = {net.hidden.homeo_mix: homeo_mix} if _epoch_mix(c) else {}
-        os.environ["SBP_BRIAN_SEED"] = str(seed)
-        try:
-            device.run(with_output=False, run_args={**homeo, **net.rule.run_values(),
+        launch({**homeo, **net.rule.run_values(),
                 net.stim: stim, net.labels: labels,
                 net.input_hidden.w: np.tile(w_in, copies),
                 net.input_hidden.sign_in: np.tile(sign_in, copies),
@@ -334,9 +354,7 @@ class _CompiledRunner(_StateRunner):
                 net.input_hidden.eta_in: c.eta_in * rate_scale if learn else 0.0,
                 net.hidden_output.eta_out: c.eta_out * rate_scale if learn else 0.0,
                 net.hidden.wnorm_e: np.tile(w_norm[0], copies),
-                net.hidden.wnorm_i: np.tile(w_norm[1], copies)})
-        finally:
-            del os.environ["SBP_BRIAN_SEED"]
+                net.hidden.wnorm_i: np.tile(w_norm[1], copies)}, seed)
         counts = net.sample_counts(n)
         hidden = float(np.sum(net.hidden.total[:]))
         hidden_counts = net.sample_counts(n, "hidden") if net.hidden_spikes is not None else None
