@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["cache_root", "project_key", "schedule_digest", "build", "restore", "store",
-           "summary", "MAX_ENTRIES"]
+           "same_main", "summary", "MAX_ENTRIES"]
 
 #: Entries kept (a few MB each for a CPU project); the least recently used go first.
 MAX_ENTRIES = 32

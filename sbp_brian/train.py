@@ -50,7 +50,7 @@ from .rules import rule_of
 from .targets import canonical_target, reset_target, use_target
 
 __all__ = ["Trainer", "TrainingError", "ChunkResult", "predict", "accuracy", "read_metrics",
-           "CHECKPOINT", "METRICS", "interrupts_stop_at_once"]
+           "CHECKPOINT", "METRICS", "interrupts_stop_at_once", "compile_project", "launch"]
 
 CHECKPOINT = "checkpoint.npz"
 #: The checkpoint's layout: 1 (no ``format`` entry) the SBP network's arrays ``w_in``,
