@@ -8,9 +8,10 @@ changed.  A project folder seeded with an earlier build's sources, objects and b
 therefore compiles only what differs from that build (``main.cpp``, whose text Brian2
 writes differently in every process, is kept when it is the same program: :func:`same_main`).
 A cache entry that does not match (another package version, a changed template) costs compile
-time, never correctness; the key only decides which earlier build is the likely match.  (Seeding a new configuration from
-another one's build does not pay: another SBP mode or option changes the declarations in
-``objects.h``, which every code object includes, so all of them were compiled again.)
+time, never correctness; the key only decides which earlier build is the likely match.
+(Seeding a new configuration from another one's build does not pay: another SBP mode or
+option changes the declarations in ``objects.h``, which every code object includes, so all of
+them were compiled again.)
 
 Only ``cpp_standalone`` projects are cached: brian2cuda's makefile tracks neither headers nor
 its own flags, so a seeded CUDA project could link objects compiled against an older header.
