@@ -104,8 +104,9 @@ Reductions (sums over synapses into neurons) come in two variants, ``reductions=
   tests, which compare the two variants on identical spikes).
 
 Exactness notes: the Bernoulli input process (a spike in a step with probability
-``rate*dt``, Eq. 2) is drawn as geometric gaps between spikes (:data:`GEOMETRIC_STEPS`), the
-same process with one random number per spike.  STP state ``u, x`` lives in the input group
+``rate*dt``, Eq. 2) is drawn as geometric gaps between spikes
+(:data:`sbp_brian.encoding.GEOMETRIC_STEPS`), the same process with one random number per
+spike.  STP state ``u, x`` lives in the input group
 (one copy per presynaptic neuron), which is exact because the STP parameters are the same
 for all synapses of an input and the state depends only on its spike train; the transmitted
 efficacy ``eff = (u + U (1 - u)) x`` is computed from the state before the spike's own update,
@@ -155,6 +156,7 @@ import numpy as np
 from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
                     TimedArray, linked_var, mV, nS, second)
 
+from .encoding import spike_process
 from .equations import (HOMEOSTASIS_PARAMS, HOMEOSTASIS_TIME_BASES, conductance_lif,
                         with_homeostasis)
 from .model_files import ModelFile, ModelFileError
@@ -210,16 +212,6 @@ BATCH_END = "int(timestep(t, sim_dt) % (sample_steps*boundaries_per_batch) == 0)
 #: exp(T/tau+) in double precision; longer samples are refused (relative error < 1e-6 here).
 MAX_T_OVER_TAU_PLUS = 20
 
-#: Time steps to the next spike of a Bernoulli process with probability ``rate*dt`` per step:
-#: geometric, drawn by inversion.  Exactly the distribution of a ``rand() < rate*dt`` test
-#: every step, with one random number per spike instead of one per input per step.
-#: (``sim_dt`` is the time step under another name: brian2cuda 1.0b1 declares ``dt`` twice in
-#: reset code that mentions it.)  The gap is bounded by 2**30 steps *before* ``ceil``, which
-#: Brian2's numpy target casts to int32: a rate-0 input's gap (~1e12 steps) overflowed there
-#: into a spike at the next step.  The bound changes no spike: every sample redraws the gap
-#: from its own start, and a sample is far shorter than 2**30 steps (~30 hours at 0.1 ms).
-GEOMETRIC_STEPS = ("ceil(clip(log(1 - rand())/log(1 - clip(rate*sim_dt, 1e-12, 1 - 1e-12)), "
-                   "1, 1073741824))")
 
 @dataclass
 class TrainingConfig:
@@ -673,23 +665,14 @@ class SBPNetwork:
                           "dx/dt = (1 - x)/tau_d : 1    # STP resources (Eq. 4)\n")
         generated = boundary == "generated"
         input_eqs += rule.input_state(generated)
-        if input_schedule is not None:
-            indices, times = input_schedule
-            steps = int(round(float((self.n_periods * T + dt) / dt))) + 1
-            table = np.zeros((steps, copies * c.n_input))
-            table[np.round(np.asarray(times / dt)).astype(int), indices] = 1
-            self.schedule = TimedArray(table, dt=dt, name="input_schedule")
-            namespace["input_schedule"] = self.schedule
-            threshold = "input_schedule(t, i) > 0.5"
-            draw_next = ""
-        else:
-            threshold = "timestep(t, sim_dt) >= next_spike"
-            draw_next = f"\nnext_spike = timestep(t, sim_dt) + {GEOMETRIC_STEPS}"
+        process = spike_process("bernoulli", copies * c.n_input, self.n_periods * T + dt, dt,
+                                input_schedule)
+        namespace.update(process.namespace)
         self.inputs = NeuronGroup(
-            copies * c.n_input, input_eqs, threshold=threshold,
+            copies * c.n_input, input_eqs, threshold=process.threshold,
             reset=(("eff = (u + U*(1 - u))*x\nu += U*(1 - u)\nx -= u*x\n" if stp else
                     "eff = 1\n") +
-                   f"ltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1" + draw_next),
+                   f"ltp_p += exp({SAMPLE_TIME}/tau_plus_in)\ncount += 1\n" + process.on_spike),
             method="exact", namespace=namespace, clock=clock, name="inputs")
         # TM-STP at a spike (Eq. 4): the transmitted efficacy uses the state before the
         # spike's own update.  The reset runs before synaptic propagation (nothing there reads
@@ -698,10 +681,9 @@ class SBPNetwork:
         if stp:
             self.inputs.x = 1
         self.inputs.next_spike = np.inf
-        self.first_spike = (f"\nnext_spike = timestep(t, sim_dt) - 1 + {GEOMETRIC_STEPS}"
-                            if input_schedule is None else "")
+        self.first_spike = process.at_sample_start
         if boundary == "python" and self.first_spike:  # the numpy boundary sets the rates
-            self.inputs.run_regularly(self.first_spike.strip(), dt=T, when="start",
+            self.inputs.run_regularly(self.first_spike, dt=T, when="start",
                                       name="inputs_first_spike")
         objects.append(self.inputs)
 
@@ -954,7 +936,7 @@ class SBPNetwork:
                  for name, values in self.sample_start().items()}
         rule_reset = {name: "\n" + code for name, code in rule.reset(summed).items()}
         self.inputs.run_regularly(
-            start["inputs"] + "\nrate = stim(t, i)*max_rate" + self.first_spike
+            start["inputs"] + "\nrate = stim(t, i)*max_rate\n" + self.first_spike
             + rule_reset.get("inputs", ""), order=phase("reset"), name="inputs_reset", **step)
         self.hidden.run_regularly(start["hidden"] + rule_reset.get("hidden", ""),
                                   order=phase("reset"), name="hidden_reset", **step)
