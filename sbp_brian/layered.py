@@ -429,7 +429,12 @@ class LayeredRunner:
             prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         gc.collect()  # dead networks would rename this one's objects ("..._1"), see Trainer
         self.net = LayeredNetwork(config, config.chunk, input_schedule, summed=self.summed)
-        described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
+        # what only the initial weights or the launches read (the learning rate mu_now is a
+        # run_args value) is not in the generated code: one build serves every value
+        described = {k: v for k, v in config.describe().items()
+                     if k not in ("seed", "epochs", "lr_decay")}
+        described["rule"] = {k: v for k, v in described["rule"].items()
+                             if k not in ("mu", "w_init_sd")}
         self.cache_hit, self.compile_seconds = compile_project(
             self.net.network, self.net.duration(), self.target, build_dir, {
                 "layered": described, "threads": threads, "summed": self.summed,

@@ -173,11 +173,13 @@ model = "integrate_and_fire"
 @pytest.mark.parametrize("device, teacher", [
     ("numpy", "regular"), pytest.param("cpp", "regular", marks=pytest.mark.standalone),
     ("numpy", "random"), pytest.param("cpp", "random", marks=pytest.mark.slow)])
-def test_layered_runner_equals_the_numpy_reference(device, teacher, tmp_path):
+def test_layered_runner_equals_the_numpy_reference(device, teacher, tmp_path, monkeypatch):
     """The runner the trainer uses, on identical input spikes: two chunks, the second starting
     from the first's weights; "cpp" is the compiled project relaunched per chunk with
     run_args, "numpy" a runtime network per chunk.  The random teacher's desired spikes, drawn
-    per chunk from its seed, are read back from the runner for the reference."""
+    per chunk from its seed, are read back from the runner for the reference.  The compiled
+    project is the one built for another learning rate, from the project cache: mu is set at
+    every launch, not compiled in."""
     from sbp_brian.layered import LayeredRunner
     from sbp_brian.targets import reset_target
     c = dataclasses.replace(config(sample_duration=24 * ms, teacher=teacher), chunk=3)
@@ -186,8 +188,15 @@ def test_layered_runner_equals_the_numpy_reference(device, teacher, tmp_path):
     weights = {f"w_{k}": w.ravel() for k, w in enumerate(c.rule.initial_weights(c.sizes, rng))}
     targets = np.eye(3)[[0, 2, 1]]
     try:
-        runner = LayeredRunner(c, device, tmp_path / "build", input_schedule=schedule,
-                               cache=False)
+        if device == "cpp":
+            monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", str(tmp_path / "cache"))
+            r = c.rule
+            other = dataclasses.replace(c, rule=BPSTDP(r.mu / 3, r.window, r.w_init_sd,
+                                                       r.propagation, r.teacher))
+            assert not LayeredRunner(other, device, tmp_path / "other",
+                                     input_schedule=schedule).cache_hit
+        runner = LayeredRunner(c, device, tmp_path / "build", input_schedule=schedule)
+        assert runner.cache_hit == (device == "cpp")
         state, reference = weights, [w.reshape(n, m) for w, n, m in zip(
             weights.values(), c.sizes[:-1], c.sizes[1:])]
         for chunk in range(2):
