@@ -1417,18 +1417,20 @@ def test_checkpoints_of_the_first_format_still_load_and_newer_ones_are_refused(t
                      runner=_UnchangedRunner())
 
 
-def _driven_by(n, spikes, dt, name):
+def _driven_by(n, spikes, dt, name, params):
     """A group of ``n`` neurons that spike at the given (indices, times) and carry the
-    conductances of :func:`~sbp_brian.equations.conductance_lif`, integrated as there."""
+    conductances of :func:`~sbp_brian.equations.conductance_lif` with ``params``: the
+    factory's own equations (all but the membrane), integrated as there."""
     from brian2 import NeuronGroup, TimedArray
-    from sbp_brian.equations import CONDUCTANCE_METHOD
+    from sbp_brian.equations import conductance_lif
+    model = conductance_lif(**params)
     indices, times = spikes
     steps = int(np.max(np.round(np.asarray(times / dt)), initial=0)) + 2
     table = np.zeros((steps, n))
     table[np.round(np.asarray(times / dt)).astype(int), indices] = 1
-    return NeuronGroup(n, "dgE/dt = -gE/tau_E : siemens\ndgI/dt = -gI/tau_I : siemens",
-                       threshold=f"{name}_spikes(t, i) > 0.5", method=CONDUCTANCE_METHOD, dt=dt,
-                       namespace={f"{name}_spikes": TimedArray(table, dt=dt)}, name=name)
+    return NeuronGroup(n, model.other_equations, threshold=f"{name}_spikes(t, i) > 0.5",
+                       method=model.method, dt=dt, name=name,
+                       namespace={**model.namespace, f"{name}_spikes": TimedArray(table, dt=dt)})
 
 
 def test_inline_synapses_equal_their_factories_on_the_same_spikes():
@@ -1465,10 +1467,8 @@ def test_inline_synapses_equal_their_factories_on_the_same_spikes():
 
     use_target("numpy")
     source = SpikeGeneratorGroup(config.n_input, indices, times, dt=config.dt)
-    hidden = _driven_by(config.n_hidden, post, config.dt, "hidden_factory")
-    output = _driven_by(config.n_output, ([], []), config.dt, "output_factory")
-    for group, params in ((hidden, config.hidden), (output, config.output)):
-        group.namespace.update(tau_E=params["tau_E"], tau_I=params["tau_I"])
+    hidden = _driven_by(config.n_hidden, post, config.dt, "hidden_factory", config.hidden)
+    output = _driven_by(config.n_output, ([], []), config.dt, "output_factory", config.output)
     stdp = {k: config.stdp_in[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")}
     input_hidden = eq.combine(
         eq.tm_stp(**config.stp),
