@@ -77,7 +77,7 @@ def _present(config: LayeredConfig, image, weights, device: str, seed: int) -> d
     brian_seed(seed)
     net = LayeredNetwork(config, 1)
     x = np.append(image, 1.0) if config.bias_input else image
-    net.load(x[None, :], np.zeros((1, config.sizes[-1])), weights, mu=0.0)
+    net.load(x[None, :], np.zeros((1, config.sizes[-1])), weights, learning_rate=0.0)
     output = net.layers[-1]
     potentials = StateMonitor(output, "v", record=True, name="output_potentials")
     Network(net.network.objects, potentials).run(config.sample_duration, namespace={})

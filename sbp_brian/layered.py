@@ -15,16 +15,19 @@ Layers (sizes, parameters and provenance from a model file)::
     output   integrate-and-fire neurons; the target class is a per-sample variable
 
 Every projection is all-to-all, ``v_post += v_w w`` at a presynaptic spike
-(:func:`sbp_brian.equations.voltage_transmission`).  The learning rule's step runs every
-``window`` inside the sample (:func:`sbp_brian.rules.bpstdp.window_step`), and at every sample
-boundary (``t = kT``, after the rule's last window of the sample) the membranes, counts and
-windows are reset and the next sample's input rates and target are loaded, all as generated
-code: a compiled project simulates a chunk of samples with no Python in between.
+(:func:`sbp_brian.equations.voltage_transmission`).  The network knows no learning rule by
+name: the configuration's rule (a :class:`~sbp_brian.rules.LayeredRule`, picked by the model
+file's ``[rule] name``; BP-STDP, :mod:`sbp_brian.rules.bpstdp`) adds its state to the layers
+and projections and builds its step, which runs at the rule's period inside the sample; at
+every sample boundary (``t = kT``, after the rule's last step of the sample) the membranes and
+the rule's per-sample state are reset and the next sample's input rates and target are loaded,
+all as generated code: a compiled project simulates a chunk of samples with no Python in
+between.
 
-With ``propagation = "same_step"`` (BP-STDP's Fig. 3) each projection's spike propagation runs
-in the ``thresholds`` slot right after its source's threshold and before its target's, so a
-spike reaches the next layer in the step it is emitted; ``"next_step"`` keeps Brian2's default
-schedule.  The numpy reference is :func:`sbp_brian.rules.bpstdp.simulate_sample`.
+With the rule's ``propagation = "same_step"`` (BP-STDP's Fig. 3) each projection's spike
+propagation runs in the ``thresholds`` slot right after its source's threshold and before its
+target's, so a spike reaches the next layer in the step it is emitted; ``"next_step"`` keeps
+Brian2's default schedule.
 """
 from __future__ import annotations
 
@@ -42,8 +45,8 @@ from .encoding import ENCODINGS, spike_process
 from .equations import integrate_and_fire, voltage_transmission
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
-from .rules.bpstdp import BPSTDP, history_variables, teacher_times, window_phases, window_step
-from .steps import GeneratedStep, sample_counts, summed_lines
+from .rules import RULES, LayeredRule
+from .steps import GeneratedStep, sample_counts
 from .targets import use_target
 
 __all__ = ["LayeredConfig", "LayeredNetwork", "LayeredRunner"]
@@ -65,7 +68,8 @@ class LayeredConfig:
     #: membrane jump per unit weight of the projections into the hidden and output layers
     v_w_hidden: Any
     v_w_output: Any
-    rule: BPSTDP = dataclasses.field(default_factory=BPSTDP)
+    #: the learning rule (:class:`~sbp_brian.rules.LayeredRule`)
+    rule: LayeredRule = dataclasses.field(default_factory=lambda: RULES["bpstdp"]())
     encoding: str = "bernoulli"
     #: one more input neuron, always at max_rate (``sizes[0]`` counts it)
     bias_input: bool = False
@@ -80,7 +84,11 @@ class LayeredConfig:
     @classmethod
     def from_model(cls, model: ModelFile, n_input: int, n_output: int, **overrides):
         """Build from a model file (``n_input``/``n_output`` from the data set)."""
-        _refuse_what_a_layered_network_does_not_read(model)
+        rule = RULES[model.options.get("rule", {}).get("name", "sbp")]
+        if rule.network != "layered":
+            raise ModelFileError(f"{model.path}: [rule] name = {rule.name!r} trains the "
+                                 f"{rule.network} network, not a layered one")
+        _refuse_what_a_layered_network_does_not_read(model, rule)
         sizes, sim = model["sizes"], model["simulation"]
         hidden = sizes["hidden"] if isinstance(sizes["hidden"], list) else [sizes["hidden"]]
         for key, given in (("input", n_input), ("output", n_output)):
@@ -90,9 +98,10 @@ class LayeredConfig:
         layer_neurons = _hidden_layer_sections(model, len(hidden))
         for population in ("hidden", "output", *(f"hidden_{k}" for k in layer_neurons)):
             if model.neurons.get(population) is None or \
-                    model.neurons[population].model != "integrate_and_fire":
-                raise ModelFileError(f"{model.path}: [neurons.{population}] must be "
-                                     "model = \"integrate_and_fire\" (BP-STDP Eq. 3)")
+                    model.neurons[population].model not in rule.neuron_models:
+                raise ModelFileError(
+                    f"{model.path}: [neurons.{population}] must be model = "
+                    f"{' or '.join(repr(m) for m in rule.neuron_models)} (rule {rule.name})")
         v_w = {}
         for projection, layer in (("input_hidden", "hidden"), ("hidden_output", "output")):
             parts = model.synapses.get(projection, {})
@@ -100,10 +109,9 @@ class LayeredConfig:
                     "voltage_transmission":
                 raise ModelFileError(
                     f"{model.path}: [synapses.{projection}] must have exactly a "
-                    "transmission, model = \"voltage_transmission\" (BP-STDP Eq. 3); the rule "
-                    "is [bpstdp]")
+                    "transmission, model = \"voltage_transmission\" (a jump of the membrane, "
+                    f"Eq. 3 of BP-STDP); the rule is [{rule.section}]")
             v_w[layer] = parts["transmission"].params["v_w"]
-        rule = model.sections.get("bpstdp", {})
         training = model.sections.get("training", {})
         bias = model.options.get("input", {}).get("bias", False)
         values = dict(
@@ -114,7 +122,7 @@ class LayeredConfig:
             output=dict(model.neurons["output"].params),
             v_w_hidden=v_w["hidden"], v_w_output=v_w["output"], seed=sim["seed"],
             encoding=model.options.get("input", {}).get("encoding", "bernoulli"),
-            rule=BPSTDP(**rule, **model.options.get("bpstdp", {})),
+            rule=rule.from_model(model),
             **{k: training[k] for k in ("epochs", "chunk", "lr_decay") if k in training})
         values.update(overrides)
         config = cls(**values)
@@ -125,15 +133,7 @@ class LayeredConfig:
         if self.encoding not in ENCODINGS:
             raise ParameterError(f"[input] encoding = {self.encoding!r}: the layered network "
                                  f"draws {' or '.join(ENCODINGS)} spike trains")
-        steps = float(self.sample_duration / self.dt)
-        window = float(self.rule.window / self.dt)
-        if abs(window - round(window)) > 1e-9 or round(window) < 1:
-            raise ParameterError(f"the BP-STDP window {self.rule.window} must be a whole "
-                                 f"number of time steps ({self.dt})")
-        if abs(steps / window - round(steps / window)) > 1e-9:
-            raise ParameterError(f"the sample duration {self.sample_duration} must be a whole "
-                                 f"number of BP-STDP windows ({self.rule.window}), so that "
-                                 "every window lies in one sample")
+        self.rule.check(self)
         if len(self.sizes) < 3 or any(int(n) < 1 for n in self.sizes):
             raise ParameterError(f"a layered network needs an input, at least one hidden and "
                                  f"an output layer of >= 1 neuron, got sizes {self.sizes}")
@@ -197,10 +197,6 @@ class LayeredConfig:
         return int(round(float(self.sample_duration / self.dt)))
 
     @property
-    def steps_per_window(self) -> int:
-        return int(round(float(self.rule.window / self.dt)))
-
-    @property
     def n_hidden_layers(self) -> int:
         return len(self.sizes) - 2
 
@@ -212,17 +208,18 @@ class LayeredConfig:
                     float(self.output["theta"] / self.v_w_output)]
 
 
-#: What a layered network reads of a model file: section -> keys and options (None: all).
-#: ``[neurons.hidden]``, ``[neurons.output]`` and the two projections' transmissions are
-#: checked by :meth:`LayeredConfig.from_model`.
+#: What a layered network reads of a model file: section -> keys and options (None: all),
+#: and its rule's own section.  ``[neurons.hidden]``, ``[neurons.output]`` and the two
+#: projections' transmissions are checked by :meth:`LayeredConfig.from_model`.
 LAYERED_KEYS = {"simulation": None, "sizes": {"input", "hidden", "output"},
                 "input": {"max_rate", "encoding", "bias"}, "training": {"epochs", "chunk", "lr_decay"},
-                "bpstdp": None, "rule": None}
+                "rule": None}
 
 
-def _refuse_what_a_layered_network_does_not_read(model: ModelFile) -> None:
+def _refuse_what_a_layered_network_does_not_read(model: ModelFile, rule) -> None:
     """Every key a model file gives is used or refused by name (no silent settings)."""
-    model.refuse_unread(LAYERED_KEYS, "a layered network (rule [rule] name)")
+    model.refuse_unread({**LAYERED_KEYS, rule.section: None},
+                        "a layered network (rule [rule] name)")
     extra = {name for name in set(model.neurons) - {"hidden", "output"}
              if not re.fullmatch(r"hidden_[0-9]+", name)}
     if extra or model.homeostasis:
@@ -250,41 +247,35 @@ class LayeredNetwork:
     """The Brian2 objects of a layered network for ``n_samples`` samples (module docstring).
 
     ``input_schedule``: fixed input spikes ``(indices, times)`` instead of Bernoulli draws.
-    ``summed``: the hidden errors' sums over synapses as Brian2 summed variables (OpenMP,
-    GPUs) instead of ``+=``.  Set the data with :meth:`load` before running.
+    ``summed``: the rule's sums over synapses as Brian2 summed variables (OpenMP, GPUs)
+    instead of ``+=``.  Set the data with :meth:`load` before running.
     """
 
     def __init__(self, config: LayeredConfig, n_samples: int, input_schedule=None,
                  summed: bool = False):
         self.config = c = config
         self.n_samples = n_samples
+        rule = c.rule
         T, dt = c.sample_duration, c.dt
         n_layers = len(c.sizes)
         self.stim = TimedArray(np.zeros((n_samples + 1, c.sizes[0])), dt=T, name="stim")
         self.labels = TimedArray(np.zeros((n_samples + 1, c.sizes[-1])), dt=T, name="labels")
+        #: the rule's per-launch tables (:meth:`~sbp_brian.rules.LayeredRule.tables`)
+        self.tables = rule.tables(c, n_samples)
         namespace = {"max_rate": c.max_rate, "sim_dt": dt, "stim": self.stim,
-                     "labels": self.labels, "mV": mV, "second": second}
-        random_teacher = c.rule.teacher == "random"
-        history = history_variables(c.steps_per_window) if random_teacher else []
-        #: the random teacher's desired spikes: 1 at the start of the step after one
-        self.desired = None
-        if random_teacher:
-            self.desired = TimedArray(np.zeros(n_samples * c.steps_per_sample + 2), dt=dt,
-                                      name="desired")
-            namespace["desired"] = self.desired
-        # a spike counts into the window's cnt, or into the random teacher's spike history
-        counted = "spiked_1 = 1" if random_teacher else "cnt += 1"
-        history_lines = "".join(f"\n{name} : 1" for name in history)
+                     "labels": self.labels, "mV": mV, "second": second, **self.tables}
         self.namespace = namespace
         #: every group and projection steps at the model file's dt
         self.clock = clock = Clock(dt=dt, name="layered_clock")
+        on_spike = rule.on_spike(c)
 
-        # ---- inputs: Bernoulli spikes, counted per window -----------------------------
+        # ---- inputs: spike trains at rate x * max_rate ----------------------------------
         process = spike_process(c.encoding, c.sizes[0], n_samples * T + dt, dt, input_schedule)
         namespace.update(process.namespace)
-        inputs = NeuronGroup(c.sizes[0], "rate : Hz\nnext_spike : 1\ncnt : 1" + history_lines,
+        inputs = NeuronGroup(c.sizes[0], "rate : Hz\nnext_spike : 1\n" +
+                             rule.layer_state("input", c),
                              threshold=process.threshold,
-                             reset=f"{counted}\n{process.on_spike}", namespace=namespace,
+                             reset=f"{on_spike}\n{process.on_spike}", namespace=namespace,
                              clock=clock, name="inputs")
         inputs.next_spike = np.inf
 
@@ -293,12 +284,12 @@ class LayeredNetwork:
         for index in range(1, n_layers):
             is_output = index == n_layers - 1
             neuron = integrate_and_fire(**(c.output if is_output else c.hidden_neurons(index)))
-            state = ("cnt : 1   # spikes in the current window\n"
-                     "err : 1   # error xi at the last window end\n")
-            state += "target : 1\n" if is_output else "err_sum : 1   # sum_k w_hk xi_k\n"
+            state = rule.layer_state("output" if is_output else "hidden", c)
+            if is_output:
+                state += "target : 1   # 1 for the target class while training\n"
             group = NeuronGroup(
-                c.sizes[index], neuron.equations + "\n" + state + history_lines,
-                threshold=neuron.threshold, reset=neuron.reset + "\n" + counted,
+                c.sizes[index], neuron.equations + "\n" + state,
+                threshold=neuron.threshold, reset=neuron.reset + "\n" + on_spike,
                 refractory=neuron.refractory,
                 method=neuron.method, namespace={**namespace, **neuron.namespace}, clock=clock,
                 name="output" if is_output else f"hidden_{index}")
@@ -313,79 +304,73 @@ class LayeredNetwork:
             is_output = index == n_layers - 2
             transmission = voltage_transmission(
                 v_w=c.v_w_output if is_output else c.v_w_hidden)
-            model = transmission.model + "\nmu_now : 1 (shared)"
-            if summed and index >= 1:  # the error of the hidden layer below
-                model += "\n" + summed_lines({"err_sum_pre": "w*err_post"})
-            synapses = Synapses(layers[index], layers[index + 1], model=model,
+            synapses = Synapses(layers[index], layers[index + 1],
+                                model=transmission.model + "\n" +
+                                rule.projection_state(index, summed),
                                 on_pre=transmission.on_pre,
                                 namespace={**namespace, **transmission.namespace},
                                 clock=clock, name=f"projection_{index}")
             synapses.connect()
             projections.append(synapses)
         self.projections = projections
-        if c.rule.propagation == "same_step":  # Fig. 3: thresholds and pathways interleaved
+        if rule.propagation == "same_step":  # thresholds and pathways interleaved
             for index, group in enumerate(layers):
                 group.thresholder["spike"].order = 2 * index
                 if index < len(projections):
                     projections[index].pre.when = "thresholds"
                     projections[index].pre.order = 2 * index + 1
 
-        # ---- the rule's window step and the sample boundary ----------------------------
-        phases = (*window_phases(c.n_hidden_layers, c.rule.teacher), "sample_reset")
-        # the random teacher may ask for a spike after any step: its step runs every step
-        window = GeneratedStep(dt if random_teacher else c.rule.window, phases, namespace,
-                               summed=summed, net=self, name="window")
-        window_step(window, layers, projections, c.rule.teacher, c.steps_per_window)
+        # ---- the rule's step and the sample boundary -----------------------------------
+        phases = (*rule.phases(c.n_hidden_layers), "sample_reset")
+        step = GeneratedStep(rule.period(c), phases, namespace, summed=summed, net=self,
+                             name="rule_step")
+        objects = rule.build_step(step, layers, projections, c)
         boundary = GeneratedStep(T, phases, namespace, summed=summed, net=self,
                                  name="sample")
-        forget = "".join(f"\n{name} = 0" for name in history)  # windows lie in one sample
-        boundary.run(inputs, "rate = stim(t, i)*max_rate\n" + process.at_sample_start + forget,
-                     "sample_reset", "inputs_reset")
+        forget = rule.sample_start(c)
+        boundary.run(inputs, "\n".join(filter(None, [
+            "rate = stim(t, i)*max_rate", process.at_sample_start, forget])),
+            "sample_reset", "inputs_reset")
         for group in layers[1:]:
             reset = "v = V_rest" + ("\ntarget = labels(t, i)" if group is layers[-1] else "")
-            boundary.run(group, reset + forget, "sample_reset", group.name + "_reset")
+            boundary.run(group, "\n".join(filter(None, [reset, forget])), "sample_reset",
+                         group.name + "_reset")
 
         self.spikes = [SpikeMonitor(group, name=f"{group.name}_spikes") for group in layers]
-        self.network = Network(*layers, *projections, *self.spikes)
+        self.network = Network(*layers, *projections, *objects, *self.spikes)
 
     def duration(self):
         """A run of all samples, plus one step for the boundary step at its end."""
         return self.n_samples * self.config.sample_duration + self.config.dt
 
-    def desired_table(self, desired: np.ndarray) -> np.ndarray:
-        """The values of ``desired(t)`` for the random teacher's steps ``desired`` (boolean,
-        (samples, steps per sample), :func:`~sbp_brian.rules.bpstdp.teacher_times`): 1 at the
-        start of the step after each desired spike, when the window step runs."""
-        table = np.zeros(self.n_samples * self.config.steps_per_sample + 2)
-        flat = np.asarray(desired, dtype=float).ravel()
-        table[1:1 + len(flat)] = flat
-        return table
-
-    def draw_desired(self, n: int, seed: int) -> np.ndarray:
-        """The random teacher's desired spikes for ``n`` samples, drawn from ``seed``."""
+    def launch_args(self, x: np.ndarray, targets: np.ndarray, weights: list,
+                    learning_rate: float, seed: int = 0) -> tuple[dict, dict]:
+        """What a launch sets, ``{TimedArray or variable: value}`` (the ``run_args`` of a
+        compiled project): the samples' intensities ``x`` (n_samples, n_input), one-hot
+        ``targets`` (all zero: no teaching), the weights and the rule's launch values for
+        ``learning_rate``; and what the rule drew for them from ``seed``
+        (:meth:`~sbp_brian.rules.LayeredRule.launch_values`)."""
         c = self.config
-        rng = np.random.default_rng([seed, 7])  # apart from Brian2's own stream
-        return np.array([teacher_times("random", c.steps_per_sample, c.steps_per_window, rng)
-                         for _ in range(n)]).reshape(n, c.steps_per_sample)
-
-    def load(self, x: np.ndarray, targets: np.ndarray, weights: list, mu: float,
-             desired: np.ndarray | None = None) -> None:
-        """Set the samples' intensities ``x`` (n_samples, n_input), one-hot ``targets`` (all
-        zero: no teaching), the weights, the learning rate and, for the random teacher, its
-        desired spikes (boolean, (n, steps per sample)) (runtime targets)."""
-        c = self.config
-        if self.desired is not None:
-            self.desired.values[:] = self.desired_table(
-                np.zeros((0, c.steps_per_sample)) if desired is None else desired)
         stim = np.zeros((self.n_samples + 1, c.sizes[0]))
         stim[:len(x)] = x
         labels = np.zeros((self.n_samples + 1, c.sizes[-1]))
         labels[:len(targets)] = targets
-        self.stim.values[:] = stim
-        self.labels.values[:] = labels
+        args = {self.stim: stim, self.labels: labels}
         for projection, w in zip(self.projections, weights):
-            projection.w = np.asarray(w, dtype=float).ravel()
-            projection.mu_now = mu
+            args[projection.w] = np.asarray(w, dtype=float).ravel()
+        values, drawn = c.rule.launch_values(self, len(x), seed, learning_rate)
+        return {**args, **values}, drawn
+
+    def load(self, x: np.ndarray, targets: np.ndarray, weights: list,
+             learning_rate: float, seed: int = 0) -> dict:
+        """Set what :meth:`launch_args` gives (runtime targets); returns what the rule drew."""
+        args, drawn = self.launch_args(x, targets, weights, learning_rate, seed)
+        for target, value in args.items():
+            if isinstance(target, TimedArray):
+                target.values[:] = value
+            else:
+                target[:] = value
+        return drawn
 
     def weights(self) -> list:
         """The weights, one (n_pre, n_post) array per projection."""
@@ -405,9 +390,10 @@ class LayeredRunner:
     machine built the same one before) and relaunched per chunk with the chunk's inputs,
     targets, weights and learning rate as ``run_args``; a shorter chunk is padded with silent
     samples, which change nothing.  "numpy"/"cython": a runtime network per chunk.
-    ``summed``: the hidden errors' sums as summed variables (default: under OpenMP threads and
-    on a GPU).  With the random teacher, ``desired`` holds the desired spikes of the last
-    chunk (drawn from its seed; boolean, (samples, steps per sample)).
+    ``summed``: the rule's sums over synapses as summed variables (default: under OpenMP
+    threads and on a GPU).  ``drawn`` holds what the rule drew for the last chunk from its seed
+    (:meth:`~sbp_brian.rules.LayeredRule.launch_values`; BP-STDP's random teacher: its desired
+    spikes, ``drawn["desired"]``).
     """
 
     def __init__(self, config: LayeredConfig, device_name: str = "cpp", build_dir=None,
@@ -416,7 +402,7 @@ class LayeredRunner:
         from . import project_cache
         from .train import compile_project
         self.config, self.input_schedule = config, input_schedule
-        self.desired = None
+        self.drawn = {}
         self.summed = threads > 1 or device_name == "cuda" if summed is None else summed
         self.compiled = device_name in ("cpp", "cuda")
         self.compile_seconds, self.cache_hit = 0.0, False
@@ -429,12 +415,12 @@ class LayeredRunner:
             prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         gc.collect()  # dead networks would rename this one's objects ("..._1"), see Trainer
         self.net = LayeredNetwork(config, config.chunk, input_schedule, summed=self.summed)
-        # what only the initial weights or the launches read (the learning rate mu_now is a
+        # what only the initial weights or the launches read (e.g. a learning rate set as a
         # run_args value) is not in the generated code: one build serves every value
         described = {k: v for k, v in config.describe().items()
                      if k not in ("seed", "epochs", "lr_decay")}
         described["rule"] = {k: v for k, v in described["rule"].items()
-                             if k not in ("mu", "w_init_sd")}
+                             if k not in config.rule.launch_keys}
         self.cache_hit, self.compile_seconds = compile_project(
             self.net.network, self.net.duration(), self.target, build_dir, {
                 "layered": described, "threads": threads, "summed": self.summed,
@@ -452,28 +438,16 @@ class LayeredRunner:
         if c.bias_input:
             x = np.hstack([x, np.ones((n, 1))])
         arrays = [np.asarray(weights[f"w_{k}"], dtype=float) for k in range(len(c.sizes) - 1)]
-        mu = c.rule.mu * rate_scale if learn else 0.0
+        rate = c.rule.learning_rate(rate_scale) if learn else 0.0
         targets = np.asarray(y_onehot) if learn else np.zeros((n, c.sizes[-1]))
         if self.compiled:
             net = self.net
-            stim = np.zeros((c.chunk + 1, c.sizes[0]))
-            stim[:n] = x
-            labels = np.zeros((c.chunk + 1, c.sizes[-1]))
-            labels[:n] = targets
-            run_args = {net.stim: stim, net.labels: labels}
-            if net.desired is not None:
-                self.desired = net.draw_desired(n, seed)
-                run_args[net.desired] = net.desired_table(self.desired)
-            for projection, w in zip(net.projections, arrays):
-                run_args[projection.w] = w.ravel()
-                run_args[projection.mu_now] = mu
+            run_args, self.drawn = net.launch_args(x, targets, arrays, rate, seed)
             launch(run_args, seed)
         else:
             brian_seed(seed)
-            schedule = self.input_schedule
-            net = LayeredNetwork(c, n, schedule, summed=self.summed)
-            self.desired = net.draw_desired(n, seed) if net.desired is not None else None
-            net.load(x, targets, arrays, mu, self.desired)
+            net = LayeredNetwork(c, n, self.input_schedule, summed=self.summed)
+            self.drawn = net.load(x, targets, arrays, rate, seed)
             net.network.run(net.duration(), namespace={})
         counts = [net.sample_counts(layer)[:n] for layer in range(len(c.sizes))]
         hidden = np.concatenate(counts[1:-1], axis=1)

@@ -9,6 +9,7 @@ from brian2 import Hz, ms, mV
 
 from sbp_brian.layered import LayeredConfig, LayeredNetwork
 from sbp_brian.parameters import ParameterError
+from sbp_brian.rules import LayeredRule
 from sbp_brian.rules.bpstdp import (BPSTDP, hidden_error, output_error, simulate_sample,
                                     teacher_times, window_update)
 
@@ -102,14 +103,15 @@ def test_generated_window_step_equals_the_numpy_reference(propagation, summed,
     w0 = c.rule.initial_weights(c.sizes, rng)
     targets = np.eye(3)[[0, 2, 1]]
     net = LayeredNetwork(c, 3, input_schedule=schedule, summed=summed)
-    desired = net.draw_desired(3, seed=5) if teacher == "random" else None
-    net.load(np.zeros((3, c.sizes[0])), targets, w0, c.rule.mu, desired)
+    desired = net.load(np.zeros((3, c.sizes[0])), targets, w0, c.rule.mu, seed=5).get("desired")
+    assert (desired is None) == (teacher == "regular")
     net.network.run(net.duration(), namespace={})
 
     weights, counts = w0, []
     for k in range(3):
         weights, totals = simulate_sample(weights, raster[k], c.thresholds(), targets[k],
-                                          c.rule.mu, c.steps_per_window, propagation,
+                                          c.rule.mu, c.rule.steps_per_window(c.dt),
+                                          propagation,
                                           None if desired is None else desired[k])
         counts.append(totals)
     for layer in range(len(c.sizes)):
@@ -206,11 +208,12 @@ def test_layered_runner_equals_the_numpy_reference(device, teacher, tmp_path, mo
             for k in range(3):
                 reference, totals = simulate_sample(
                     reference, raster[k], c.thresholds(), targets[k], c.rule.mu,
-                    c.steps_per_window, desired=None if runner.desired is None else
-                    runner.desired[k])
+                    c.rule.steps_per_window(c.dt),
+                    desired=runner.drawn["desired"][k] if runner.drawn else None)
                 counts.append(totals[-1])
             if teacher == "random":  # drawn anew for every chunk
-                assert runner.desired.shape == (3, 24) and runner.desired.any()
+                assert runner.drawn["desired"].shape == (3, 24)
+                assert runner.drawn["desired"].any()
             np.testing.assert_array_equal(result.counts, counts)
         for k, w in enumerate(reference):
             assert np.abs(w.ravel() - weights[f"w_{k}"]).max() > 0.01
@@ -273,3 +276,71 @@ def test_train_folds_runs_one_run_per_fold_and_reports_mean_and_sd(tmp_path, cap
         options = json.loads((tmp_path / f"fold{k}" / "run.json").read_text())
         assert options["fold"] == k - 1 and options["folds"] == 2
     assert "fold 2/2: test" in capsys.readouterr().out
+
+
+class CountHebbRule(LayeredRule):
+    """A rule the layered network has never heard of, to show that one plugs in: at the end of
+    every sample each weight grows by ``eta c_pre c_post`` (the two neurons' spike counts in
+    the sample).  Its step runs at the sample period, before the network's sample reset."""
+
+    name = "count_hebb"
+    section = "count_hebb"
+
+    def period(self, config):
+        return config.sample_duration
+
+    def phases(self, n_hidden_layers):
+        return ("hebb",)
+
+    def layer_state(self, role, config):
+        return "c : 1\n"
+
+    def on_spike(self, config):
+        return "c += 1"
+
+    def projection_state(self, index, summed):
+        return "eta : 1 (shared)"
+
+    def sample_start(self, config):
+        return "c = 0"
+
+    def build_step(self, step, layers, projections, config):
+        for k, projection in enumerate(projections):
+            step.run(projection, "w += eta*c_pre*c_post", "hebb", f"hebb_{k}")
+        return []
+
+    def learning_rate(self, scale=1.0):
+        return 0.01 * scale
+
+    def launch_values(self, net, n_samples, seed, learning_rate):
+        return {p.eta: learning_rate for p in net.projections}, {}
+
+    def initial_weights(self, sizes, rng):
+        return [rng.uniform(0, 1, (n, m)) for n, m in zip(sizes[:-1], sizes[1:])]
+
+
+def test_a_rule_plugs_into_the_layered_network_without_the_network_knowing_it():
+    """The layered network builds the toy rule's state and step from the LayeredRule
+    interface alone; over four samples the weights equal a numpy loop of the same Hebbian
+    update on the integrate-and-fire network's spike counts (Brian2's default schedule,
+    the rule's propagation by default)."""
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    c = dataclasses.replace(config(sizes=(5, 4, 3), sample_duration=10 * ms),
+                            rule=CountHebbRule())
+    rng = np.random.default_rng(1)
+    raster, schedule = fixed_spikes(c, 4, rng, p=0.3)
+    w0 = c.rule.initial_weights(c.sizes, rng)
+    net = LayeredNetwork(c, 4, input_schedule=schedule)
+    net.load(np.zeros((4, 5)), np.zeros((4, 3)), w0, c.rule.learning_rate())
+    net.network.run(net.duration(), namespace={})
+    weights = [w.copy() for w in w0]
+    for k in range(4):
+        _, counts = simulate_sample(weights, raster[k], c.thresholds(), np.zeros(3), 0.0, 1,
+                                    "next_step")
+        np.testing.assert_array_equal(net.sample_counts(2)[k], counts[-1])
+        weights = [w + 0.01 * np.outer(pre, post)
+                   for w, pre, post in zip(weights, counts[:-1], counts[1:])]
+    assert all(np.abs(w - before).max() > 0.05 for w, before in zip(weights, w0))
+    for reference, generated in zip(weights, net.weights()):
+        np.testing.assert_allclose(generated, reference, rtol=0, atol=1e-12)

@@ -1,9 +1,10 @@
 """The interface of a learning rule, and the registry that names the rules.
 
 A rule names the network it trains (:attr:`Rule.network`).  A rule of the layered network
-(:mod:`sbp_brian.layered`; BP-STDP, :mod:`sbp_brian.rules.bpstdp`) brings its own in-sample
-step and reference; the rest of this docstring and the methods below are the interface of a
-rule of the SBP network.
+(:mod:`sbp_brian.layered`; BP-STDP, :mod:`sbp_brian.rules.bpstdp`) implements
+:class:`LayeredRule`: the state it adds to layers and projections, its step (any period, inside
+the sample) and the values a launch sets; the rest of this docstring and the methods of
+:class:`Rule` are the interface of a rule of the SBP network.
 
 The SBP network (:mod:`sbp_brian.network`) is input -> hidden -> output.  The output
 synapses learn by the teaching rule of the network; the *rule* decides what the input synapses
@@ -30,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-__all__ = ["Rule", "BoundaryStep", "RULES", "register_rule", "rule_of"]
+__all__ = ["Rule", "LayeredRule", "BoundaryStep", "RULES", "register_rule", "rule_of"]
 
 
 class BoundaryStep(Protocol):
@@ -137,6 +138,89 @@ class Rule:
     def describe(self) -> dict:
         """The rule and its parameters, JSON-friendly."""
         return {"rule": self.name}
+
+
+class LayeredRule(Rule):
+    """A rule that trains every projection of a layered network (:mod:`sbp_brian.layered`).
+
+    The network builds the layers (the neuron model and parameters from the model file) and
+    the projections, resets every membrane at each sample boundary and loads the next sample;
+    the rule adds its state to them and builds its step as generated code, at its own period
+    (:meth:`period`), in phases it names (:meth:`phases`, placed before the network's
+    ``sample_reset``).  The network never names a rule: it asks its configuration's rule.
+    """
+
+    network: ClassVar[str] = "layered"
+    #: the model-file section holding the rule's parameters and options
+    section: ClassVar[str]
+    #: the neuron models (:mod:`sbp_brian.equations`) of the layers the rule trains
+    neuron_models: ClassVar[tuple] = ("integrate_and_fire",)
+    #: parameters that only the initial weights or each launch read (e.g. a learning rate set
+    #: at every launch): left out of the project cache's key, so one compiled project serves
+    #: every value of them
+    launch_keys: ClassVar[tuple] = ()
+    #: when a spike reaches the next layer: "next_step" (Brian2's schedule: every threshold,
+    #: then every pathway) or "same_step" (each pathway right after its source's threshold,
+    #: so a spike crosses every layer in the step it is emitted)
+    propagation: str = "next_step"
+
+    @classmethod
+    def from_model(cls, model) -> "LayeredRule":
+        """The rule with the parameters and options of the model file's :attr:`section`."""
+        return cls(**model.sections.get(cls.section, {}), **model.options.get(cls.section, {}))
+
+    def check(self, config) -> None:
+        """Refuse a configuration the rule cannot train (a ``ParameterError`` naming why)."""
+
+    def period(self, config):
+        """The period of the rule's step (a time; the network's boundary runs every sample)."""
+        raise NotImplementedError
+
+    def phases(self, n_hidden_layers: int) -> tuple:
+        """The phases of the rule's step, in order."""
+        raise NotImplementedError
+
+    def layer_state(self, role: str, config) -> str:
+        """Equation lines the rule adds to a layer; ``role`` is "input", "hidden" or
+        "output" (the output layer gets the per-sample ``target`` from the network)."""
+        return ""
+
+    def on_spike(self, config) -> str:
+        """Statements every layer runs at each of its spikes."""
+        return ""
+
+    def projection_state(self, index: int, summed: bool) -> str:
+        """Equation lines the rule adds to projection ``index`` (from layer ``index``);
+        ``summed``: sums over synapses as Brian2 summed variables."""
+        return ""
+
+    def sample_start(self, config) -> str:
+        """Statements every layer runs at each sample boundary (the network resets the
+        membranes itself)."""
+        return ""
+
+    def tables(self, config, n_samples: int) -> dict:
+        """Per-launch tables of the rule's code, ``{name: TimedArray}`` (in the namespace)."""
+        return {}
+
+    def build_step(self, step: BoundaryStep, layers: list, projections: list, config) -> list:
+        """Build the rule's step by phase (``step`` runs every :meth:`period`); returns the
+        Brian2 objects the network must include."""
+        raise NotImplementedError
+
+    def learning_rate(self, scale: float = 1.0) -> float:
+        """The learning rate of a launch (``scale``: the trainer's decay)."""
+        raise NotImplementedError
+
+    def launch_values(self, net, n_samples: int, seed: int, learning_rate: float) -> tuple:
+        """What a launch of ``n_samples`` samples sets, ``{TimedArray or variable: value}``
+        (``run_args`` of a compiled project), and what it drew for them from ``seed``,
+        ``{name: array}`` (the numpy reference takes the same)."""
+        return {}, {}
+
+    def initial_weights(self, sizes: list, rng: np.random.Generator) -> list:
+        """Initial weights, one (n_pre, n_post) array per projection."""
+        raise NotImplementedError
 
 
 #: The rules by name.

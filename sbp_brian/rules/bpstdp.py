@@ -49,11 +49,12 @@ on identical input spikes.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import ms
+from brian2 import TimedArray, ms
 
-from ..parameters import Param
+from ..parameters import Param, ParameterError
 from ..sections import register_section
-from .base import Rule, register_rule
+from ..steps import summed_lines
+from .base import LayeredRule, register_rule
 
 __all__ = ["BPSTDP", "BPSTDP_PARAMS", "PROPAGATIONS", "TEACHERS", "WINDOW_PHASES",
            "output_error", "hidden_error", "window_update", "teacher_times", "simulate_sample",
@@ -232,12 +233,13 @@ def window_step(step, layers: list, projections: list, teacher: str = "regular",
 
 
 @register_rule
-class BPSTDP(Rule):
+class BPSTDP(LayeredRule):
     """BP-STDP as a rule of the family: it trains every projection of a layered network of
     integrate-and-fire neurons, inside the sample, every ``window`` (module docstring)."""
 
     name = "bpstdp"
-    network = "layered"
+    section = "bpstdp"
+    launch_keys = ("mu", "w_init_sd")  # mu: every launch's mu_now; w_init_sd: Python only
 
     def __init__(self, mu: float = 0.0005, window=4 * ms, w_init_sd: float = 1.0,
                  propagation: str = "same_step", teacher: str = "regular"):
@@ -250,9 +252,83 @@ class BPSTDP(Rule):
         self.mu, self.window, self.w_init_sd = mu, window, w_init_sd
         self.propagation, self.teacher = propagation, teacher
 
-    @property
-    def period(self):
-        return self.window
+    def steps_per_window(self, dt) -> int:
+        return int(round(float(self.window / dt)))
+
+    def check(self, config) -> None:
+        window = float(self.window / config.dt)
+        if abs(window - round(window)) > 1e-9 or round(window) < 1:
+            raise ParameterError(f"the BP-STDP window {self.window} must be a whole "
+                                 f"number of time steps ({config.dt})")
+        windows = float(config.sample_duration / self.window)
+        if abs(windows - round(windows)) > 1e-9:
+            raise ParameterError(f"the sample duration {config.sample_duration} must be a "
+                                 f"whole number of BP-STDP windows ({self.window}), so that "
+                                 "every window lies in one sample")
+
+    def period(self, config):
+        # the random teacher may ask for a spike after any step: its step runs every step
+        return config.dt if self.teacher == "random" else self.window
+
+    def phases(self, n_hidden_layers: int) -> tuple:
+        return window_phases(n_hidden_layers, self.teacher)
+
+    def _history(self, config) -> list:
+        return (history_variables(self.steps_per_window(config.dt))
+                if self.teacher == "random" else [])
+
+    def layer_state(self, role: str, config) -> str:
+        state = "cnt : 1   # spikes in the current window\n"
+        if role != "input":
+            state += "err : 1   # error xi at the last window end\n"
+        if role == "hidden":
+            state += "err_sum : 1   # sum_k w_hk xi_k\n"
+        return state + "".join(f"{name} : 1\n" for name in self._history(config))
+
+    def on_spike(self, config) -> str:
+        # into the window's count, or into the random teacher's spike history
+        return "spiked_1 = 1" if self.teacher == "random" else "cnt += 1"
+
+    def projection_state(self, index: int, summed: bool) -> str:
+        state = "mu_now : 1 (shared)   # the learning rate of this launch"
+        if summed and index >= 1:  # the error of the hidden layer below
+            state += "\n" + summed_lines({"err_sum_pre": "w*err_post"})
+        return state
+
+    def sample_start(self, config) -> str:
+        # the history is forgotten: every window lies in one sample
+        return "\n".join(f"{name} = 0" for name in self._history(config))
+
+    def tables(self, config, n_samples: int) -> dict:
+        if self.teacher != "random":
+            return {}
+        # the random teacher's desired spikes: 1 at the start of the step after one
+        return {"desired": TimedArray(np.zeros(n_samples * config.steps_per_sample + 2),
+                                      dt=config.dt, name="desired")}
+
+    def build_step(self, step, layers: list, projections: list, config) -> list:
+        return window_step(step, layers, projections, self.teacher,
+                           self.steps_per_window(config.dt))
+
+    def learning_rate(self, scale: float = 1.0) -> float:
+        return self.mu * scale
+
+    def launch_values(self, net, n_samples: int, seed: int, learning_rate: float) -> tuple:
+        """The learning rate ``mu_now`` of every projection and, for the random teacher, its
+        desired spikes for the launch, drawn from ``seed`` (``{"desired"}``: boolean,
+        (samples, steps per sample))."""
+        values = {p.mu_now: learning_rate for p in net.projections}
+        if self.teacher != "random":
+            return values, {}
+        c = net.config
+        rng = np.random.default_rng([seed, 7])  # apart from Brian2's own stream
+        desired = np.array([teacher_times("random", c.steps_per_sample,
+                                          self.steps_per_window(c.dt), rng)
+                            for _ in range(n_samples)]).reshape(n_samples, c.steps_per_sample)
+        table = np.zeros(net.n_samples * c.steps_per_sample + 2)
+        table[1:1 + desired.size] = desired.ravel()  # read in the step after the spike
+        values[net.tables["desired"]] = table
+        return values, {"desired": desired}
 
     def initial_weights(self, sizes: list, rng: np.random.Generator) -> list:
         """Gaussian ``N(0, w_init_sd^2)`` weights for every projection (the paper, section 3)."""
