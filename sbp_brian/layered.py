@@ -69,7 +69,7 @@ class LayeredConfig:
     v_w_hidden: Any
     v_w_output: Any
     #: the learning rule (:class:`~sbp_brian.rules.LayeredRule`)
-    rule: LayeredRule = dataclasses.field(default_factory=lambda: RULES["bpstdp"]())
+    rule: LayeredRule
     encoding: str = "bernoulli"
     #: one more input neuron, always at max_rate (``sizes[0]`` counts it)
     bias_input: bool = False
