@@ -420,8 +420,10 @@ STDP_PARAMS = {
     "A_minus": Param(1, 0.0105, low=0, doc="LTD amplitude A- (Eq. 12)"),
     "tau_plus": Param(ms, 20 * ms, low=0, strict_low=True, doc="LTP time constant tau+ (Eq. 12)"),
     "tau_minus": Param(ms, 20 * ms, low=0, strict_low=True, doc="LTD time constant tau- (Eq. 12)"),
-    "w_min": Param(1, 0.0, doc="lower weight bound (immediate mode, bounds='clip')"),
-    "w_max": Param(1, 1.0, doc="upper weight bound (immediate mode; |w| bound with Dale)"),
+    "w_min": Param(1, 0.0, doc="lower weight bound (immediate mode, bounds='clip'; refused in "
+                               "accumulate mode)"),
+    "w_max": Param(1, 1.0, doc="upper weight bound (immediate mode; |w| bound with Dale; refused "
+                               "in accumulate mode)"),
 }
 
 STDP_MODES = ("immediate", "accumulate")
@@ -449,7 +451,8 @@ def pair_stdp(mode: str = "immediate", pairing: str = "all", bounds: str = "clip
     ``|w| <= w_max`` (``bounds="dale"``, needs ``dale_sign`` in the
     presynaptic group).  ``mode="accumulate"`` leaves ``w`` untouched and sums
     the LTP and LTD parts into ``dw_ltp`` (>= 0) and ``dw_ltd`` (<= 0) for a
-    nonlocal step (SBP Eqs. 13-15) to read and reset.
+    nonlocal step (SBP Eqs. 13-15) to read and reset; it refuses ``w_min`` and
+    ``w_max``, which it would not read.
     """
     if mode not in STDP_MODES:
         raise ValueError(f"pair_stdp: unknown mode {mode!r}; expected one of {STDP_MODES}")
@@ -457,6 +460,12 @@ def pair_stdp(mode: str = "immediate", pairing: str = "all", bounds: str = "clip
         raise ValueError(f"pair_stdp: unknown pairing {pairing!r}; expected one of {STDP_PAIRINGS}")
     if bounds not in STDP_BOUNDS:
         raise ValueError(f"pair_stdp: unknown bounds {bounds!r}; expected one of {STDP_BOUNDS}")
+    bounds_given = sorted({"w_min", "w_max"} & set(params))
+    if mode == "accumulate" and bounds_given:  # no silent settings: nothing here reads them
+        raise ValueError(f"pair_stdp: {' and '.join(bounds_given)} bound(s) the weight in "
+                         "immediate mode only; in accumulate mode the step that applies the "
+                         "summed changes bounds them (the training network: [training] "
+                         "w_in_max and w_out_max); remove them")
     p = validate_params(STDP_PARAMS, params, "pair_stdp")
     jump = "=" if pairing == "nearest" else "+="
     model = ("dapre/dt = -apre/tau_plus : 1 (event-driven)\n"

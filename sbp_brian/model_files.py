@@ -66,7 +66,8 @@ SYNAPSE_COMPONENTS = {
         "pairing": ("all", "all: every pre/post pair counts; nearest: the latest spike of the "
                     "other side only (the training network counts all pairs)"),
         "bounds": ("clip", "clip: w in [w_min, w_max]; dale: the weight keeps its sign, |w| "
-                   "<= w_max (the training network's output synapses)")}),
+                   "<= w_max (the training network's output synapses: their signs kept, |w| <= "
+                   "[training] w_out_max)")}),
     "conductance_transmission": ComponentKind(
         eq.conductance_transmission, eq.TRANSMISSION_PARAMS, {"signed": (True, False)},
         {"signed": (False, "true: positive weights drive g_E, negative ones g_I (Dale's "

@@ -74,8 +74,9 @@ def _pairing_network(mode, bounds="clip"):
     t0 = 50.0
     pre = SpikeGeneratorGroup(n, np.arange(n), np.full(n, t0) * ms)
     post = SpikeGeneratorGroup(n, np.arange(n), (t0 + PAIRINGS) * ms)
+    limits = dict(w_min=-1, w_max=1) if mode == "immediate" else {}  # accumulate: unbounded
     model = eq.pair_stdp(mode=mode, bounds=bounds, A_plus=0.01, A_minus=0.012,
-                         tau_plus=17 * ms, tau_minus=34 * ms, w_min=-1, w_max=1)
+                         tau_plus=17 * ms, tau_minus=34 * ms, **limits)
     syn = model.synapses(pre, post, connect="i == j")
     syn.w = 0.5
     return pre, post, syn

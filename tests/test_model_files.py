@@ -132,6 +132,23 @@ def test_training_network_refuses_choices_it_does_not_implement(tmp_path, old, n
     assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).sbp_mode == "paper"
 
 
+def test_weight_bounds_are_refused_where_nothing_reads_them(tmp_path):
+    """pair_stdp bounds its weights in immediate mode only: an accumulate-mode section (the
+    training network's, whose bounds are [training] w_in_max and w_out_max) that gives w_min
+    or w_max is refused by name; an immediate-mode one keeps them."""
+    text = bundled_models()["sbp_digits"].read_text()
+    anchor = 'tau_minus = { value = "33.7*ms", source = "Bi & Poo 2001 fit of the 1998 data" }'
+    assert anchor in text
+    for key in ("w_min", "w_max"):
+        bounded = text.replace(anchor, anchor + f'\n{key} = {{ value = 2.0, source = "x" }}', 1)
+        refused = rf"input_hidden.stdp\] pair_stdp: {key} bound\(s\) the weight in immediate mode"
+        with pytest.raises(ModelFileError, match=refused):
+            load_model(write(tmp_path, bounded))
+    immediate = bounded.replace('mode = "accumulate"', 'mode = "immediate"', 1)
+    assert load_model(write(tmp_path, immediate)).synapses["input_hidden"]["stdp"].params[
+        "w_max"] == 2.0
+
+
 def test_a_model_file_without_input_stp_trains_without_it(tmp_path):
     """STP is switched off by leaving out [synapses.input_hidden.stp] (the paper's STP
     ablation, fig. S2): every input spike then transmits with efficacy 1."""
