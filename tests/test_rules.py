@@ -101,10 +101,7 @@ RULE_OPTIONS = {"sbp": {}, "local_stdp": {"no_sbp": True},
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("rule", [
-    "sbp",  # the bundled model's own project: other default tests compile it too
-    pytest.param("local_stdp", marks=pytest.mark.slow),  # a compilation each (~30 s)
-    pytest.param("frozen", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("rule", ["sbp", "local_stdp", "frozen"])  # a compilation each
 def test_each_rule_learns_digits_above_chance(rule, tmp_path):
     """One epoch of 400 digits (the bundled sbp_digits network, compiled), scored on 150 test
     digits: at least three times chance (10 %) for every rule (measured: 46.7 % SBP "paper",

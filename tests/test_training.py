@@ -63,12 +63,14 @@ def schedule(config, seed=0):
 @pytest.mark.parametrize("mode, threads, reductions, homeo, stp", [
     ("paper", 1, "accumulate", None, True), ("spread", 1, "accumulate", "sample", True),
     ("paper", 2, "summed", None, True), ("weighted", 2, "summed", "epochs", True),
-    ("weighted", 1, "accumulate", None, False)])
+    ("weighted", 1, "accumulate", None, False), (None, 1, "accumulate", None, True)])
 def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo, stp,
                                                 tmp_path):
     """The compiled boundary step (both reduction variants; OpenMP with the summed one)
-    gives the numpy reference's spikes and weights on identical input spikes, also with
-    homeostatic membrane adjustment (both readings of Eq. 9) and without STP."""
+    gives the numpy reference's spikes and weights on identical input spikes, for each SBP
+    mode and for local STDP only (mode None), also with homeostatic membrane adjustment (both
+    readings of Eq. 9) and without STP.  (The frozen control's compiled path: the pinned
+    weights, tests/test_pinned_sbp.py, and its learning test in tests/test_rules.py.)"""
     config, (indices, times), (x, y), (w_in, w_out), (ref_in, ref_out, ref) = reference_run(
         mode, homeostasis=homeostasis(homeo), **({} if stp else {"stp": None}))
     compiled = _CompiledRunner(config, tmp_path / "build", input_schedule=(indices, times),
