@@ -325,7 +325,7 @@ class BPSTDP(LayeredRule):
         desired = np.array([teacher_times("random", c.steps_per_sample,
                                           self.steps_per_window(c.dt), rng)
                             for _ in range(n_samples)]).reshape(n_samples, c.steps_per_sample)
-        table = np.zeros(net.n_samples * c.steps_per_sample + 2)
+        table = np.zeros_like(net.tables["desired"].values)  # the length tables() gave it
         table[1:1 + desired.size] = desired.ravel()  # read in the step after the spike
         values[net.tables["desired"]] = table
         return values, {"desired": desired}
