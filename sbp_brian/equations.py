@@ -55,6 +55,17 @@ class NeuronModel:
     method: str
     namespace: Mapping[str, Any]
     initial: Mapping[str, str] = field(default_factory=dict)
+    #: the membrane and synaptic state of a neuron at rest (no input since long), each
+    #: variable's value as an expression in the model's namespace; see :attr:`rest`
+    resting: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def rest(self) -> dict:
+        """The state a network resets the neuron to between samples: :attr:`resting`, and no
+        refractoriness (a spike long ago) where the model has a refractory period."""
+        if self.refractory is False:
+            return dict(self.resting)
+        return {**self.resting, "lastspike": "-1e4*second", "not_refractory": "True"}
 
     @property
     def equations(self) -> str:
@@ -164,7 +175,8 @@ def lif(**params) -> NeuronModel:
         membrane="(V_L - v)/tau_m + (I_syn + I_ext)/C_m",
         other_equations="dI_syn/dt = -I_syn/tau_syn : amp\nI_ext : amp",
         threshold="v > V_th", reset="v = V_reset", refractory="t_ref",
-        method="exact", namespace=p, initial={"v": "V_L"})
+        method="exact", namespace=p, initial={"v": "V_L"},
+        resting={"v": "V_L", "I_syn": "0*amp"})
 
 
 CONDUCTANCE_LIF_PARAMS = {
@@ -228,7 +240,8 @@ def conductance_lif(*, conductance_gains: bool = False, **params) -> NeuronModel
                          "I_ext : amp" + gains),
         threshold="v > V_th", reset="v = V_reset", refractory="t_ref",
         method=CONDUCTANCE_METHOD, namespace=p,
-        initial={"v": "V_L", **({"gain_E": 1, "gain_I": 1} if conductance_gains else {})})
+        initial={"v": "V_L", **({"gain_E": 1, "gain_I": 1} if conductance_gains else {})},
+        resting={"v": "V_L", "gE": "0*nS", "gI": "0*nS"})
 
 
 IF_PARAMS = {
@@ -252,7 +265,8 @@ def integrate_and_fire(**params) -> NeuronModel:
         name="if", membrane="I_ext/C_m", other_equations="I_ext : amp",
         threshold="v >= V_rest + theta", reset="v = V_rest",
         # Forward Euler is exact here: the right-hand side is constant between events.
-        refractory="t_ref", method="euler", namespace=p, initial={"v": "V_rest"})
+        refractory="t_ref", method="euler", namespace=p, initial={"v": "V_rest"},
+        resting={"v": "V_rest"})
 
 
 HOMEOSTASIS_PARAMS = {
@@ -408,11 +422,15 @@ def voltage_transmission(factor: str = "1", **params) -> SynapseModel:
     return SynapseModel(model="w : 1", on_pre=f"v_post += v_w*w*{factor}", namespace=p)
 
 
-def current_transmission(factor: str = "1", I_w=10 * pA) -> SynapseModel:
+CURRENT_TRANSMISSION_PARAMS = {
+    "I_w": Param(pA, 10 * pA, low=0, doc="synaptic current jump per unit weight"),
+}
+
+
+def current_transmission(factor: str = "1", **params) -> SynapseModel:
     """Synaptic current jump ``I_syn += I_w * w * factor`` for :func:`lif`."""
-    Param(pA, low=0).check("I_w", I_w, "current_transmission")
-    return SynapseModel(model="w : 1", on_pre=f"I_syn_post += I_w*w*{factor}",
-                        namespace={"I_w": I_w})
+    p = validate_params(CURRENT_TRANSMISSION_PARAMS, params, "current_transmission")
+    return SynapseModel(model="w : 1", on_pre=f"I_syn_post += I_w*w*{factor}", namespace=p)
 
 
 STDP_PARAMS = {
@@ -531,4 +549,5 @@ SYNAPSE_MODELS: dict[str, tuple[Callable[..., SynapseModel], dict[str, Param]]] 
     "pair_stdp": (pair_stdp, STDP_PARAMS),
     "conductance_transmission": (conductance_transmission, TRANSMISSION_PARAMS),
     "voltage_transmission": (voltage_transmission, VOLTAGE_TRANSMISSION_PARAMS),
+    "current_transmission": (current_transmission, CURRENT_TRANSMISSION_PARAMS),
 }

@@ -8,14 +8,19 @@ Layers (sizes, parameters and provenance from a model file)::
              spikes (tests).  With ``[input] bias = true`` one more input neuron fires at
              max_rate in every sample: its weights are the hidden neurons' biases (ours; the
              paper names none, docs/bpstdp.md)
-    hidden   one or more layers of non-leaky integrate-and-fire neurons (BP-STDP Eq. 3,
-             :func:`sbp_brian.equations.integrate_and_fire`), ``[neurons.hidden]``'s; a
+    hidden   one or more layers of ``[neurons.hidden]``'s neuron model and parameters; a
              section ``[neurons.hidden_K]`` gives hidden layer K (from 2) its own parameters
              (the Brian2 group of layer K is named ``hidden_K``)
-    output   integrate-and-fire neurons; the target class is a per-sample variable
+    output   neurons of the same model; the target class is a per-sample variable
 
-Every projection is all-to-all, ``v_post += v_w w`` at a presynaptic spike
-(:func:`sbp_brian.equations.voltage_transmission`).  The network knows no learning rule by
+Every layer has one neuron model of :mod:`sbp_brian.equations`: the non-leaky
+integrate-and-fire neuron (BP-STDP Eq. 3), the current LIF or the conductance LIF (SBP Eq. 5,
+GLSNN Eq. 2); the rule says which it trains (:attr:`~sbp_brian.rules.LayeredRule.neuron_models`).
+Every projection is all-to-all; a presynaptic spike acts on the target layer through the
+projection's transmission, one that the neuron model takes (:data:`TRANSMISSIONS`): a jump of
+the membrane, ``v_post += v_w w`` (:func:`~sbp_brian.equations.voltage_transmission`), of the
+synaptic current or of the conductance.  At every sample boundary every neuron returns to
+rest (:attr:`~sbp_brian.equations.NeuronModel.rest`).  The network knows no learning rule by
 name: the configuration's rule (a :class:`~sbp_brian.rules.LayeredRule`, picked by the model
 file's ``[rule] name``; BP-STDP, :mod:`sbp_brian.rules.bpstdp`) adds its state to the layers
 and projections and builds its step, which runs at the rule's period inside the sample; at
@@ -38,19 +43,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, mV, second
+from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, mV, second
 from brian2 import seed as brian_seed
 
 from .encoding import ENCODINGS, spike_process
-from .equations import integrate_and_fire, voltage_transmission
+from .equations import NEURON_MODELS, SYNAPSE_MODELS
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
 from .rules import RULES, LayeredRule
 from .steps import GeneratedStep, sample_counts
-from .targets import use_target
+from .targets import network_clock, use_target
 
-__all__ = ["LayeredConfig", "LayeredNetwork", "LayeredRunner"]
+__all__ = ["LayeredConfig", "LayeredNetwork", "LayeredRunner", "TRANSMISSIONS"]
 
+#: The transmissions each neuron model takes: a jump of the membrane (the integrate-and-fire
+#: neuron; the current LIF with delta synapses), of the synaptic current (the current LIF) or
+#: of the excitatory (signed: also the inhibitory) conductance (the conductance LIF).
+TRANSMISSIONS = {"integrate_and_fire": ("voltage_transmission",),
+                 "lif": ("voltage_transmission", "current_transmission"),
+                 "conductance_lif": ("conductance_transmission",)}
 
 
 @dataclass
@@ -62,14 +73,18 @@ class LayeredConfig:
     dt: Any
     sample_duration: Any
     max_rate: Any
-    #: integrate_and_fire parameters of the hidden layers and of the output layer
+    #: neuron parameters of the hidden layers and of the output layer
     hidden: dict
     output: dict
-    #: membrane jump per unit weight of the projections into the hidden and output layers
-    v_w_hidden: Any
-    v_w_output: Any
+    #: the transmission of the projections into the hidden layers and into the output layer:
+    #: its factory's name (``"model"``, one of :data:`TRANSMISSIONS`) with its parameters and
+    #: options, e.g. ``{"model": "voltage_transmission", "v_w": 1*mV}``
+    transmission_hidden: dict
+    transmission_output: dict
     #: the learning rule (:class:`~sbp_brian.rules.LayeredRule`)
     rule: LayeredRule
+    #: the neuron model of every layer after the input (:data:`TRANSMISSIONS` names them)
+    neuron_model: str = "integrate_and_fire"
     encoding: str = "bernoulli"
     #: one more input neuron, always at max_rate (``sizes[0]`` counts it)
     bias_input: bool = False
@@ -77,7 +92,7 @@ class LayeredConfig:
     chunk: int = 50
     lr_decay: float = 0.0
     seed: int = 0
-    #: hidden layer K (from 2) -> its own integrate_and_fire parameters, from a section
+    #: hidden layer K (from 2) -> its own neuron parameters, from a section
     #: ``[neurons.hidden_K]`` (layers not named take ``hidden``)
     layer_neurons: dict = dataclasses.field(default_factory=dict)
 
@@ -96,22 +111,31 @@ class LayeredConfig:
                 raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
                                      f"set has {given}; use a model file for this data set")
         layer_neurons = _hidden_layer_sections(model, len(hidden))
-        for population in ("hidden", "output", *(f"hidden_{k}" for k in layer_neurons)):
+        if model.neurons.get("hidden") is None:
+            raise ModelFileError(f"{model.path}: a layered network needs [neurons.hidden]")
+        neuron_model = model.neurons["hidden"].model
+        if neuron_model not in rule.neuron_models:
+            raise ModelFileError(
+                f"{model.path}: [neurons.hidden] must be model = "
+                f"{' or '.join(repr(m) for m in rule.neuron_models)} (rule {rule.name})")
+        for population in ("output", *(f"hidden_{k}" for k in layer_neurons)):
             if model.neurons.get(population) is None or \
-                    model.neurons[population].model not in rule.neuron_models:
+                    model.neurons[population].model != neuron_model:
                 raise ModelFileError(
-                    f"{model.path}: [neurons.{population}] must be model = "
-                    f"{' or '.join(repr(m) for m in rule.neuron_models)} (rule {rule.name})")
-        v_w = {}
+                    f"{model.path}: [neurons.{population}] must be model = {neuron_model!r}, "
+                    "as [neurons.hidden]: every layer of a layered network has one neuron "
+                    "model")
+        transmission = {}
         for projection, layer in (("input_hidden", "hidden"), ("hidden_output", "output")):
             parts = model.synapses.get(projection, {})
-            if set(parts) != {"transmission"} or parts["transmission"].model != \
-                    "voltage_transmission":
+            allowed = TRANSMISSIONS[neuron_model]
+            if set(parts) != {"transmission"} or parts["transmission"].model not in allowed:
                 raise ModelFileError(
                     f"{model.path}: [synapses.{projection}] must have exactly a "
-                    "transmission, model = \"voltage_transmission\" (a jump of the membrane, "
-                    f"Eq. 3 of BP-STDP); the rule is [{rule.section}]")
-            v_w[layer] = parts["transmission"].params["v_w"]
+                    f"transmission, model = {' or '.join(repr(m) for m in allowed)} (what "
+                    f"{neuron_model!r} neurons take); the rule is [{rule.section}]")
+            part = parts["transmission"]
+            transmission[layer] = {"model": part.model, **part.options, **part.params}
         training = model.sections.get("training", {})
         bias = model.options.get("input", {}).get("bias", False)
         values = dict(
@@ -119,8 +143,9 @@ class LayeredConfig:
             sample_duration=sim["sample_duration"], max_rate=model["input"]["max_rate"],
             hidden=dict(model.neurons["hidden"].params),
             layer_neurons={k: dict(model.neurons[f"hidden_{k}"].params) for k in layer_neurons},
-            output=dict(model.neurons["output"].params),
-            v_w_hidden=v_w["hidden"], v_w_output=v_w["output"], seed=sim["seed"],
+            output=dict(model.neurons["output"].params), neuron_model=neuron_model,
+            transmission_hidden=transmission["hidden"],
+            transmission_output=transmission["output"], seed=sim["seed"],
             encoding=model.options.get("input", {}).get("encoding", "bernoulli"),
             rule=rule.from_model(model),
             **{k: training[k] for k in ("epochs", "chunk", "lr_decay") if k in training})
@@ -133,6 +158,20 @@ class LayeredConfig:
         if self.encoding not in ENCODINGS:
             raise ParameterError(f"[input] encoding = {self.encoding!r}: the layered network "
                                  f"draws {' or '.join(ENCODINGS)} spike trains")
+        if self.neuron_model not in TRANSMISSIONS:
+            raise ParameterError(f"neuron model {self.neuron_model!r}: a layered network has "
+                                 f"{', '.join(TRANSMISSIONS)} neurons")
+        if self.neuron_model not in self.rule.neuron_models:
+            raise ParameterError(f"rule {self.rule.name} trains "
+                                 f"{' or '.join(self.rule.neuron_models)} neurons, not "
+                                 f"{self.neuron_model}")
+        for layer in ("hidden", "output"):
+            model = getattr(self, f"transmission_{layer}").get("model")
+            if model not in TRANSMISSIONS[self.neuron_model]:
+                raise ParameterError(
+                    f"the transmission into the {layer} layer is {model!r}; "
+                    f"{self.neuron_model} neurons take "
+                    f"{' or '.join(TRANSMISSIONS[self.neuron_model])}")
         self.rule.check(self)
         if len(self.sizes) < 3 or any(int(n) < 1 for n in self.sizes):
             raise ParameterError(f"a layered network needs an input, at least one hidden and "
@@ -179,17 +218,25 @@ class LayeredConfig:
         return {f"{key}_{stat}": float(fn(state[key])) for key in sorted(state)
                 for stat, fn in (("mean", np.mean), ("std", np.std))}
 
+    def upgrade_checkpoint(self, meta: dict, state: dict) -> None:
+        """Complete the configuration of a checkpoint written by an earlier version, in place:
+        before other neuron models, every layer was integrate-and-fire with a membrane jump
+        ``v_w_hidden``, ``v_w_output`` per unit weight; before per-layer sections, no layer
+        had its own parameters."""
+        config = meta.get("config", {})
+        config.setdefault("neuron_model", "integrate_and_fire")
+        config.setdefault("layer_neurons", {})
+        for layer in ("hidden", "output"):
+            if f"v_w_{layer}" in config:
+                config[f"transmission_{layer}"] = {"model": "voltage_transmission",
+                                                   "v_w": config.pop(f"v_w_{layer}")}
+
     def describe(self) -> dict:
-        """JSON-friendly summary (units as strings; the rule as its own summary).  Without
-        per-layer sections it is what it was before they existed, so that earlier run folders
-        resume and earlier compiled projects are found in the cache."""
-        described = {**describe_fields(self), "rule": self.rule.describe()}
-        if not self.layer_neurons:
-            del described["layer_neurons"]
-        return described
+        """JSON-friendly summary (units as strings; the rule as its own summary)."""
+        return {**describe_fields(self), "rule": self.rule.describe()}
 
     def hidden_neurons(self, layer: int) -> dict:
-        """The integrate_and_fire parameters of hidden layer ``layer`` (from 1)."""
+        """The neuron parameters of hidden layer ``layer`` (from 1)."""
         return self.layer_neurons.get(layer, self.hidden)
 
     @property
@@ -201,11 +248,26 @@ class LayeredConfig:
         return len(self.sizes) - 2
 
     def thresholds(self) -> list:
-        """Each layer's threshold in units of its incoming weights, ``theta / v_w`` (the
-        numpy reference's)."""
-        return [float(self.hidden_neurons(k)["theta"] / self.v_w_hidden)
-                for k in range(1, self.n_hidden_layers + 1)] + [
-                    float(self.output["theta"] / self.v_w_output)]
+        """Each integrate-and-fire layer's threshold in units of its incoming weights,
+        ``theta / v_w`` (the numpy reference's)."""
+        if self.neuron_model != "integrate_and_fire":
+            raise ParameterError("thresholds in units of weight: integrate-and-fire layers "
+                                 f"only, not {self.neuron_model}")
+        v_w = [self.transmission_hidden["v_w"]] * self.n_hidden_layers + [
+            self.transmission_output["v_w"]]
+        return [float(neurons["theta"] / jump) for neurons, jump in zip(
+            [*map(self.hidden_neurons, range(1, self.n_hidden_layers + 1)), self.output], v_w)]
+
+    def neurons(self, layer: int):
+        """The :class:`~sbp_brian.equations.NeuronModel` of ``layer`` (1 .. the output)."""
+        params = self.output if layer == len(self.sizes) - 1 else self.hidden_neurons(layer)
+        return NEURON_MODELS[self.neuron_model][0](**params)
+
+    def transmission(self, layer: int):
+        """The :class:`~sbp_brian.equations.SynapseModel` of the projection into ``layer``."""
+        spec = dict(self.transmission_output if layer == len(self.sizes) - 1
+                    else self.transmission_hidden)
+        return SYNAPSE_MODELS[spec.pop("model")][0](**spec)
 
 
 #: What a layered network reads of a model file: section -> keys and options (None: all),
@@ -263,10 +325,11 @@ class LayeredNetwork:
         #: the rule's per-launch tables (:meth:`~sbp_brian.rules.LayeredRule.tables`)
         self.tables = rule.tables(c, n_samples)
         namespace = {"max_rate": c.max_rate, "sim_dt": dt, "stim": self.stim,
-                     "labels": self.labels, "mV": mV, "second": second, **self.tables}
+                     "labels": self.labels, "mV": mV, "second": second, **self.tables,
+                     **rule.namespace(c)}
         self.namespace = namespace
         #: every group and projection steps at the model file's dt
-        self.clock = clock = Clock(dt=dt, name="layered_clock")
+        self.clock = clock = network_clock(dt, "layered_clock")
         on_spike = rule.on_spike(c)
 
         # ---- inputs: spike trains at rate x * max_rate ----------------------------------
@@ -279,11 +342,12 @@ class LayeredNetwork:
                              clock=clock, name="inputs")
         inputs.next_spike = np.inf
 
-        # ---- integrate-and-fire layers -------------------------------------------------
-        layers = [inputs]
+        # ---- layers of the model file's neuron model ------------------------------------
+        layers, rests = [inputs], []
         for index in range(1, n_layers):
             is_output = index == n_layers - 1
-            neuron = integrate_and_fire(**(c.output if is_output else c.hidden_neurons(index)))
+            neuron = c.neurons(index)
+            rests.append("\n".join(f"{name} = {value}" for name, value in neuron.rest.items()))
             state = rule.layer_state("output" if is_output else "hidden", c)
             if is_output:
                 state += "target : 1   # 1 for the target class while training\n"
@@ -301,12 +365,10 @@ class LayeredNetwork:
         # ---- projections ---------------------------------------------------------------
         projections = []
         for index in range(n_layers - 1):
-            is_output = index == n_layers - 2
-            transmission = voltage_transmission(
-                v_w=c.v_w_output if is_output else c.v_w_hidden)
+            transmission = c.transmission(index + 1)
             synapses = Synapses(layers[index], layers[index + 1],
                                 model=transmission.model + "\n" +
-                                rule.projection_state(index, summed),
+                                rule.projection_state(index, summed, c),
                                 on_pre=transmission.on_pre,
                                 namespace={**namespace, **transmission.namespace},
                                 clock=clock, name=f"projection_{index}")
@@ -331,8 +393,8 @@ class LayeredNetwork:
         boundary.run(inputs, "\n".join(filter(None, [
             "rate = stim(t, i)*max_rate", process.at_sample_start, forget])),
             "sample_reset", "inputs_reset")
-        for group in layers[1:]:
-            reset = "v = V_rest" + ("\ntarget = labels(t, i)" if group is layers[-1] else "")
+        for group, rest in zip(layers[1:], rests):
+            reset = rest + ("\ntarget = labels(t, i)" if group is layers[-1] else "")
             boundary.run(group, "\n".join(filter(None, [reset, forget])), "sample_reset",
                          group.name + "_reset")
 

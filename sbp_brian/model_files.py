@@ -74,6 +74,8 @@ SYNAPSE_COMPONENTS = {
                             "law; the training network's synapses are signed)")}),
     "voltage_transmission": ComponentKind(eq.voltage_transmission,
                                           eq.VOLTAGE_TRANSMISSION_PARAMS, {}),
+    "current_transmission": ComponentKind(eq.current_transmission,
+                                          eq.CURRENT_TRANSMISSION_PARAMS, {}),
 }
 HOMEOSTASIS = ComponentKind(eq.with_homeostasis, eq.HOMEOSTASIS_PARAMS,
                             {"time_base": eq.HOMEOSTASIS_TIME_BASES},

@@ -153,7 +153,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from brian2 import (Clock, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
+from brian2 import (Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
                     TimedArray, linked_var, mV, nS, second)
 
 from .encoding import spike_process
@@ -164,6 +164,7 @@ from .parameters import ParameterError, describe_fields, validate_params
 from .rules import RULES, rule_of
 from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
 from .steps import GeneratedStep, connect_within_copies, sample_counts, summed_lines
+from .targets import network_clock
 
 __all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
            "initial_weights", "hidden_signs", "input_signs", "initial_input_signs",
@@ -634,7 +635,7 @@ class SBPNetwork:
         self.rule = rule = rule_of(c)
         T, dt = c.sample_duration, c.dt
         #: every group and synapse of the network steps at the model file's dt
-        self.clock = clock = Clock(dt=dt, name="network_clock")
+        self.clock = clock = network_clock(dt, "network_clock")
         stp = c.stp is not None
         namespace = {
             "max_rate": c.max_rate, **(dict(c.stp) if stp else {}), "g_in": c.g_in,
@@ -699,6 +700,7 @@ class SBPNetwork:
             hidden_model = with_homeostasis(
                 hidden_model, mix=mix, **{k: v for k, v in homeo.items() if k != "time_base"})
             namespace["V_in"] = homeo["V_in"]
+        self.hidden_model = hidden_model
         hidden_ns = {**namespace, **hidden_model.namespace}
         hidden_eqs = hidden_model.equations + """
         dapost_in/dt = -apost_in/tau_minus_in : 1   # postsynaptic trace, input synapses
@@ -737,6 +739,7 @@ class SBPNetwork:
         # ---- output: conductance LIF with teacher events ------------------------------
         o = c.output
         output_model = conductance_lif(**o)
+        self.output_model = output_model
         output_ns = {**namespace, **output_model.namespace}
         output_eqs = output_model.equations + """
         dapost/dt = -apost/tau_minus_out : 1     # trace of actual output spikes
@@ -958,12 +961,12 @@ class SBPNetwork:
         as an expression in the group's namespace.  The generated step writes it as code and
         the runtime reference assigns it, so both reset the same variables to the same
         values."""
-        membrane = {"v": "V_L", "gE": "0*nS", "gI": "0*nS", "lastspike": "-1e4*second",
-                    "not_refractory": "True", "count": "0"}
         stp = {"u": "0", "x": "1"} if self.config.stp is not None else {}
         return {"inputs": {"count": "0", **stp, "ltp_p": "0"},
-                "hidden": {**membrane, "apost_in": "0", "ltp_e": "0", "apre_out": "0"},
-                "output": {**membrane, "apost": "0", "ateach": "0", "v_mean": "0*mV"}}
+                "hidden": {**self.hidden_model.rest, "count": "0", "apost_in": "0",
+                           "ltp_e": "0", "apre_out": "0"},
+                "output": {**self.output_model.rest, "count": "0", "apost": "0", "ateach": "0",
+                           "v_mean": "0*mV"}}
 
     # ------------------------------------------------------------------------------------
     def duration(self):

@@ -32,7 +32,7 @@ import brian2
 from brian2 import prefs, set_device
 
 __all__ = ["TARGETS", "use_target", "reset_target", "doctor", "TargetStatus",
-           "configure_cuda", "cuda_toolkit", "gpu_names", "canonical_target"]
+           "configure_cuda", "cuda_toolkit", "gpu_names", "canonical_target", "network_clock"]
 
 TARGETS = ("numpy", "cython", "cpp", "cuda")
 _ALIASES = {"runtime": "numpy", "cpp_standalone": "cpp", "cuda_standalone": "cuda"}
@@ -42,6 +42,19 @@ _ALIASES = {"runtime": "numpy", "cpp_standalone": "cpp", "cuda_standalone": "cud
 #: alternating builds each, identical spikes and weights); ``-flto``, ``-O2`` and
 #: profile-guided optimisation did not help (docs/speed.md).
 CPP_EXTRA_COMPILE_ARGS = ("-funroll-loops",)
+
+
+def network_clock(dt, name: str) -> brian2.Clock:
+    """The clock every group and synapse of a training network steps on, at the model file's
+    ``dt``: a clock of its own, or under brian2cuda Brian2's default clock, its ``dt`` set.
+    brian2cuda 1.0b1's synaptic pathway template reads the default clock's C++ object
+    (``defaultclock.timestep``, templates/synapses.cu) whatever clock the pathway runs on, so
+    a network whose objects all run on another clock fails nvcc with "identifier
+    defaultclock is undefined"."""
+    if type(brian2.get_device()).__name__ == "CUDAStandaloneDevice":
+        brian2.defaultclock.dt = dt
+        return brian2.defaultclock
+    return brian2.Clock(dt=dt, name=name)
 
 #: Compute capability used when compiling CUDA code without a GPU to ask (H100).
 DEFAULT_COMPUTE_CAPABILITY = 9.0

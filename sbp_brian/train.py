@@ -624,8 +624,8 @@ class Trainer:
         if version > CHECKPOINT_FORMAT:
             raise TrainingError(f"{path} has checkpoint format {version}, newer than this "
                                 f"version of sbp-brian reads ({CHECKPOINT_FORMAT}); upgrade")
-        if version < CHECKPOINT_FORMAT and hasattr(self.config, "upgrade_checkpoint"):
-            self.config.upgrade_checkpoint(meta, weights)  # format 1: the SBP network's
+        if hasattr(self.config, "upgrade_checkpoint"):  # what earlier versions wrote
+            self.config.upgrade_checkpoint(meta, weights)
         expected = set(self.config.initial_state(np.random.default_rng(0)))
         if set(weights) != expected:
             raise TrainingError(f"{path} holds {sorted(weights)}, this network needs "

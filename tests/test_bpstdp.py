@@ -2,10 +2,11 @@
 generated in-sample step of the layered network (sbp_brian.layered) against the numpy
 reference on identical input spikes."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
-from brian2 import Hz, ms, mV
+from brian2 import Hz, ms, mV, nS
 
 from sbp_brian.layered import LayeredConfig, LayeredNetwork
 from sbp_brian.parameters import ParameterError
@@ -38,7 +39,8 @@ def config(propagation="same_step", sizes=(6, 8, 5, 3), sample_duration=12 * ms,
     return LayeredConfig(
         sizes=list(sizes), dt=1 * ms, sample_duration=sample_duration, max_rate=250 * Hz,
         hidden=dict(theta=0.9 * mV, V_rest=0 * mV), output=dict(theta=0.4 * mV, V_rest=0 * mV),
-        v_w_hidden=1 * mV, v_w_output=0.5 * mV,
+        transmission_hidden={"model": "voltage_transmission", "v_w": 1 * mV},
+        transmission_output={"model": "voltage_transmission", "v_w": 0.5 * mV},
         rule=BPSTDP(mu=mu, propagation=propagation, teacher=teacher))
 
 
@@ -151,7 +153,15 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
         LayeredConfig.from_model(load_model(tmp_path / "extra.toml"), 4, 3)
     deep_text = load_model("bpstdp_mnist_deep").path.read_text()
     shallow = LayeredConfig.from_model(load_model("bpstdp_mnist"), 784, 10)
-    assert "layer_neurons" not in shallow.describe()  # as before per-layer sections existed
+    # a run folder written before per-layer sections and other neuron models resumes
+    described = json.loads(json.dumps(shallow.describe()))
+    earlier = {k: v for k, v in described.items()
+               if k not in ("layer_neurons", "neuron_model", "transmission_hidden",
+                            "transmission_output")}
+    earlier.update(v_w_hidden="1. mV", v_w_output="1. mV")
+    meta = {"config": earlier}
+    shallow.upgrade_checkpoint(meta, {})
+    assert meta["config"] == described
     for k in (3, 1):
         (tmp_path / "layers.toml").write_text(deep_text.replace("[neurons.hidden_2]",
                                                                 f"[neurons.hidden_{k}]"))
@@ -298,7 +308,7 @@ class CountHebbRule(LayeredRule):
     def on_spike(self, config):
         return "c += 1"
 
-    def projection_state(self, index, summed):
+    def projection_state(self, index, summed, config):
         return "eta : 1 (shared)"
 
     def sample_start(self, config):
@@ -344,3 +354,93 @@ def test_a_rule_plugs_into_the_layered_network_without_the_network_knowing_it():
     assert all(np.abs(w - before).max() > 0.05 for w, before in zip(weights, w0))
     for reference, generated in zip(weights, net.weights()):
         np.testing.assert_allclose(generated, reference, rtol=0, atol=1e-12)
+
+
+class CountHebbAnyNeuronRule(CountHebbRule):
+    """The toy rule, for layers of every neuron model a layered network builds."""
+
+    neuron_models = ("integrate_and_fire", "lif", "conductance_lif")
+
+
+def conductance_config(rule=None):
+    """Three conductance-LIF layers (SBP Eq. 5) joined by conductance jumps."""
+    neurons = dict(tau_m=10 * ms, g_L=10 * nS, V_L=-70 * mV, V_E=0 * mV, V_I=-80 * mV,
+                   V_th=-55 * mV, V_reset=-70 * mV, t_ref=2 * ms, tau_E=5 * ms, tau_I=10 * ms)
+    return LayeredConfig(
+        sizes=[6, 5, 3], dt=0.5 * ms, sample_duration=15 * ms, max_rate=250 * Hz,
+        hidden=neurons, output=neurons, neuron_model="conductance_lif",
+        transmission_hidden={"model": "conductance_transmission", "g_w": 20 * nS},
+        transmission_output={"model": "conductance_transmission", "g_w": 20 * nS},
+        rule=rule or CountHebbAnyNeuronRule())
+
+
+def test_conductance_lif_layers_start_every_sample_from_rest_and_train_with_a_rule():
+    """A layered network of conductance-LIF layers (another neuron model than BP-STDP's):
+    every sample starts from rest -- membrane, conductances and refractoriness -- so the same
+    input spikes in three samples give the same spikes, late spikes of a sample included; and
+    the toy rule's step trains it (the weights equal the Hebbian sums of the network's own
+    spike counts)."""
+    from sbp_brian.targets import use_target
+    use_target("numpy")
+    c = conductance_config()
+    one = np.random.default_rng(3).random((c.steps_per_sample, c.sizes[0])) < 0.3
+    raster = np.stack([one] * 3)
+    sample, step, index = np.nonzero(raster)
+    schedule = (index, (sample * c.steps_per_sample + step) * c.dt)
+    w0 = [np.full((6, 5), 0.6), np.full((5, 3), 0.8)]
+
+    def spike_steps(net, layer):
+        monitor = net.spikes[layer]
+        steps = np.round(np.asarray(monitor.t / c.dt)).astype(int)
+        return [sorted(zip(steps[steps // c.steps_per_sample == k] % c.steps_per_sample,
+                           np.asarray(monitor.i)[steps // c.steps_per_sample == k]))
+                for k in range(3)]
+
+    net = LayeredNetwork(c, 3, input_schedule=schedule)
+    net.load(np.zeros((3, 6)), np.zeros((3, 3)), w0, 0.0)
+    net.network.run(net.duration(), namespace={})
+    for layer in (1, 2):
+        per_sample = spike_steps(net, layer)
+        assert per_sample[0], f"layer {layer} is silent"
+        assert per_sample[0][-1][0] > c.steps_per_sample - 10  # it fires late in the sample
+        assert per_sample[1] == per_sample[0] and per_sample[2] == per_sample[0]
+
+    net = LayeredNetwork(c, 3, input_schedule=schedule)
+    net.load(np.zeros((3, 6)), np.zeros((3, 3)), w0, c.rule.learning_rate())
+    net.network.run(net.duration(), namespace={})
+    counts = [net.sample_counts(layer) for layer in range(3)]
+    expected = [w + 0.01 * sum(np.outer(pre[k], post[k]) for k in range(3))
+                for w, pre, post in zip(w0, counts[:-1], counts[1:])]
+    for reference, generated in zip(expected, net.weights()):
+        np.testing.assert_allclose(generated, reference, rtol=0, atol=1e-12)
+    assert all(np.abs(w - before).max() > 0.05 for w, before in zip(expected, w0))
+
+
+
+def test_a_layered_model_file_has_one_neuron_model_with_the_transmissions_it_takes(tmp_path):
+    """The neuron model must be one the rule trains and the same in every layer, and each
+    projection's transmission one that neuron model takes; each refusal names the section."""
+    from sbp_brian.model_files import ModelFileError, load_model
+    text = load_model("bpstdp_xor").path.read_text()
+    hidden = text.index("[neurons.hidden]")
+    output = text.index("[neurons.output]")
+    lif = ('model = "lif"\ntau_m = { value = "20*ms", source = "x" }\n'
+           'V_th = { value = "-50*mV", source = "x" }\n\n')
+    cases = {
+        r"\[neurons.hidden\] must be model = 'integrate_and_fire' \(rule bpstdp\)":
+            text[:hidden] + "[neurons.hidden]\n" + lif + text[output:],
+        r"\[neurons.output\] must be model = 'integrate_and_fire', as \[neurons.hidden\]":
+            text[:output] + "[neurons.output]\n" + lif +
+            text[text.index("[synapses.input_hidden"):],
+        r"\[synapses.input_hidden\] must have exactly a transmission, model = "
+        r"'voltage_transmission' \(what 'integrate_and_fire' neurons take\)":
+            text.replace('[synapses.input_hidden.transmission]\nmodel = "voltage_transmission"'
+                         '\nv_w = { value = "1*mV"',
+                         '[synapses.input_hidden.transmission]\nmodel = "current_transmission"'
+                         '\nI_w = { value = "1*pA"'),
+    }
+    for k, (message, case) in enumerate(cases.items()):
+        assert case != text
+        (tmp_path / f"case{k}.toml").write_text(case)
+        with pytest.raises(ModelFileError, match=message):
+            LayeredConfig.from_model(load_model(tmp_path / f"case{k}.toml"), 2, 2)

@@ -189,7 +189,7 @@ class LayeredRule(Rule):
         """Statements every layer runs at each of its spikes."""
         return ""
 
-    def projection_state(self, index: int, summed: bool) -> str:
+    def projection_state(self, index: int, summed: bool, config) -> str:
         """Equation lines the rule adds to projection ``index`` (from layer ``index``);
         ``summed``: sums over synapses as Brian2 summed variables."""
         return ""

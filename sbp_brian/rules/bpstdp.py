@@ -289,7 +289,7 @@ class BPSTDP(LayeredRule):
         # into the window's count, or into the random teacher's spike history
         return "spiked_1 = 1" if self.teacher == "random" else "cnt += 1"
 
-    def projection_state(self, index: int, summed: bool) -> str:
+    def projection_state(self, index: int, summed: bool, config) -> str:
         state = "mu_now : 1 (shared)   # the learning rate of this launch"
         if summed and index >= 1:  # the error of the hidden layer below
             state += "\n" + summed_lines({"err_sum_pre": "w*err_post"})
