@@ -1,4 +1,5 @@
-"""Summarise BP-STDP runs into the task table of docs/results.md (kind ``task_summary``).
+"""Summarise runs of the layered network (BP-STDP, GLSNN) into a task table of docs/results.md
+(kind ``task_summary``).
 
     python figures/training/summarise_bpstdp.py OUT.json --row TASK PAPER FOLDER [FOLDER ...]
         [--row ...] [--commands TEXT]
@@ -41,6 +42,12 @@ def _run_summary(folder: str) -> tuple[list[float], dict, list[str]]:
         f"seed {options.get('seed')}"]
 
 
+def _learning_rate(config: dict) -> str:
+    """The rule's learning rate as the table shows it (BP-STDP's mu, GLSNN's eta_w)."""
+    rule = config["rule"]
+    return next(f"{key} = {rule[key]}" for key in ("mu", "eta_w") if key in rule)
+
+
 def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
     """The rows' records; ``renamed`` maps a model path given to the runs to the name the
     table shows (e.g. a copy of a model file kept in the repository)."""
@@ -70,7 +77,7 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
             "network": "-".join(str(n - (config.get("bias_input") and i == 0))
                                 for i, n in enumerate(sizes)) + bias,
             "budget": f"{config['epochs']} epoch{'s' if config['epochs'] != 1 else ''}, T = "
-                      f"{config['sample_duration'].replace('. ', ' ')}, mu = {config['rule']['mu']}",
+                      f"{config['sample_duration'].replace('. ', ' ')}, {_learning_rate(config)}",
             "over": over + ", ".join(label.split()[1] for label in labels),
             "accuracies": accuracies, "runs": labels, "paper": paper,
             "folders": list(folders)})

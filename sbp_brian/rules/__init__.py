@@ -1,12 +1,14 @@
 """The learning rules, one module each behind one interface (:mod:`sbp_brian.rules.base`):
 SBP (:mod:`~sbp_brian.rules.sbp`), local STDP only (:mod:`~sbp_brian.rules.local_stdp`) and
 the frozen-hidden control (:mod:`~sbp_brian.rules.frozen`), which train the hidden layer of
-the SBP network at sample boundaries, and BP-STDP (:mod:`~sbp_brian.rules.bpstdp`), which
-trains every projection of a layered network inside the sample.  Importing the package
+the SBP network at sample boundaries, BP-STDP (:mod:`~sbp_brian.rules.bpstdp`), which
+trains every projection of a layered network inside the sample, and GLSNN
+(:mod:`~sbp_brian.rules.glsnn`), which trains every projection at the end of each sample
+toward targets set by global random feedback.  Importing the package
 registers them in :data:`RULES` and declares the model file's ``[rule]`` section.
 """
 from ..sections import register_section
-from . import bpstdp, frozen, local_stdp, sbp, sbp_released  # noqa: F401  (register the rules)
+from . import bpstdp, frozen, glsnn, local_stdp, sbp, sbp_released  # noqa: F401  (register the rules)
 from .base import RULES, BoundaryStep, LayeredRule, Rule, register_rule, rule_of
 
 __all__ = ["RULES", "BoundaryStep", "LayeredRule", "Rule", "register_rule", "rule_of"]
