@@ -1,4 +1,5 @@
-"""Layered networks of integrate-and-fire neurons trained inside the sample (BP-STDP).
+"""Layered spiking networks (any number of hidden layers) trained by a rule of the family
+whose step runs inside the sample (BP-STDP) or at its end (GLSNN).
 
 Layers (sizes, parameters and provenance from a model file)::
 
@@ -22,10 +23,11 @@ the membrane, ``v_post += v_w w`` (:func:`~sbp_brian.equations.voltage_transmiss
 synaptic current or of the conductance.  At every sample boundary every neuron returns to
 rest (:attr:`~sbp_brian.equations.NeuronModel.rest`).  The network knows no learning rule by
 name: the configuration's rule (a :class:`~sbp_brian.rules.LayeredRule`, picked by the model
-file's ``[rule] name``; BP-STDP, :mod:`sbp_brian.rules.bpstdp`) adds its state to the layers
-and projections and builds its step, which runs at the rule's period inside the sample; at
-every sample boundary (``t = kT``, after the rule's last step of the sample) the membranes and
-the rule's per-sample state are reset and the next sample's input rates and target are loaded,
+file's ``[rule] name``: BP-STDP, :mod:`sbp_brian.rules.bpstdp`, or GLSNN,
+:mod:`sbp_brian.rules.glsnn`) adds its state to the layers and projections and builds its
+step, which runs at the rule's period; at every sample boundary (``t = kT``, after the rule's
+last step of the sample) every neuron and the rule's per-sample state are reset and the next
+sample's input rates and target are loaded,
 all as generated code: a compiled project simulates a chunk of samples with no Python in
 between.
 
