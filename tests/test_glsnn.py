@@ -34,26 +34,40 @@ def test_semi_orthogonal_matrices_have_unit_singular_values():
         np.testing.assert_allclose(np.linalg.svd(semi_orthogonal(*shape, rng))[1], 1.0)
 
 
-def config(sizes=(6, 8, 7, 3), batch_size=2, eta_w=0.5):
-    neurons = dict(tau_m=20 * ms, g_L=10 * nS, V_L=-70 * mV, V_E=0 * mV, V_I=-80 * mV,
-                   V_th=-60 * mV, V_reset=-70 * mV, t_ref=0 * ms, tau_E=5 * ms, tau_I=5 * ms)
-    transmission = {"model": "conductance_transmission", "g_w": 30 * nS, "signed": True}
+#: Layers of each neuron model GLSNN trains: parameters and a transmission they take
+NEURONS = {
+    "conductance_lif": (dict(tau_m=20 * ms, g_L=10 * nS, V_L=-70 * mV, V_E=0 * mV,
+                             V_I=-80 * mV, V_th=-60 * mV, V_reset=-70 * mV, t_ref=0 * ms,
+                             tau_E=5 * ms, tau_I=5 * ms),
+                        {"model": "conductance_transmission", "g_w": 30 * nS, "signed": True}),
+    "lif": (dict(tau_m=20 * ms, V_L=-70 * mV, V_th=-68 * mV, V_reset=-70 * mV, t_ref=0 * ms),
+            {"model": "voltage_transmission", "v_w": 3 * mV}),
+    "integrate_and_fire": (dict(theta=1 * mV, V_rest=0 * mV),
+                           {"model": "voltage_transmission", "v_w": 1 * mV}),
+}
+
+
+def config(sizes=(6, 8, 7, 3), batch_size=2, eta_w=0.5, neuron_model="conductance_lif"):
+    neurons, transmission = NEURONS[neuron_model]
     return LayeredConfig(
         sizes=list(sizes), dt=1 * ms, sample_duration=10 * ms, max_rate=500 * Hz,
-        hidden=neurons, output=neurons, neuron_model="conductance_lif",
+        hidden=neurons, output=neurons, neuron_model=neuron_model,
         transmission_hidden=transmission, transmission_output=transmission, chunk=4,
         rule=GLSNN(eta_w=eta_w, eta_t=0.5, batch_size=batch_size, feedback_scale=1.0,
                    feedback_bias_sd=0.1))
 
 
-@pytest.mark.parametrize("summed", [False, True])
-def test_generated_sample_end_step_equals_the_numpy_reference(summed):
+@pytest.mark.parametrize("summed, neuron_model", [
+    (False, "conductance_lif"), (True, "conductance_lif"), (False, "lif"),
+    (False, "integrate_and_fire")])
+def test_generated_sample_end_step_equals_the_numpy_reference(summed, neuron_model):
     """Two hidden layers (the feedback B_l and the penultimate shortcut), four samples in two
     batches of two: the final weights equal the reference's applied to the network's own
-    spike counts, after checking that every layer fired and every projection moved."""
+    spike counts, after checking that every layer fired and every projection moved; for
+    every neuron model GLSNN trains."""
     from sbp_brian.targets import use_target
     use_target("numpy")
-    c = config()
+    c = config(neuron_model=neuron_model)
     rng = np.random.default_rng(4)
     x = rng.uniform(0.2, 1.0, (4, 6))
     targets = np.eye(3)[[0, 2, 1, 0]]
