@@ -121,9 +121,8 @@ def test_layered_runner_trains_glsnn_as_the_reference(device, tmp_path):
         for chunk in range(2):
             state, result = runner.run_state(np.zeros((4, 6)), targets, state, learn=True,
                                              seed=chunk)
-            hidden = np.split(result.hidden_counts, [c.sizes[1]], axis=1)
-            rates = [input_rates, *hidden, result.counts]
-            rates = [r / (1 if r is input_rates else c.steps_per_sample) for r in rates]
+            counts = [*np.split(result.hidden_counts, [c.sizes[1]], axis=1), result.counts]
+            rates = [input_rates, *(n / c.steps_per_sample for n in counts)]
             assert all(r.sum() > 0 for r in rates), "a layer is silent"
             for batch in ((0, 1), (2, 3)):
                 per_sample = [[r[k] for r in rates] for k in batch]
