@@ -200,9 +200,11 @@ class LayeredConfig:
 
     def initial_state(self, rng: np.random.Generator) -> dict:
         """The weights a run starts from, ``w_0`` (inputs to the first hidden layer) .. ``w_L``
-        (to the outputs), flat in synapse order (by presynaptic index)."""
-        return {f"w_{k}": w.ravel() for k, w in
-                enumerate(self.rule.initial_weights(self.sizes, rng))}
+        (to the outputs), flat in synapse order (by presynaptic index), and the rule's own
+        state (:meth:`~sbp_brian.rules.LayeredRule.initial_state`)."""
+        return {**{f"w_{k}": w.ravel() for k, w in
+                   enumerate(self.rule.initial_weights(self.sizes, rng))},
+                **self.rule.initial_state(self.sizes)}
 
     @staticmethod
     def check_copies(copies) -> None:
@@ -218,7 +220,7 @@ class LayeredConfig:
     def state_summary(self, state: dict) -> dict:
         """Weight statistics for the metrics log, per projection."""
         return {f"{key}_{stat}": float(fn(state[key])) for key in sorted(state)
-                for stat, fn in (("mean", np.mean), ("std", np.std))}
+                if key.startswith("w_") for stat, fn in (("mean", np.mean), ("std", np.std))}
 
     def upgrade_checkpoint(self, meta: dict, state: dict) -> None:
         """Complete the configuration of a checkpoint written by an earlier version, in place:
@@ -371,7 +373,8 @@ class LayeredNetwork:
             synapses = Synapses(layers[index], layers[index + 1],
                                 model=transmission.model + "\n" +
                                 rule.projection_state(index, summed, c),
-                                on_pre=transmission.on_pre,
+                                on_pre="\n".join(filter(None, [
+                                    transmission.on_pre, rule.projection_on_pre(index, c)])),
                                 namespace={**namespace, **transmission.namespace},
                                 clock=clock, name=f"projection_{index}")
             synapses.connect()
@@ -408,11 +411,13 @@ class LayeredNetwork:
         return self.n_samples * self.config.sample_duration + self.config.dt
 
     def launch_args(self, x: np.ndarray, targets: np.ndarray, weights: list,
-                    learning_rate: float, seed: int = 0) -> tuple[dict, dict]:
+                    learning_rate: float, seed: int = 0,
+                    rule_state: dict | None = None) -> tuple[dict, dict]:
         """What a launch sets, ``{TimedArray or variable: value}`` (the ``run_args`` of a
         compiled project): the samples' intensities ``x`` (n_samples, n_input), one-hot
-        ``targets`` (all zero: no teaching), the weights and the rule's launch values for
-        ``learning_rate``; and what the rule drew for them from ``seed``
+        ``targets`` (all zero: no teaching), the weights, the rule's launch values for
+        ``learning_rate`` and its own state (``rule_state``, the run's state dict); and what
+        the rule drew for them from ``seed``
         (:meth:`~sbp_brian.rules.LayeredRule.launch_values`)."""
         c = self.config
         stim = np.zeros((self.n_samples + 1, c.sizes[0]))
@@ -423,12 +428,14 @@ class LayeredNetwork:
         for projection, w in zip(self.projections, weights):
             args[projection.w] = np.asarray(w, dtype=float).ravel()
         values, drawn = c.rule.launch_values(self, len(x), seed, learning_rate)
+        if rule_state is not None:
+            values.update(c.rule.state_args(self, rule_state))
         return {**args, **values}, drawn
 
     def load(self, x: np.ndarray, targets: np.ndarray, weights: list,
-             learning_rate: float, seed: int = 0) -> dict:
+             learning_rate: float, seed: int = 0, rule_state: dict | None = None) -> dict:
         """Set what :meth:`launch_args` gives (runtime targets); returns what the rule drew."""
-        args, drawn = self.launch_args(x, targets, weights, learning_rate, seed)
+        args, drawn = self.launch_args(x, targets, weights, learning_rate, seed, rule_state)
         for target, value in args.items():
             if isinstance(target, TimedArray):
                 target.values[:] = value
@@ -494,8 +501,8 @@ class LayeredRunner:
     def run_state(self, x, y_onehot, weights: dict, learn: bool, seed: int,
                   rate_scale: float = 1.0, homeo_mix: float = 1.0):
         """Present the samples ``x`` with targets ``y_onehot`` (teaching when ``learn``);
-        returns the new weights (``{"w_0": ..., "w_1": ...}``, one per projection) and the
-        chunk's responses.  ``homeo_mix`` is not used (no homeostasis here)."""
+        returns the new state, the weights (``{"w_0": ..., "w_1": ...}``, one per projection)
+        and the rule's own (``weights`` holds both), and the chunk's responses.  ``homeo_mix`` is not used (no homeostasis here)."""
         from .train import ChunkResult, launch
         c = self.config
         n = len(x)
@@ -506,14 +513,15 @@ class LayeredRunner:
         targets = np.asarray(y_onehot) if learn else np.zeros((n, c.sizes[-1]))
         if self.compiled:
             net = self.net
-            run_args, self.drawn = net.launch_args(x, targets, arrays, rate, seed)
+            run_args, self.drawn = net.launch_args(x, targets, arrays, rate, seed, weights)
             launch(run_args, seed)
         else:
             brian_seed(seed)
             net = LayeredNetwork(c, n, self.input_schedule, summed=self.summed)
-            self.drawn = net.load(x, targets, arrays, rate, seed)
+            self.drawn = net.load(x, targets, arrays, rate, seed, weights)
             net.network.run(net.duration(), namespace={})
         counts = [net.sample_counts(layer)[:n] for layer in range(len(c.sizes))]
         hidden = np.concatenate(counts[1:-1], axis=1)
         new = {f"w_{k}": w.ravel().copy() for k, w in enumerate(net.weights())}
+        new.update(c.rule.read_state(net, weights))
         return new, ChunkResult(counts[-1], float(hidden.sum()), hidden, None)

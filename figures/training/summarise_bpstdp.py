@@ -1,4 +1,4 @@
-"""Summarise runs of the layered network (BP-STDP, GLSNN) into a task table of docs/results.md
+"""Summarise runs of the layered network (BP-STDP, GLSNN, BRP) into a task table of docs/results.md
 (kind ``task_summary``).
 
     python figures/training/summarise_bpstdp.py OUT.json --row TASK PAPER FOLDER [FOLDER ...]
@@ -43,8 +43,12 @@ def _run_summary(folder: str) -> tuple[list[float], dict, list[str]]:
 
 
 def _learning_rate(config: dict) -> str:
-    """The rule's learning rate as the table shows it (BP-STDP's mu, GLSNN's eta_w)."""
+    """The rule's learning rate as the table shows it (BP-STDP's mu, GLSNN's eta_w, BRP's
+    two rates and optimiser)."""
     rule = config["rule"]
+    if rule["rule"] == "brp":
+        return (f"eta = {rule['eta']}, eta_hidden = {rule['eta_hidden']} "
+                f"({rule['optimizer']}, batch {rule['batch_size']})")
     return next(f"{key} = {rule[key]}" for key in ("mu", "eta_w") if key in rule)
 
 

@@ -2,13 +2,15 @@
 SBP (:mod:`~sbp_brian.rules.sbp`), local STDP only (:mod:`~sbp_brian.rules.local_stdp`) and
 the frozen-hidden control (:mod:`~sbp_brian.rules.frozen`), which train the hidden layer of
 the SBP network at sample boundaries, BP-STDP (:mod:`~sbp_brian.rules.bpstdp`), which
-trains every projection of a layered network inside the sample, and GLSNN
+trains every projection of a layered network inside the sample, GLSNN
 (:mod:`~sbp_brian.rules.glsnn`), which trains every projection at the end of each sample
-toward targets set by global random feedback.  Importing the package
+toward targets set by global random feedback, and BRP (:mod:`~sbp_brian.rules.brp`), whose
+synapses accumulate an eligibility during the sample and learn at its end from the label
+projected through fixed random feedback.  Importing the package
 registers them in :data:`RULES` and declares the model file's ``[rule]`` section.
 """
 from ..sections import register_section
-from . import bpstdp, frozen, glsnn, local_stdp, sbp, sbp_released  # noqa: F401  (register the rules)
+from . import bpstdp, brp, frozen, glsnn, local_stdp, sbp, sbp_released  # noqa: F401  (register the rules)
 from .base import RULES, BoundaryStep, LayeredRule, Rule, register_rule, rule_of
 
 __all__ = ["RULES", "BoundaryStep", "LayeredRule", "Rule", "register_rule", "rule_of"]

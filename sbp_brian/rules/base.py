@@ -194,6 +194,11 @@ class LayeredRule(Rule):
         ``summed``: sums over synapses as Brian2 summed variables."""
         return ""
 
+    def projection_on_pre(self, index: int, config) -> str:
+        """Statements projection ``index`` runs at each presynaptic spike, after its
+        transmission's."""
+        return ""
+
     def sample_start(self, config) -> str:
         """Statements every layer runs at each sample boundary (the network resets the
         membranes itself)."""
@@ -221,6 +226,20 @@ class LayeredRule(Rule):
     def initial_weights(self, sizes: list, rng: np.random.Generator) -> list:
         """Initial weights, one (n_pre, n_post) array per projection."""
         raise NotImplementedError
+
+    def initial_state(self, sizes: list) -> dict:
+        """State of the rule's own that a run carries from launch to launch and checkpoints
+        beside the weights, ``{name: array}`` (e.g. an optimiser's moments); none by
+        default."""
+        return {}
+
+    def state_args(self, net, state: dict) -> dict:
+        """What a launch sets from that state, ``{variable: value}``."""
+        return {}
+
+    def read_state(self, net, state: dict) -> dict:
+        """That state after a launch (``state``: before it), read from the network."""
+        return {}
 
 
 #: The rules by name.
