@@ -13,7 +13,8 @@ Subcommands:
 * ``baselines`` -- linear baselines of a data set's split (pixels, a random hidden layer);
 * ``cost``      -- the SBP paper's computational cost (Eq. 1) of two runs;
 * ``plot``      -- accuracy curves of runs on one plot;
-* ``compare``   -- control, without SBP and the SBP modes, over seeds (``--jobs N`` at a time);
+* ``compare``   -- control, without SBP and the SBP modes, over seeds (``--jobs N`` at a time),
+  or several models (``--models``), each trained by its own rule;
 * ``bench``     -- the speed benchmark (samples/s of every way to run the workload);
 * ``docs``      -- rewrite (or ``--check``) the tables of README.md and docs/ made from data.
 
@@ -267,15 +268,17 @@ def _compare(args) -> int:
         raise TrainingError("compare --final: give the seeds (--seeds S ...), fixed before "
                             "any run")
     results = compare(options, args.seeds or [0, 1, 2], args.out or Path("runs") / "compare",
-                      jobs=args.jobs, variants=args.variants)
+                      jobs=args.jobs, variants=args.variants, models=args.models)
+    against = (f"vs {next(iter(results))}" if args.models else "vs control")
+    tests = "vs_reference" if args.models else "vs_control"
     print(f"{'variant':26s} {'test accuracy (mean +- SD)':28s} "
-          f"{'vs control (paired by seed)':44s} cost reduction vs without SBP")
+          f"{against + ' (paired by seed)':44s} cost reduction vs without SBP")
     for variant, r in results.items():
         cost = r.get("cost_vs_without_sbp")
         cost_text = (f"{cost['mean_reduction']:+.0%} {_spread(cost['sd_reduction'], '.0%')}"
                      if cost and cost["mean_reduction"] is not None else
                      "undefined (error curves do not overlap)" if cost else "")
-        test = r.get("vs_control")
+        test = r.get(tests)
         test_text = "" if test is None else f"{test['difference']:+.4f}, " + ", ".join(
             f"{name} {_p(test[key])}" for name, key in (("t-test", "paired_p"),
                                                         ("Wilcoxon", "wilcoxon_p"),
@@ -466,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="VARIANT",
                          help=f"only these ({', '.join(VARIANT_KEYS)}; default all); finished "
                               "runs in OUT are kept, so a comparison can be made in parts")
+    compare.add_argument("--models", nargs="+", metavar="MODEL",
+                         help="compare these models instead of one model's SBP variants, "
+                              "each trained by its own rule for --epochs N, every one against "
+                              "the first (MODEL:VARIANT trains an SBP model as one of its "
+                              "variants, e.g. sbp_fashion:control)")
     compare.add_argument("--jobs", type=int, default=1, metavar="N",
                          help="train N runs at a time, as a sweep on N Dask worker processes "
                               "(default 1; up to one per CPU core)")

@@ -19,7 +19,7 @@ from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
            "evaluate_run", "welch_test", "paired_tests", "holm", "VARIANTS", "VARIANT_KEYS",
-           "compare"]
+           "compare", "model_variants"]
 
 #: The comparison's variants: name -> option overrides.
 VARIANTS = {
@@ -166,9 +166,11 @@ def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> d
 
 
 def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
-            jobs: int = 1, variants=None) -> dict:
+            jobs: int = 1, variants=None, models=None) -> dict:
     """Train every variant of :data:`VARIANTS` (or those named in ``variants``, by name or
-    :data:`VARIANT_KEYS` key) with the same seeds, data and budget.
+    :data:`VARIANT_KEYS` key) with the same seeds, data and budget; or, with ``models``, every
+    model of that list instead (:func:`model_variants`: model files, each trained by its own
+    rule, an SBP model optionally as one of its variants), each against the first.
 
     Runs already in ``out_dir`` are resumed from their checkpoints (finished ones are kept),
     so a long comparison can be made in parts (some variants or seeds at a time) and a rerun
@@ -177,6 +179,10 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
     (one per CPU core: every run is single-threaded; :mod:`sbp_brian.sweeps`), with a line per
     epoch instead of progress bars and ``results.csv`` beside ``comparison.json``; the runs
     are the same as one at a time (same seeds, same random streams).
+
+    With ``models`` the budget must be given (``options["epochs"]``: every model trains as
+    many epochs), runs are trained one at a time, and each model after the first gets its
+    difference from the first, paired by seed and Holm-adjusted (``vs_reference``).
 
     Returns per variant the test accuracies (final epoch, seed order), their mean and SD;
     with the control among the variants and at least two seeds, each other variant's
@@ -187,9 +193,13 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
     ``out_dir``.
     """
     out_dir = Path(out_dir)
-    variants = _variant_names(variants)
     if jobs < 1:
         raise TrainingError(f"--jobs must be at least 1, got {jobs}")
+    if models:
+        overrides = _models_compared(options, variants, jobs, models)
+    else:
+        overrides = {name: VARIANTS[name] for name in _variant_names(variants)}
+    variants = list(overrides)
     if options.get("final"):
         _keep_to_the_plan(options, list(seeds), variants, out_dir)
     if jobs > 1:
@@ -199,15 +209,11 @@ def compare(options: dict, seeds, out_dir, progress: bool = True, log=print,
         # two comparisons writing into one folder never share one
         with tempfile.TemporaryDirectory(prefix="sbp_brian_compare_") as builds:
             results = _train_variants(options, seeds, out_dir, Path(builds), progress, log,
-                                      variants)
+                                      overrides)
+    if models and len(seeds) > 1:
+        _add_tests(results, variants[0], variants[1:], "vs_reference")
     if CONTROL in results and len(seeds) > 1:
-        others = [variant for variant in results if variant != CONTROL]
-        for variant in others:
-            results[variant]["vs_control"] = paired_tests(
-                results[variant]["accuracies"], results[CONTROL]["accuracies"])
-        for variant, p in zip(others, holm([results[v]["vs_control"]["paired_p"]
-                                            for v in others])):
-            results[variant]["vs_control"]["holm_p"] = p
+        _add_tests(results, CONTROL, [v for v in results if v != CONTROL], "vs_control")
     if BASELINE in results:
         _add_costs(results, seeds, out_dir)
     (out_dir / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -226,7 +232,7 @@ def _keep_to_the_plan(options: dict, seeds: list, variants: list, out_dir: Path)
     before its first run; a later call into the same folder (resuming, or some variants at a
     time) must keep to them: no seeds added after the p-values were seen."""
     _refuse_final_validation(options)  # before anything is written
-    plan = {"seeds": seeds, "variants": _variant_names(variants),
+    plan = {"seeds": seeds, "variants": list(variants),
             "options": {k: v for k, v in options.items() if v is not None}}
     path = out_dir / PLAN
     if not path.exists():
@@ -246,6 +252,55 @@ def _keep_to_the_plan(options: dict, seeds: list, variants: list, out_dir: Path)
         raise TrainingError(f"{path}: a final comparison keeps the seeds, variants and options "
                             f"fixed at its start; these differ: {'; '.join(differ)}. Start a "
                             "new folder for another comparison")
+
+
+def model_variants(models) -> dict:
+    """The variants of a comparison of models: name -> option overrides.  Each entry of
+    ``models`` is a model file or bundled model name, trained as its model file says, or
+    ``MODEL:VARIANT`` with VARIANT a key of :data:`VARIANT_KEYS` (an SBP model as one of its
+    variants, e.g. ``sbp_fashion:control``); the name is the file's stem, with the variant."""
+    variants = {}
+    for entry in models:
+        model, _, key = str(entry).rpartition(":")
+        if not model or key not in VARIANT_KEYS:
+            model, key = str(entry), None
+        name = Path(model).stem + (f" {key}" if key else "")
+        if name in variants:
+            raise TrainingError(f"--models names {name!r} twice")
+        variants[name] = {"model": model, **(VARIANTS[VARIANT_KEYS[key]] if key else {})}
+    return variants
+
+
+def _models_compared(options: dict, variants, jobs: int, models) -> dict:
+    """:func:`model_variants` of ``models``, after refusing what a comparison of models
+    cannot honour: SBP variants beside it, parallel runs, a budget each model would set
+    itself, or a positional model."""
+    if variants:
+        raise TrainingError("compare --models takes the variants as MODEL:VARIANT entries "
+                            "(e.g. sbp_fashion:control), not --variants")
+    if jobs > 1:
+        raise TrainingError("compare --models trains one run at a time (--jobs 1)")
+    if options.get("model"):
+        raise TrainingError("compare --models: name every model in --models, not as the "
+                            "positional model")
+    if not options.get("epochs"):
+        raise TrainingError("compare --models: give the budget (--epochs N), the same for "
+                            "every model (model files set different ones)")
+    if len(models) < 2:
+        raise TrainingError("compare --models needs at least two models")
+    return model_variants(models)
+
+
+def _add_tests(results: dict, reference: str, others: list, key: str) -> None:
+    """Each of ``others`` against ``reference``: paired tests by seed, Holm-adjusted over
+    ``others`` (``results[variant][key]``; ``vs_reference`` also names the reference)."""
+    for variant in others:
+        results[variant][key] = paired_tests(results[variant]["accuracies"],
+                                             results[reference]["accuracies"])
+        if key == "vs_reference":
+            results[variant][key]["reference"] = reference
+    for variant, p in zip(others, holm([results[v][key]["paired_p"] for v in others])):
+        results[variant][key]["holm_p"] = p
 
 
 def _variant_names(variants) -> list[str]:
@@ -357,26 +412,28 @@ def _summary(accuracies: dict) -> dict:
 
 
 def _start_run(options: dict, variant: str, seed: int, out_dir: Path, progress: bool,
-               build_dir: Path, runner=None) -> tuple[Trainer, Path, bool]:
-    """A trainer for one variant and seed, its folder, and whether it resumes an interrupted
-    or finished run."""
+               build_dir: Path, runner=None, overrides=None) -> tuple[Trainer, Path, bool]:
+    """A trainer for one variant (its option ``overrides``, by default the SBP variant's)
+    and seed, its folder, and whether it resumes an interrupted or finished run."""
     folder = out_dir / _slug(variant) / f"seed{seed}"
     resume = (folder / "checkpoint.npz").exists()
-    trainer = make_trainer({**options, **VARIANTS[variant], "seed": seed}, folder,
+    overrides = VARIANTS[variant] if overrides is None else overrides
+    trainer = make_trainer({**options, **overrides, "seed": seed}, folder,
                            resume=resume, progress=progress, build_dir=build_dir, runner=runner)
     return trainer, folder, resume
 
 
 def _train_variants(options: dict, seeds, out_dir: Path, builds: Path, progress: bool,
-                    log, variants) -> dict:
-    """Train (or resume, or keep) the variants' runs; their final test accuracies."""
+                    log, variants: dict) -> dict:
+    """Train (or resume, or keep) the runs of ``variants`` (name -> option overrides);
+    their final test accuracies."""
     accuracies = {}
-    for variant in variants:
+    for variant, overrides in variants.items():
         runner = None
         accs = []
         for seed in seeds:
             trainer, folder, resumed = _start_run(options, variant, seed, out_dir, progress,
-                                                  builds / _slug(variant), runner)
+                                                  builds / _slug(variant), runner, overrides)
             log(f"[compare] {variant}, seed {seed}" + (" (resumed)" if resumed else ""))
             trainer.fit()
             runner = trainer._runner

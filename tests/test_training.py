@@ -1506,3 +1506,41 @@ def test_inline_synapses_equal_their_factories_on_the_same_spikes():
     assert same_step.sum() > 0
     np.testing.assert_allclose(ltp, factory_ltp - stdp["A_plus"] * same_step.ravel(),
                                rtol=0, atol=1e-15)
+
+
+def test_compare_models_trains_each_by_its_rule_against_the_first(tmp_path, capfd):
+    """``compare --models``: BP-STDP, BRP and an SBP model's control on XOR, same seeds and
+    budget, each against the first (paired by seed, Holm); what it cannot honour is refused
+    by name."""
+    text = load_model("brp_digits").path.read_text()
+    for old, new in (("value = 64,", "value = 2,"), ("value = 1000,", "value = 8,"),
+                     ("value = 10,", "value = 2,"), ("value = 250,", "value = 4,"),
+                     ("batch_size = { value = 50,", "batch_size = { value = 2,")):
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    (tmp_path / "brp_xor.toml").write_text(text)
+    args = ["compare", "--dataset", "xor2", "--epochs", "1", "--seeds", "0", "1", "--device",
+            "numpy", "--out", str(tmp_path / "runs")]
+    models = ["bpstdp_xor", str(tmp_path / "brp_xor.toml"), "sbp_digits:control"]
+    assert main(args + ["--models", *models]) == 0
+    out = capfd.readouterr().out
+    assert "vs bpstdp_xor (paired by seed)" in out
+    table = out.split("cost reduction vs without SBP")[-1]
+    results = json.loads((tmp_path / "runs" / "comparison.json").read_text())
+    assert list(results) == ["bpstdp_xor", "brp_xor", "sbp_digits control"]
+    for name in ("brp_xor", "sbp_digits control"):
+        assert results[name]["vs_reference"]["reference"] == "bpstdp_xor"
+        assert "holm_p" in results[name]["vs_reference"] and name in table
+    config = json.loads((tmp_path / "runs" / "brp_xor" / "seed1" / "config.json").read_text())
+    assert config["config"]["rule"]["rule"] == "brp" and config["config"]["epochs"] == 1
+    control = json.loads((tmp_path / "runs" / "sbp_digits_control" / "seed0" / "run.json")
+                         .read_text())
+    assert control["freeze_hidden"] and control["model"] == "sbp_digits"
+    without_epochs = [a for a in args if a not in ("--epochs", "1")]
+    for command, message in ((args + ["--models", *models, "--variants", "control"],
+                              "MODEL:VARIANT entries"),
+                             (args + ["--models", *models, "--jobs", "2"], "one run at a time"),
+                             (without_epochs + ["--models", *models],
+                              r"give the budget \(--epochs N\)")):
+        assert main(command) == 2
+        assert re.search(message, capfd.readouterr().err)
