@@ -38,8 +38,9 @@ def _run_summary(folder: str) -> tuple[list[float], dict, list[str]]:
         if records[-1]["epoch"] != int(at_epoch):
             raise SystemExit(f"{folder}: no epoch {at_epoch} in its metrics")
         config["config"]["epochs"] = int(at_epoch)
+    seed = options.get("seed")  # None: the model file's, which the configuration holds
     return [records[-1]["test_accuracy"]], {**config, "options": options}, [
-        f"seed {options.get('seed')}"]
+        f"seed {config['config'].get('seed') if seed is None else seed}"]
 
 
 def _learning_rate(config: dict) -> str:
