@@ -460,7 +460,8 @@ class LayeredRunner:
     once (a standalone project in ``build_dir``, reused from the project cache where this
     machine built the same one before) and relaunched per chunk with the chunk's inputs,
     targets, weights and learning rate as ``run_args``; a shorter chunk is padded with silent
-    samples, which change nothing.  "numpy"/"cython": a runtime network per chunk.
+    samples, which change nothing (``compile_only``: a CUDA project built where no GPU
+    runs it).  "numpy"/"cython": a runtime network per chunk.
     ``summed``: the rule's sums over synapses as summed variables (default: under OpenMP
     threads and on a GPU).  ``drawn`` holds what the rule drew for the last chunk from its seed
     (:meth:`~sbp_brian.rules.LayeredRule.launch_values`; BP-STDP's random teacher: its desired
@@ -469,7 +470,7 @@ class LayeredRunner:
 
     def __init__(self, config: LayeredConfig, device_name: str = "cpp", build_dir=None,
                  input_schedule=None, threads: int = 1, summed: bool | None = None,
-                 cache: bool = True):
+                 cache: bool = True, compile_only: bool = False):
         from . import project_cache
         from .train import compile_project
         self.config, self.input_schedule = config, input_schedule
@@ -481,7 +482,8 @@ class LayeredRunner:
             self.target = use_target(device_name)
             return
         from brian2 import prefs
-        self.target = use_target(device_name, directory=build_dir, build_on_run=False)
+        self.target = use_target(device_name, directory=build_dir, build_on_run=False,
+                                 compile_only=compile_only)
         if self.target == "cpp":
             prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         gc.collect()  # dead networks would rename this one's objects ("..._1"), see Trainer

@@ -225,3 +225,23 @@ def test_brp_model_files_build_layered_networks(tmp_path):
         assert c.neuron_model == "lif" and c.rule.name == "brp" and c.bias_input
         assert c.rule.namespace(c)["brp_decay_1"] == pytest.approx(0.2, abs=1e-12)
 
+
+
+@pytest.mark.cuda
+@pytest.mark.slow
+def test_brp_network_compiles_for_cuda(tmp_path):
+    """BRP's network with Adam (its every-step accumulation on the synapses, the sample-end
+    step with summed feedback) as a brian2cuda project, compiled with nvcc (no GPU needed;
+    minutes, so not in the default run)."""
+    from sbp_brian.layered import LayeredRunner
+    from sbp_brian.targets import doctor, reset_target
+    status = {s.target: s for s in doctor()}["cuda"]
+    if not status.compiles:
+        pytest.skip(f"CUDA target cannot compile here: {status.reason}")
+    try:
+        runner = LayeredRunner(config(optimizer="adam", eta=0.01), "cuda", tmp_path / "cuda",
+                               cache=False, compile_only=True)
+        assert runner.target == "cuda" and runner.summed
+        assert (tmp_path / "cuda" / "main").is_file()
+    finally:
+        reset_target()

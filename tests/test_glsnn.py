@@ -150,3 +150,44 @@ def test_glsnn_learns_digits_above_chance(tmp_path):
     finally:
         trainer.close()
     assert record["test_accuracy"] >= 0.3, record
+
+
+@pytest.mark.cuda
+@pytest.mark.slow
+def test_glsnn_network_compiles_for_cuda(tmp_path):
+    """GLSNN's network (two hidden layers: the feedback synapses and the penultimate layer's
+    summed error) as a brian2cuda project, compiled with nvcc (no GPU needed; minutes)."""
+    from sbp_brian.layered import LayeredRunner
+    from sbp_brian.targets import doctor, reset_target
+    status = {s.target: s for s in doctor()}["cuda"]
+    if not status.compiles:
+        pytest.skip(f"CUDA target cannot compile here: {status.reason}")
+    try:
+        runner = LayeredRunner(config(), "cuda", tmp_path / "cuda", cache=False,
+                               compile_only=True)
+        assert runner.target == "cuda" and runner.summed
+        assert (tmp_path / "cuda" / "main").is_file()
+    finally:
+        reset_target()
+
+
+def test_no_feedback_below_keeps_the_lowest_layers_fixed():
+    """The ablation of the paper's Fig. 9: with the lowest hidden layer of three without
+    feedback its target difference is 0 (its input weights stay), the layer above keeps the
+    feedback it has without the ablation; more layers than feedback reaches are refused."""
+    sizes = [6, 8, 7, 5, 3]
+    full = feedback_matrices(sizes, 0, 1.0, 0.1)
+    ablated = feedback_matrices(sizes, 0, 1.0, 0.1, no_feedback_below=1)
+    assert not ablated[0][0].any() and not ablated[0][1].any()
+    np.testing.assert_array_equal(ablated[1][0], full[1][0])
+    rates = [np.full(n, 0.5) for n in sizes]
+    weights = [np.ones((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    d = differences(rates, weights, np.eye(3)[0], ablated, eta_t=0.5)
+    new = update(weights, [rates[:-1]], [d], eta_w=0.1)
+    np.testing.assert_array_equal(new[0], weights[0])
+    assert np.abs(new[1] - weights[1]).max() > 0
+    c = config(sizes=sizes)
+    c.rule = GLSNN(batch_size=2, no_feedback_below=3)
+    with pytest.raises(ParameterError, match=r"no_feedback_below = 3: the network has 2 hidden"):
+        c.validate()
+

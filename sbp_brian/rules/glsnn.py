@@ -33,7 +33,11 @@ Readings of what the paper leaves open (the spec's recommendations are the defau
    cancels.  ``B_l`` is a random semi-orthogonal (C, n_l) matrix (BrainCog's ``rand_ortho``,
    as DTP), times ``feedback_scale``.  ``B_l`` and ``b_l`` are drawn from the run's seed, the
    same at every launch of a run.
-5. **Batches**: the changes of ``batch_size`` samples (counted from each launch's first; the
+5. **The ablation of the paper's Fig. 9**: ``no_feedback_below = K`` gives the lowest ``K``
+   hidden layers no feedback (``B_l = 0``, ``b_l = 0``: no target, so their input projections
+   stay as drawn); the paper adds feedback layers from the top down, and with every hidden
+   layer below the penultimate one without feedback only the last two projections learn.
+6. **Batches**: the changes of ``batch_size`` samples (counted from each launch's first; the
    chunk must be a multiple) are averaged and applied at once (the paper's batch 10; 1
    updates after every sample).
 
@@ -67,6 +71,10 @@ GLSNN_PARAMS = {
                                                "a semi-orthogonal matrix times this"),
     "feedback_bias_sd": Param(1, 0.0, low=0, doc="SD of the fixed random b_l (Eq. 6; the "
                                                  "paper: random, no scale; BrainCog: 0)"),
+    "no_feedback_below": Param(1, 0, low=0, integer=True,
+                               doc="the lowest K hidden layers get no feedback and keep their "
+                                   "input weights (the ablation of the paper's Fig. 9; 0: "
+                                   "every layer learns)"),
 }
 register_section("glsnn", GLSNN_PARAMS)
 
@@ -110,12 +118,16 @@ def semi_orthogonal(n_rows: int, n_cols: int, rng: np.random.Generator) -> np.nd
     return u @ vt
 
 
-def feedback_matrices(sizes: list, seed: int, scale: float, bias_sd: float) -> list:
+def feedback_matrices(sizes: list, seed: int, scale: float, bias_sd: float,
+                      no_feedback_below: int = 0) -> list:
     """``(B_l, b_l)`` for the hidden layers below the penultimate one (module docstring,
-    reading 4), drawn from the run's ``seed``: the same for every launch of a run."""
+    reading 4), drawn from the run's ``seed``: the same for every launch of a run; zero for
+    the lowest ``no_feedback_below`` layers (reading 5; the others are drawn as without it)."""
     rng = np.random.default_rng([seed, 11])  # apart from the weights' and Brian2's streams
-    return [(scale * semi_orthogonal(sizes[-1], n, rng), rng.normal(0.0, bias_sd, n))
-            for n in sizes[1:-2]]
+    drawn = [(scale * semi_orthogonal(sizes[-1], n, rng), rng.normal(0.0, bias_sd, n))
+             for n in sizes[1:-2]]
+    return [(0 * B, 0 * b) if layer < no_feedback_below else (B, b)
+            for layer, (B, b) in enumerate(drawn)]
 
 
 # ---- the generated step ---------------------------------------------------------------
@@ -161,19 +173,28 @@ class GLSNN(LayeredRule):
     launch_keys = ("eta_w",)  # every launch's eta_now
 
     def __init__(self, eta_w: float = 0.015, eta_t: float = 0.5, batch_size: int = 10,
-                 feedback_scale: float = 1.0, feedback_bias_sd: float = 0.0):
+                 feedback_scale: float = 1.0, feedback_bias_sd: float = 0.0,
+                 no_feedback_below: int = 0):
         values = dict(eta_w=eta_w, eta_t=eta_t, batch_size=batch_size,
-                      feedback_scale=feedback_scale, feedback_bias_sd=feedback_bias_sd)
+                      feedback_scale=feedback_scale, feedback_bias_sd=feedback_bias_sd,
+                      no_feedback_below=no_feedback_below)
         for key, value in values.items():
             GLSNN_PARAMS[key].check(key, value, "glsnn")
         self.eta_w, self.eta_t, self.batch_size = eta_w, eta_t, int(batch_size)
         self.feedback_scale, self.feedback_bias_sd = feedback_scale, feedback_bias_sd
+        self.no_feedback_below = int(no_feedback_below)
 
     def check(self, config) -> None:
         if config.chunk % self.batch_size:
             raise ParameterError(f"[glsnn] batch_size = {self.batch_size} must divide the "
                                  f"[training] chunk ({config.chunk}): batches are counted from "
                                  "each launch's first sample")
+        below_penultimate = len(config.sizes) - 3
+        if self.no_feedback_below > below_penultimate:
+            raise ParameterError(
+                f"[glsnn] no_feedback_below = {self.no_feedback_below}: the network has "
+                f"{below_penultimate} hidden layer(s) below the penultimate one, the layers "
+                "that feedback reaches")
 
     def period(self, config):
         return config.sample_duration
@@ -229,7 +250,8 @@ class GLSNN(LayeredRule):
         c = net.config
         values = {p.eta_now: learning_rate for p in net.projections}
         values.update({p.dw: 0.0 for p in net.projections})
-        drawn = feedback_matrices(c.sizes, c.seed, self.feedback_scale, self.feedback_bias_sd)
+        drawn = feedback_matrices(c.sizes, c.seed, self.feedback_scale, self.feedback_bias_sd,
+                                  self.no_feedback_below)
         for layer, (B, b) in enumerate(drawn, start=1):
             synapses = net.network[f"glsnn_feedback_{layer}"]
             values[synapses.B] = B.ravel()
@@ -244,4 +266,7 @@ class GLSNN(LayeredRule):
     def describe(self) -> dict:
         return {"rule": self.name, "eta_w": self.eta_w, "eta_t": self.eta_t,
                 "batch_size": self.batch_size, "feedback_scale": self.feedback_scale,
-                "feedback_bias_sd": self.feedback_bias_sd}
+                "feedback_bias_sd": self.feedback_bias_sd,
+                # only when set: earlier run folders, which have none, resume unchanged
+                **({"no_feedback_below": self.no_feedback_below} if self.no_feedback_below
+                   else {})}
