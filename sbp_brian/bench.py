@@ -37,7 +37,12 @@ Ways (each measured in its own subprocess, so that its peak memory is its own):
     the settings of its own model file ``bpstdp_mnist`` (dt = 1 ms, T = 48 ms, the update
     every 4 ms inside the sample, regular input trains, a bias neuron, the output threshold
     0.025 H for H hidden neurons), so its ratio to the ``compiled`` way is what a user of
-    each rule's model file waits.
+    each rule's model file waits;
+``glsnn``, ``brp``
+    the same for GLSNN (:mod:`sbp_brian.rules.glsnn`; ``glsnn_mnist``'s conductance-LIF
+    neurons, T = 100 ms of 1 ms, the update at each sample's end, with one hidden layer of
+    500) and BRP (:mod:`sbp_brian.rules.brp`; ``brp_mnist``'s LIF neurons, T = 20 ms of 1 ms,
+    every synapse's eligibility in every step, Adam per batch of 50).
 
 Compile time is reported apart from run time; samples/s is the median over timed chunks.
 Also: the compiled way against the hidden-layer size, to show that the cost follows the
@@ -67,16 +72,18 @@ from .train import new_build_folder  # temporary folders a later process removes
 __all__ = ["WAYS", "run_way", "benchmark_suite", "plot_results"]
 
 WAYS = ("compiled", "naive", "naive-numpy", "dense", "openmp", "copies", "cuda", "cuda-copies",
-        "bpstdp")
+        "bpstdp", "glsnn", "brp")
 #: samples timed per chunk and chunks, per way (the slow ways get fewer samples)
 DEFAULT_SAMPLES = {"compiled": (500, 3), "naive": (5, 2), "naive-numpy": (5, 2),
                    "dense": (20, 2), "openmp": (500, 3), "copies": (500, 3),
-                   "cuda": (2000, 3), "cuda-copies": (5000, 3), "bpstdp": (500, 3)}
+                   "cuda": (2000, 3), "cuda-copies": (5000, 3), "bpstdp": (500, 3),
+                   "glsnn": (500, 3), "brp": (500, 3)}
 #: network copies of the "copies" ways: the batch of 50 of the authors' released code
 DEFAULT_COPIES = 50
-COMPILED_WAYS = ("compiled", "openmp", "copies", "cuda", "cuda-copies", "bpstdp")
-#: the model file of the ``bpstdp`` way (its output threshold scaled to the hidden size)
-BPSTDP_MODEL = "bpstdp_mnist"
+#: the ways of the layered network's rules -> their model files (one hidden layer of the
+#: benchmark's size; BP-STDP's output threshold scaled to it)
+LAYERED_WAYS = {"bpstdp": "bpstdp_mnist", "glsnn": "glsnn_mnist", "brp": "brp_mnist"}
+COMPILED_WAYS = ("compiled", "openmp", "copies", "cuda", "cuda-copies", *LAYERED_WAYS)
 
 
 def unavailable(way: str) -> str | None:
@@ -159,7 +166,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     file with ``x``, ``y`` and ``source`` (the suite writes one, so that no child holds the
     whole dataset in memory); by default they are loaded here.  ``profile`` (compiled ways):
     Brian2's per-code-object timers, reported as ``profile`` (they cost a few %; not for
-    ``bpstdp``).  ``model``: the SBP ways' model file."""
+    the layered rules' ways).  ``model``: the SBP ways' model file."""
     from .targets import reset_target
     default_chunk, default_chunks = DEFAULT_SAMPLES[way]
     chunk, n_chunks = chunk or default_chunk, n_chunks or default_chunks
@@ -176,8 +183,8 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     project = None  # the compiled project's folder, removed at the end
     if way in COMPILED_WAYS:
         project = new_build_folder()
-    if way == "bpstdp":
-        config, runner, train_chunk = _bpstdp_way(n_hidden, chunk, project, rng)
+    if way in LAYERED_WAYS:
+        config, runner, train_chunk = _layered_way(way, n_hidden, chunk, project, rng)
     else:
         config, runner, train_chunk = _sbp_way(way, model, n_hidden, duration_ms, chunk, copies,
                                                project, profile, rng)
@@ -197,7 +204,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
             log(f"[bench] {way} 784-{n_hidden}-10, chunk {k + 1}/{n_chunks}: "
                 f"{rates[-1]:.1f} samples/s")
     top = []
-    if profile and way in COMPILED_WAYS and way != "bpstdp":
+    if profile and way in COMPILED_WAYS and way not in LAYERED_WAYS:
         info = runner.net.network.profiling_info  # (name, time), longest first
         total = sum(float(t) for _, t in info) or 1.0
         top = [[name, round(float(t), 3), round(100 * float(t) / total, 1)]
@@ -208,8 +215,9 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
     events = synaptic_events_per_sample(config, x, float(np.mean(hidden)))
     rate = statistics.median(rates)
     return {
-        "way": way, "rule": "bpstdp" if way == "bpstdp" else "sbp (paper)",
-        "target": {"compiled": "cpp_standalone (1 thread)", "bpstdp": "cpp_standalone (1 thread)",
+        "way": way, "rule": way if way in LAYERED_WAYS else "sbp (paper)",
+        "target": {"compiled": "cpp_standalone (1 thread)",
+                   **dict.fromkeys(LAYERED_WAYS, "cpp_standalone (1 thread)"),
                                "openmp": f"cpp_standalone ({os.cpu_count()} OpenMP threads)",
                                "copies": "cpp_standalone (1 thread)",
                                "cuda": "cuda_standalone", "cuda-copies": "cuda_standalone",
@@ -230,7 +238,7 @@ def run_way(way: str, n_hidden: int = 500, duration_ms: float = 50.0, chunk: int
         "profile (code object, seconds, % of all)": top or None,
         "peak_rss_python_mb": round(_vm_hwm_mb(), 1),
         "peak_rss_binary_mb": round(binary_memory.peak, 1)
-        if way in ("compiled", "openmp", "copies", "bpstdp") else None,
+        if way in ("compiled", "openmp", "copies", *LAYERED_WAYS) else None,
     }
 
 
@@ -267,17 +275,20 @@ def _sbp_way(way, model, n_hidden, duration_ms, chunk, copies, project, profile,
     return config, runner, train_chunk
 
 
-def _bpstdp_way(n_hidden, chunk, project, rng):
-    """BP-STDP's workload (:data:`BPSTDP_MODEL` at 784-``n_hidden``-10), its compiled runner
-    and a function that trains one chunk and returns its hidden spike count."""
+def _layered_way(way, n_hidden, chunk, project, rng):
+    """A layered rule's workload (its model file of :data:`LAYERED_WAYS` at 784-``n_hidden``-10),
+    its compiled runner and a function that trains one chunk and returns its hidden spike
+    count."""
     from brian2 import mV
     from .layered import LayeredConfig, LayeredRunner
-    model = load_model(BPSTDP_MODEL)
-    output = dict(model.neurons["output"].params)
-    # theta_o = 0.025 H (BP-STDP Table 1), as the model file sets it for its own H
-    output["theta"] = 0.025 * n_hidden * mV
-    config = LayeredConfig.from_model(model, 784, 10, chunk=chunk, output=output)
-    config = dataclasses.replace(config, sizes=[config.sizes[0], n_hidden, config.sizes[-1]])
+    model = load_model(LAYERED_WAYS[way])
+    overrides = {}
+    if way == "bpstdp":
+        # theta_o = 0.025 H (BP-STDP Table 1), as the model file sets it for its own H
+        overrides["output"] = {**model.neurons["output"].params, "theta": 0.025 * n_hidden * mV}
+    config = LayeredConfig.from_model(model, 784, 10, chunk=chunk, **overrides)
+    config = dataclasses.replace(config, sizes=[config.sizes[0], n_hidden, config.sizes[-1]],
+                                 layer_neurons={})
     config.validate()
     runner = LayeredRunner(config, "cpp", project, cache=False)
     state = config.initial_state(rng)
@@ -332,15 +343,16 @@ def benchmark_suite(ways=WAYS,
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for r in runs:  # ratios to our default path in the same run, at the same sample duration
-        # (BP-STDP, at its own model file's duration, against the first one asked for)
-        duration = durations[0] if r["way"] == "bpstdp" else r["requested_duration_ms"]
+        # (a layered rule, at its own model file's duration, against the first one asked for)
+        duration = durations[0] if r["way"] in LAYERED_WAYS else r["requested_duration_ms"]
         ours = [o for o in runs if o["way"] == "compiled"
                 and o["requested_duration_ms"] == duration]
         r["speedup_of_compiled"] = (ours[0]["samples_per_second_median"]
                                     / r["samples_per_second_median"]) if ours else None
     result = {
         "workload": "784-N-10 SBP training (STP, STDP accumulation, paper SBP step per sample); "
-                    "the bpstdp way: BP-STDP on 784-500-10 with its model file's settings",
+                    "the bpstdp, glsnn and brp ways: that rule on 784-500-10 with its model "
+                    "file's settings",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "runs": runs, "hidden_size_scaling": scaling, "skipped": skipped,
     }
@@ -358,7 +370,7 @@ def _run_suite(ways, sizes, durations, chunk, n_chunks, images, profile, log, co
     runs, skipped = [], {}
     for duration in durations:
         for way in ways:
-            if way == "bpstdp" and duration != durations[0]:
+            if way in LAYERED_WAYS and duration != durations[0]:
                 continue  # at its own model file's sample duration: once
             reason = unavailable(way)
             if reason:
@@ -388,7 +400,8 @@ def plot_results(result: dict, path) -> None:
     ax1 = axes[0, 0]
     runs = result["runs"]
     labels = [f"{r['way']}, T = {r['sample_duration_ms']:g} ms"
-              + (f", dt = {r['dt_ms']:g} ms" if r.get("rule") == "bpstdp" else "") for r in runs]
+              + (f", dt = {r['dt_ms']:g} ms" if r.get("rule") in LAYERED_WAYS else "")
+              for r in runs]
     rates = [r["samples_per_second_median"] for r in runs]
     ax1.barh(range(len(runs)), rates, color="C0")
     ax1.set_yticks(range(len(runs)), labels)

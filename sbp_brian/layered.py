@@ -504,7 +504,8 @@ class LayeredRunner:
                   rate_scale: float = 1.0, homeo_mix: float = 1.0):
         """Present the samples ``x`` with targets ``y_onehot`` (teaching when ``learn``);
         returns the new state, the weights (``{"w_0": ..., "w_1": ...}``, one per projection)
-        and the rule's own (``weights`` holds both), and the chunk's responses.  ``homeo_mix`` is not used (no homeostasis here)."""
+        and the rule's own (``weights`` holds both), and the chunk's responses.
+        ``homeo_mix`` is not used (no homeostasis here)."""
         from .train import ChunkResult, launch
         c = self.config
         n = len(x)

@@ -1029,15 +1029,17 @@ def test_benchmark_suite_runs_bpstdp_once_and_sets_it_against_the_first_duration
 
 
 @pytest.mark.slow
-def test_bpstdp_benchmark_way_trains_the_layered_network():
-    """The ``bpstdp`` way compiles BP-STDP at 784-500-10 with its model file's dt and sample
-    duration, and its record says so."""
+@pytest.mark.parametrize("way, chunk, sample_ms", [("bpstdp", 2, 48.0), ("glsnn", 10, 100.0),
+                                                   ("brp", 50, 20.0)])
+def test_layered_benchmark_ways_train_the_layered_network(way, chunk, sample_ms):
+    """The ``bpstdp``, ``glsnn`` and ``brp`` ways compile their rule at 784-500-10 with their
+    model files' dt and sample duration, and their records say so."""
     from sbp_brian.bench import run_way
-    record = run_way("bpstdp", chunk=2, n_chunks=1, log=lambda line: None)
-    assert record["rule"] == "bpstdp" and record["samples_per_second_median"] > 0
+    record = run_way(way, chunk=chunk, n_chunks=1, log=lambda line: None)
+    assert record["rule"] == way and record["samples_per_second_median"] > 0
     assert (record["dt_ms"], record["sample_duration_ms"], record["time_steps_per_sample"]) == (
-        1.0, 48.0, 48)
-    assert record["hidden_spikes_per_neuron_per_sample"] > 0
+        1.0, sample_ms, int(sample_ms))
+    assert record["n_hidden"] == 500 and record["hidden_spikes_per_neuron_per_sample"] > 0
 
 
 def test_synaptic_events_per_sample_by_hand():

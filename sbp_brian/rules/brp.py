@@ -199,14 +199,13 @@ def sample_end_step(step, layers: list, projections: list, feedback: list,
 
     The output layer has its spike count ``c``, ``target``, the signal ``g`` and ``carried``
     (what the feedback carries); hidden layer ``l`` has ``fb`` (the feedback's sum) and ``g``;
-    ``projections[l]`` has ``w``, ``G``, ``trace`` (``e``), the batch's summed gradient ``dw`` and the
-    shared ``eta_now``, and under Adam the moments ``adam_m``, ``adam_v`` and the shared
-    ``adam_start`` (steps before the launch) and ``adam_batches`` (the launch's batches of
-    real samples); ``feedback[l - 1]`` are Synapses from the output layer to hidden layer ``l``
-    with ``B``; ``signal`` and ``optimizer`` are the rule's options.  The namespace holds
-    ``brp_steps``, ``brp_classes``, ``brp_batch``, ``brp_signal_scale``, ``sim_dt`` and
-    Adam's constants.  At the first boundary (t = 0)
-    every ``G`` is 0 and nothing changes.
+    ``projections[l]`` has ``w``, ``G``, ``trace`` (``e``), the batch's summed gradient ``dw``
+    and the shared ``eta_now``, and under Adam the moments ``adam_m``, ``adam_v`` and the
+    shared ``adam_start`` (steps before the launch) and ``adam_batches`` (the launch's batches
+    of real samples); ``feedback[l - 1]`` are Synapses from the output layer to hidden layer
+    ``l`` with ``B``; ``signal`` and ``optimizer`` are the rule's options.  The namespace
+    holds ``brp_steps``, ``brp_classes``, ``brp_batch``, ``brp_signal_scale``, ``sim_dt`` and
+    Adam's constants.  At the first boundary (t = 0) every ``G`` is 0 and nothing changes.
     """
     carried = {"label": "target", "error": "c/brp_steps - target",
                "sign": "sign(c/brp_steps - target)"}
