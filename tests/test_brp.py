@@ -226,7 +226,6 @@ def test_brp_model_files_build_layered_networks(tmp_path):
         assert c.rule.namespace(c)["brp_decay_1"] == pytest.approx(0.2, abs=1e-12)
 
 
-
 @pytest.mark.cuda
 @pytest.mark.slow
 def test_brp_network_compiles_for_cuda(tmp_path):

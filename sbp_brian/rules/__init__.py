@@ -11,9 +11,11 @@ registers them in :data:`RULES` and declares the model file's ``[rule]`` section
 """
 from ..sections import register_section
 from . import bpstdp, brp, frozen, glsnn, local_stdp, sbp, sbp_released  # noqa: F401  (register the rules)
-from .base import RULES, BoundaryStep, LayeredRule, Rule, register_rule, rule_of
+from .base import (RULES, BoundaryStep, LayeredRule, Rule, SampleEndRule, register_rule,
+                   rule_of)
 
-__all__ = ["RULES", "BoundaryStep", "LayeredRule", "Rule", "register_rule", "rule_of"]
+__all__ = ["RULES", "BoundaryStep", "LayeredRule", "Rule", "SampleEndRule", "register_rule",
+           "rule_of"]
 
 register_section("rule", {}, {"name": tuple(RULES)}, {
     "name": ("sbp", "the learning rule: " + "; ".join(

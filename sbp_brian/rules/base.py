@@ -30,8 +30,12 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+from brian2 import Synapses
 
-__all__ = ["Rule", "LayeredRule", "BoundaryStep", "RULES", "register_rule", "rule_of"]
+from ..steps import summed_lines
+
+__all__ = ["Rule", "LayeredRule", "SampleEndRule", "BoundaryStep", "RULES", "register_rule",
+           "rule_of"]
 
 
 class BoundaryStep(Protocol):
@@ -240,6 +244,38 @@ class LayeredRule(Rule):
     def read_state(self, net, state: dict) -> dict:
         """That state after a launch (``state``: before it), read from the network."""
         return {}
+
+
+class SampleEndRule(LayeredRule):
+    """A layered rule whose step runs once per sample, at its end, on every layer's spike
+    count ``c`` over the sample (GLSNN, BRP), with fixed random feedback from the output layer
+    to hidden layers as synapses that carry no spikes and only sum."""
+
+    #: the equation line of the spike count that every layer gets
+    COUNT = "c : 1   # spikes in the sample\n"
+
+    def period(self, config):
+        return config.sample_duration
+
+    def on_spike(self, config) -> str:
+        return "c += 1"
+
+    def sample_start(self, config) -> str:
+        return "c = 0"
+
+    @staticmethod
+    def feedback_synapses(step, source, targets: dict, sums: dict) -> list:
+        """Synapses from ``source`` (the output layer) to each of ``targets`` (name -> group)
+        holding a fixed ``B`` and summing ``sums`` into their target (declared summed under
+        ``step.summed``; otherwise the rule's step sums them)."""
+        feedback = []
+        for name, target in targets.items():
+            synapses = Synapses(source, target, model="B : 1\n" + (
+                                    summed_lines(sums) if step.summed else ""),
+                                namespace=step.namespace, clock=step.clock, name=name)
+            synapses.connect()
+            feedback.append(synapses)
+        return feedback
 
 
 #: The rules by name.

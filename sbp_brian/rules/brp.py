@@ -61,12 +61,11 @@ on the same input spikes.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Synapses, mV
+from brian2 import mV
 
 from ..parameters import Param, ParameterError
 from ..sections import register_section
-from ..steps import summed_lines
-from .base import LayeredRule, register_rule
+from .base import SampleEndRule, register_rule
 
 __all__ = ["BRP", "BRP_PARAMS", "SIGNALS", "OPTIMIZERS", "ADAM", "SAMPLE_END_PHASES",
            "surrogate", "simulate_sample", "signals", "gradients", "sgd_update",
@@ -236,7 +235,7 @@ def sample_end_step(step, layers: list, projections: list, feedback: list,
 
 
 @register_rule
-class BRP(LayeredRule):
+class BRP(SampleEndRule):
     """BRP as a rule of the family: eligibility accumulated at every synapse during the
     sample, the projected label (or error) as every hidden layer's signal at its end, one
     optimiser step per batch (module docstring)."""
@@ -281,14 +280,11 @@ class BRP(LayeredRule):
                     f"V(t-1) (1 - s(t-1)) + input, which the eligibility follows; got "
                     f"V_reset = {p['V_reset']}, V_L = {p['V_L']}, t_ref = {p['t_ref']}")
 
-    def period(self, config):
-        return config.sample_duration
-
     def phases(self, n_hidden_layers: int) -> tuple:
         return SAMPLE_END_PHASES
 
     def layer_state(self, role: str, config) -> str:
-        state = "c : 1   # spikes in the sample\n"
+        state = self.COUNT
         if role != "input":
             state += "g : 1   # the layer's signal at the sample's end\n"
         if role == "hidden":
@@ -296,12 +292,6 @@ class BRP(LayeredRule):
         if role == "output":
             state += "carried : 1   # what the feedback carries to the hidden layers\n"
         return state
-
-    def on_spike(self, config) -> str:
-        return "c += 1"
-
-    def sample_start(self, config) -> str:
-        return "c = 0"
 
     def projection_state(self, index: int, summed: bool, config) -> str:
         state = ("trace : 1   # e_ij, the presynaptic trace cleared by postsynaptic spikes\n"
@@ -330,14 +320,9 @@ class BRP(LayeredRule):
         for index, projection in enumerate(projections):
             projection.run_regularly(accumulation_code(index + 1), dt=config.dt,
                                      when="before_resets", name=f"brp_accumulate_{index}")
-        feedback = []
-        for layer in range(1, len(layers) - 1):
-            synapses = Synapses(layers[-1], layers[layer], model="B : 1\n" + (
-                                    summed_lines(FEEDBACK_SUM) if step.summed else ""),
-                                namespace=step.namespace, clock=step.clock,
-                                name=f"brp_feedback_{layer}")
-            synapses.connect()
-            feedback.append(synapses)
+        feedback = self.feedback_synapses(
+            step, layers[-1], {f"brp_feedback_{layer}": layers[layer]
+                               for layer in range(1, len(layers) - 1)}, FEEDBACK_SUM)
         sample_end_step(step, layers, projections, feedback, self.signal, self.optimizer)
         return feedback
 

@@ -50,12 +50,10 @@ network's own spike counts.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Synapses
-
 from ..parameters import Param, ParameterError
 from ..sections import register_section
 from ..steps import summed_lines
-from .base import LayeredRule, register_rule
+from .base import SampleEndRule, register_rule
 
 __all__ = ["GLSNN", "GLSNN_PARAMS", "differences", "update", "semi_orthogonal",
            "feedback_matrices", "sample_end_step", "SAMPLE_END_PHASES"]
@@ -163,7 +161,7 @@ def sample_end_step(step, layers: list, projections: list, feedback: list) -> No
 
 
 @register_rule
-class GLSNN(LayeredRule):
+class GLSNN(SampleEndRule):
     """GLSNN as a rule of the family: global random feedback targets and a local update of
     every projection at the end of each sample (module docstring)."""
 
@@ -196,14 +194,11 @@ class GLSNN(LayeredRule):
                 f"{below_penultimate} hidden layer(s) below the penultimate one, the layers "
                 "that feedback reaches")
 
-    def period(self, config):
-        return config.sample_duration
-
     def phases(self, n_hidden_layers: int) -> tuple:
         return SAMPLE_END_PHASES
 
     def layer_state(self, role: str, config) -> str:
-        state = "c : 1   # spikes in the sample\n"
+        state = self.COUNT
         if role != "input":
             state += "diff : 1   # S - S^, the layer's distance from its target\n"
         if role == "hidden":
@@ -211,12 +206,6 @@ class GLSNN(LayeredRule):
         if role == "output":
             state += "err : 1   # e = 2 (S - S_T), Eq. 4\n"
         return state
-
-    def on_spike(self, config) -> str:
-        return "c += 1"
-
-    def sample_start(self, config) -> str:
-        return "c = 0"
 
     def projection_state(self, index: int, summed: bool, config) -> str:
         state = "dw : 1   # the batch's summed change\neta_now : 1 (shared)"
@@ -229,14 +218,9 @@ class GLSNN(LayeredRule):
                 "glsnn_batch": self.batch_size}
 
     def build_step(self, step, layers: list, projections: list, config) -> list:
-        feedback = []
-        for layer in range(1, len(layers) - 2):
-            synapses = Synapses(layers[-1], layers[layer], model="B : 1\n" + (
-                                    summed_lines(FEEDBACK_SUM) if step.summed else ""),
-                                namespace=step.namespace, clock=step.clock,
-                                name=f"glsnn_feedback_{layer}")
-            synapses.connect()
-            feedback.append(synapses)
+        feedback = self.feedback_synapses(
+            step, layers[-1], {f"glsnn_feedback_{layer}": layers[layer]
+                               for layer in range(1, len(layers) - 2)}, FEEDBACK_SUM)
         sample_end_step(step, layers, projections, feedback)
         return feedback
 
