@@ -72,3 +72,16 @@ def digits_schedule(config, n_samples: int, seed: int = 0):
     spikes = np.random.default_rng(seed).random((n_samples, steps, config.n_input)) < p[:, None, :]
     sample, step, index = np.nonzero(spikes)
     return index, (sample * steps + step) * config.dt, data
+
+
+def digits_test_accuracy(model: str, samples: int, out_dir) -> dict:
+    """One epoch of the first ``samples`` digits with a bundled model (compiled), scored on
+    150 test digits (seed 5): the last epoch's metrics record."""
+    from sbp_brian.runs import make_trainer
+    options = {"model": model, "dataset": "digits", "samples": samples,
+               "test_samples": 150, "epochs": 1, "seed": 5, "device": "cpp"}
+    trainer = make_trainer(options, out_dir, progress=False)
+    try:
+        return trainer.fit()[-1]
+    finally:
+        trainer.close()

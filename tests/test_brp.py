@@ -206,14 +206,8 @@ def test_brp_refuses_neurons_that_do_not_reset_to_rest():
 def test_brp_learns_digits_above_chance(tmp_path):
     """One epoch of 1000 digits (20 Adam steps of 50) with the bundled brp_digits model
     (compiled), scored on 150 test digits: at least five times chance."""
-    from sbp_brian.runs import make_trainer
-    options = {"model": "brp_digits", "dataset": "digits", "samples": 1000,
-               "test_samples": 150, "epochs": 1, "seed": 5, "device": "cpp"}
-    trainer = make_trainer(options, tmp_path, progress=False)
-    try:
-        record = trainer.fit()[-1]
-    finally:
-        trainer.close()
+    from small_network import digits_test_accuracy
+    record = digits_test_accuracy("brp_digits", 1000, tmp_path)
     assert record["test_accuracy"] >= 0.5, record
 
 

@@ -141,14 +141,8 @@ def test_layered_runner_trains_glsnn_as_the_reference(device, tmp_path):
 def test_glsnn_learns_digits_above_chance(tmp_path):
     """One epoch of 400 digits with the bundled glsnn_digits model (compiled), scored on 150
     test digits: at least three times chance."""
-    from sbp_brian.runs import make_trainer
-    options = {"model": "glsnn_digits", "dataset": "digits", "samples": 400,
-               "test_samples": 150, "epochs": 1, "seed": 5, "device": "cpp"}
-    trainer = make_trainer(options, tmp_path, progress=False)
-    try:
-        record = trainer.fit()[-1]
-    finally:
-        trainer.close()
+    from small_network import digits_test_accuracy
+    record = digits_test_accuracy("glsnn_digits", 400, tmp_path)
     assert record["test_accuracy"] >= 0.3, record
 
 
