@@ -209,14 +209,14 @@ def _baselines(args) -> int:
 
 
 def _cost(args) -> int:
-    from .runs import computational_cost, read_metrics
+    from .runs import computational_cost, operations_per_sample, read_metrics
     a, b = read_metrics(args.run_a), read_metrics(args.run_b)
     config = json.loads((Path(args.run_a) / "config.json").read_text())["config"]
-    n_weights = config["n_input"] * config["n_hidden"] + config["n_hidden"] * config["n_output"]
+    operations = operations_per_sample(config)
     result = computational_cost([1 - r["test_accuracy"] for r in a],
-                                [1 - r["test_accuracy"] for r in b], n_weights)
-    print(json.dumps({"run_a": args.run_a, "run_b": args.run_b, "n_weights": n_weights,
-                      **result}, indent=2))
+                                [1 - r["test_accuracy"] for r in b], operations)
+    print(json.dumps({"run_a": args.run_a, "run_b": args.run_b,
+                      "operations_per_sample": operations, **result}, indent=2))
     return 0
 
 

@@ -18,7 +18,7 @@ from .rules import RULES
 from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
-           "evaluate_run", "welch_test", "paired_tests", "holm", "VARIANTS", "VARIANT_KEYS",
+           "evaluate_run", "operations_per_sample", "welch_test", "paired_tests", "holm", "VARIANTS", "VARIANT_KEYS",
            "compare", "model_variants"]
 
 #: The comparison's variants: name -> option overrides.
@@ -43,12 +43,17 @@ def make_config(options: dict, data):
     """The network kind a model file describes, with the options applied: a
     :class:`~sbp_brian.network.TrainingConfig` (the SBP network) or, for a rule that trains
     another network (``[rule] name``), a :class:`~sbp_brian.layered.LayeredConfig` (BP-STDP)
-    or a :class:`~sbp_brian.released.ReleasedConfig` (the SBP paper's released algorithm)."""
+    a :class:`~sbp_brian.released.ReleasedConfig` (the SBP paper's released algorithm) or an
+    :class:`~sbp_brian.rbm.RBMConfig` (the SBP paper's RBM)."""
     model = load_model(options.get("model") or "sbp_digits")
     rule = model.options.get("rule", {}).get("name", "sbp")
     if RULES[rule].network == "released":
         from .released import ReleasedConfig
         return ReleasedConfig.from_model(model, data.n_inputs, data.n_classes, options)
+    if RULES[rule].network == "rbm":
+        from .rbm import RBMConfig
+        return RBMConfig.from_model(model, data.n_inputs, data.n_classes, options,
+                                    n_train=len(data.y_train))
     if RULES[rule].network == "layered":
         from .layered import LayeredConfig
         given = [k for k in SBP_NETWORK_OPTIONS if options.get(k) not in (None, False)]
@@ -138,6 +143,16 @@ def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) 
             "accuracy_counts_only": responses.accuracy_counts_only(trainer.data.y_test),
             "evaluated_on": trainer.data.name, "n_samples": int(len(responses.counts)),
             "epoch": trainer.state["epoch"]}
+
+
+def operations_per_sample(config: dict) -> int:
+    """The O(n) of the SBP paper's cost (Eq. 1) for a run's described configuration
+    (``config.json``'s ``config``): the network kind's own count where it gives one (the RBM's
+    ``operations_per_sample``: both directions of both projections, as the paper's figure code
+    counts it), else one per synapse, ``m n + n k``."""
+    if "operations_per_sample" in config:
+        return int(config["operations_per_sample"])
+    return config["n_input"] * config["n_hidden"] + config["n_hidden"] * config["n_output"]
 
 
 def computational_cost(errors_a, errors_b, n_weights: int, levels: int = 5) -> dict:
@@ -380,8 +395,7 @@ def _add_costs(results: dict, seeds, out_dir: Path) -> None:
                 out_dir / results[variant]["folder"] / f"seed{seed}")]
             if n_weights is None:
                 config = json.loads((out_dir / base / f"seed{seed}" / "config.json").read_text())
-                c = config["config"]
-                n_weights = c["n_input"] * c["n_hidden"] + c["n_hidden"] * c["n_output"]
+                n_weights = operations_per_sample(config["config"])
             costs.append(computational_cost(a, b, n_weights))
         results[variant]["cost_vs_without_sbp"] = summarise_costs(costs)
 

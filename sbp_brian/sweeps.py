@@ -472,12 +472,13 @@ def _plot_costs(out_dir: Path, sweep: Sweep, done: list, curve: dict, cost) -> l
     import numpy as np
 
     from .plotting import save_figure
+    from .runs import operations_per_sample
     base = {r.get("seed"): r for r in done if r["variant"] == "without-sbp"}
     if not base:
         return []
     config = json.loads((out_dir / "points" / next(iter(base.values()))["point"] /
                          "config.json").read_text())["config"]
-    n_weights = config["n_input"] * config["n_hidden"] + config["n_hidden"] * config["n_output"]
+    n_weights = operations_per_sample(config)
     reductions: dict = {}
     runs = {r["point"]: r for r in done}  # a run shared by several cells counts once
     for r in runs.values():

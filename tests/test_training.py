@@ -711,7 +711,7 @@ def test_cost_command_reads_two_runs(tmp_path, capsys):
             {"config": {"n_input": 4, "n_hidden": 10, "n_output": 6}}))
     assert main(["cost", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["n_weights"] == 100
+    assert result["operations_per_sample"] == 100
     assert result["reduction"] == pytest.approx(1 - 220 / 280)
 
 
