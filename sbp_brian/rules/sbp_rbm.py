@@ -123,14 +123,15 @@ def cost(o, y) -> np.ndarray:
 
 
 def state_gradients(x, h, o, w, b, kind: str, theta: float = 0.5, target=None,
-                    beta: float = 0.0) -> tuple:
+                    beta: float = 0.0, bottom_up=None) -> tuple:
     """``(dF/dh, dF/do)`` with ``F = E + beta C`` (``C`` only with a ``target``), for states
-    in ``[0, 1]``."""
+    in ``[0, 1]``; ``bottom_up``: ``x W_0``, if already computed."""
+    bottom_up = x @ w[0] if bottom_up is None else bottom_up
     if kind == "standard":
-        dh = h - b[0] - x @ w[0] - o @ w[1].T
+        dh = h - b[0] - bottom_up - o @ w[1].T
         do = o - b[1] - h @ w[1]
     elif kind == "sbp":
-        dh = x @ w[0] + theta * (o @ w[1].T + 2 * h) + 2 * b[0]
+        dh = bottom_up + theta * (o @ w[1].T + 2 * h) + 2 * b[0]
         do = theta * (h @ w[1]) + b[1]
     else:
         raise ValueError(f"energy must be one of {ENERGIES}, got {kind!r}")
@@ -154,8 +155,9 @@ def relax(x, h, o, w, b, iterations: int, epsilon: float, kind: str, theta: floa
           target=None, beta: float = 0.0) -> tuple:
     """``iterations`` Jacobi sweeps ``s <- clip(s - epsilon dF/ds, 0, 1)`` of ``h`` and ``o``
     (module docstring); returns the new ``(h, o)``."""
+    bottom_up = x @ w[0]  # the clamped input's drive, the same in every sweep
     for _ in range(iterations):
-        dh, do = state_gradients(x, h, o, w, b, kind, theta, target, beta)
+        dh, do = state_gradients(x, h, o, w, b, kind, theta, target, beta, bottom_up)
         h, o = rho(h - epsilon * dh), rho(o - epsilon * do)
     return h, o
 
