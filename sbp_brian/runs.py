@@ -43,17 +43,20 @@ def make_config(options: dict, data):
     """The network kind a model file describes, with the options applied: a
     :class:`~sbp_brian.network.TrainingConfig` (the SBP network) or, for a rule that trains
     another network (``[rule] name``), a :class:`~sbp_brian.layered.LayeredConfig` (BP-STDP)
-    a :class:`~sbp_brian.released.ReleasedConfig` (the SBP paper's released algorithm) or an
-    :class:`~sbp_brian.rbm.RBMConfig` (the SBP paper's RBM)."""
+    a :class:`~sbp_brian.released.ReleasedConfig` (the SBP paper's released algorithm), an
+    :class:`~sbp_brian.rbm.RBMConfig` (its RBM) or an :class:`~sbp_brian.mlp.MLPConfig` (its
+    spiking MLP)."""
     model = load_model(options.get("model") or "sbp_digits")
     rule = model.options.get("rule", {}).get("name", "sbp")
     if RULES[rule].network == "released":
         from .released import ReleasedConfig
         return ReleasedConfig.from_model(model, data.n_inputs, data.n_classes, options)
-    if RULES[rule].network == "rbm":
+    if RULES[rule].network in ("rbm", "mlp"):
+        from .mlp import MLPConfig
         from .rbm import RBMConfig
-        return RBMConfig.from_model(model, data.n_inputs, data.n_classes, options,
-                                    n_train=len(data.y_train))
+        kind = RBMConfig if RULES[rule].network == "rbm" else MLPConfig
+        return kind.from_model(model, data.n_inputs, data.n_classes, options,
+                               n_train=len(data.y_train))
     if RULES[rule].network == "layered":
         from .layered import LayeredConfig
         given = [k for k in SBP_NETWORK_OPTIONS if options.get(k) not in (None, False)]

@@ -8,11 +8,12 @@ toward targets set by global random feedback, and BRP (:mod:`~sbp_brian.rules.br
 synapses accumulate an eligibility during the sample and learn at its end from the label
 projected through fixed random feedback; the SBP paper's released algorithm
 (:mod:`~sbp_brian.rules.sbp_released`) and its RBM (:mod:`~sbp_brian.rules.sbp_rbm`), which
-train rate networks batch by batch.  Importing the package
+train rate networks batch by batch, and its spiking MLP (:mod:`~sbp_brian.rules.sbp_mlp`),
+trained through time by a pseudo-gradient.  Importing the package
 registers them in :data:`RULES` and declares the model file's ``[rule]`` section.
 """
 from ..sections import register_section
-from . import bpstdp, brp, frozen, glsnn, local_stdp, sbp, sbp_rbm, sbp_released  # noqa: F401  (register the rules)
+from . import bpstdp, brp, frozen, glsnn, local_stdp, sbp, sbp_mlp, sbp_rbm, sbp_released  # noqa: F401  (register the rules)
 from .base import (RULES, BoundaryStep, LayeredRule, Rule, SampleEndRule, register_rule,
                    rule_of)
 

@@ -24,7 +24,7 @@ Readings of what the paper leaves open (the spec's recommendations are the defau
    package's layered network transmits spikes (the projection's conductance jumps), so the
    count is the measure that exists there; Eq. 3's output would need analog projections and is
    not offered.
-2. **Eq. 4's e** is the signed ``2 (S_L - S_T)`` (the printed |.| would lose the sign).
+2. **Eq. 4's e** is the signed ``2 (S_L - S_T)`` (the printed ``|.|`` would lose the sign).
 3. **The penultimate target** uses the linear shortcut ``W_L e`` (the paper), not BrainCog's
    gradient through the output neurons.
 4. **b_l**: the paper calls it random without a scale, BrainCog sets it to 0.  Here its
