@@ -11,7 +11,9 @@ samples' persistent particles (the states their last sleep phase ended in; zero 
 particles written back, the output read (argmax, ties to the first), then the wake phase and
 the update with beta's sign drawn at random.  The training set is presented in its stored
 order every epoch, as released (the particles belong to the samples' positions).  Evaluation
-relaxes each sample from zero for ``test_iterations`` sweeps and reads the output the same way.
+relaxes each sample from zero for ``test_iterations`` sweeps, or (``[rbm] evaluation =
+"particles"``, the code's) from its own particle for ``Ns`` sweeps, and reads the output the
+same way.
 """
 from __future__ import annotations
 
@@ -44,6 +46,10 @@ class RBMConfig:
     frozen_hidden: bool = False
     #: training samples, one persistent particle each
     n_train: int = 1
+    #: "zero" or "particles" (:mod:`sbp_brian.rules.sbp_rbm`)
+    evaluation: str = "zero"
+    #: evaluated samples, one particle each with evaluation "particles"
+    n_eval: int = 1
     epochs: int = 100
     chunk: int = 1000
     lr_decay: float = 0.0
@@ -71,7 +77,7 @@ class RBMConfig:
 
     @classmethod
     def from_model(cls, model: ModelFile, n_input: int, n_output: int, options: dict,
-                   n_train: int = 1):
+                   n_train: int = 1, n_eval: int = 1):
         """Build from a model file and ``sbp-brian train``'s options: ``--no-sbp`` (update
         "plain"), ``--sbp-mode paper`` (update "sbp"), ``--freeze-hidden``, ``--batch-size``,
         ``--p`` and ``--f`` (reading "paper"), ``--epochs``, ``--seed``."""
@@ -121,7 +127,8 @@ class RBMConfig:
             hidden = hidden[0]
         return cls(sizes=[n_input, hidden, n_output], params=params, reading=reading,
                    with_sbp=with_sbp, frozen_hidden=bool(options.get("freeze_hidden")),
-                   n_train=max(1, int(n_train)),
+                   n_train=max(1, int(n_train)), n_eval=max(1, int(n_eval)),
+                   evaluation=chosen.get("evaluation", "zero"),
                    **{"seed": model["simulation"]["seed"], **values})
 
     # -- what the trainer asks of a network kind (sbp_brian.train.Trainer) -------------------
@@ -142,6 +149,12 @@ class RBMConfig:
         return int(self.params["batch_size"])
 
     @property
+    def evaluation_carries_state(self) -> bool:
+        """Whether evaluation changes the run's state (the trainer keeps it): the evaluated
+        samples' particles."""
+        return self.evaluation == "particles"
+
+    @property
     def operations_per_sample(self) -> int:
         """The SBP paper's O(n) of the RBM in its cost (Eq. 1): ``m n + n k + k n + n m``,
         both directions of both projections (its figure code)."""
@@ -150,13 +163,19 @@ class RBMConfig:
     def initial_state(self, rng: np.random.Generator) -> dict:
         """Glorot weights ``w_0``, ``w_1``, zero biases ``b_1``, ``b_2``; the particles
         ``h``, ``o`` of every training sample at zero (float32: states in [0, 1]), the
-        position of the next sample in the training set and the batches trained."""
+        position of the next sample in the training set and the batches trained; with
+        evaluation "particles" the same for the evaluated samples (``eval_``)."""
         w_0, w_1 = glorot_weights(self.sizes, rng)
-        return {"w_0": w_0, "w_1": w_1, "b_1": np.zeros(self.n_hidden),
-                "b_2": np.zeros(self.n_output),
-                "particles_h": np.zeros((self.n_train, self.n_hidden), np.float32),
-                "particles_o": np.zeros((self.n_train, self.n_output), np.float32),
-                "position": np.array(0), "batches": np.array(0)}
+        state = {"w_0": w_0, "w_1": w_1, "b_1": np.zeros(self.n_hidden),
+                 "b_2": np.zeros(self.n_output),
+                 "particles_h": np.zeros((self.n_train, self.n_hidden), np.float32),
+                 "particles_o": np.zeros((self.n_train, self.n_output), np.float32),
+                 "position": np.array(0), "batches": np.array(0)}
+        if self.evaluation == "particles":
+            state.update(eval_particles_h=np.zeros((self.n_eval, self.n_hidden), np.float32),
+                         eval_particles_o=np.zeros((self.n_eval, self.n_output), np.float32),
+                         eval_position=np.array(0))
+        return state
 
     @staticmethod
     def check_copies(copies) -> None:
@@ -217,6 +236,13 @@ class RBMRunner:
                                  rng.choice((-1.0, 1.0)), rate_scale)
                 state["position"] = np.array((int(state["position"]) + len(batch)) % c.n_train)
                 state["batches"] = np.array(int(state["batches"]) + 1)
+            elif c.evaluation == "particles":
+                where = (int(state["eval_position"]) + np.arange(len(batch))) % c.n_eval
+                h, o = rule.sleep(batch, state["eval_particles_h"][where].astype(float),
+                                  state["eval_particles_o"][where].astype(float), w, b)
+                state["eval_particles_h"][where], state["eval_particles_o"][where] = h, o
+                state["eval_position"] = np.array((int(state["eval_position"]) + len(batch))
+                                                  % c.n_eval)
             else:
                 zeros = (np.zeros((len(batch), c.n_hidden)), np.zeros((len(batch), c.n_output)))
                 h, o = rule.sleep(batch, *zeros, w, b, c.params["test_iterations"])

@@ -54,9 +54,11 @@ def make_config(options: dict, data):
     if RULES[rule].network in ("rbm", "mlp"):
         from .mlp import MLPConfig
         from .rbm import RBMConfig
-        kind = RBMConfig if RULES[rule].network == "rbm" else MLPConfig
-        return kind.from_model(model, data.n_inputs, data.n_classes, options,
-                               n_train=len(data.y_train))
+        if RULES[rule].network == "rbm":
+            return RBMConfig.from_model(model, data.n_inputs, data.n_classes, options,
+                                        n_train=len(data.y_train), n_eval=len(data.y_test))
+        return MLPConfig.from_model(model, data.n_inputs, data.n_classes, options,
+                                    n_train=len(data.y_train))
     if RULES[rule].network == "layered":
         from .layered import LayeredConfig
         given = [k for k in SBP_NETWORK_OPTIONS if options.get(k) not in (None, False)]

@@ -705,9 +705,13 @@ class Trainer:
         mix = homeo_mix(self.config, epoch if mix_epoch is None else mix_epoch, trained=True)
         with interrupts_stop_at_once():
             for index, (a, b) in enumerate(self._chunks(len(x))):
-                _, result = runner.run_state(
+                state, result = runner.run_state(
                     x[a:b], np.zeros((b - a, self.config.n_output)), self.weights, learn=False,
                     seed=chunk_seed(self.config.seed, epoch, index, phase), homeo_mix=mix)
+                if getattr(self.config, "evaluation_carries_state", False):
+                    # a network kind whose evaluation has state of its own (the RBM's
+                    # particles of the evaluated samples, as its code keeps them)
+                    self.weights = state
                 results.append(result)
         return ChunkResult.concatenate(results, self.config.n_output)
 

@@ -217,3 +217,29 @@ def test_more_than_one_hidden_layer_is_refused(tmp_path):
         'hidden = { value = 500,', 'hidden = { value = [500, 100],'))
     with pytest.raises(ModelFileError, match="one hidden layer"):
         make_config({"model": str(path)}, load_dataset("digits"))
+
+
+def test_evaluation_from_the_evaluated_samples_particles_as_the_code(tmp_path):
+    from sbp_brian.model_files import bundled_models
+    path = tmp_path / "particles.toml"
+    path.write_text(bundled_models()["sbp_rbm_digits"].read_text().replace(
+        'update = "sbp"', 'update = "sbp"\nevaluation = "particles"'))
+    options = {"model": str(path), "dataset": "digits", "epochs": 2, "samples": 400,
+               "test_samples": 100, "chunk": 100}
+    whole = make_trainer(options, tmp_path / "whole", progress=False)
+    whole.fit()
+    # every evaluated sample has its particle, carried from one evaluation to the next
+    assert whole.weights["eval_particles_o"].shape == (100, 10)
+    assert np.all(whole.weights["eval_particles_h"].any(axis=1))
+    before = whole.weights["eval_particles_o"].copy()
+    whole.evaluate()
+    assert not np.array_equal(whole.weights["eval_particles_o"], before)
+    assert int(whole.weights["eval_position"]) == 0
+    # and a resumed run equals an uninterrupted one, evaluation state included
+    reference = make_trainer(options, tmp_path / "reference", progress=False)
+    reference.fit()
+    make_trainer(options, tmp_path / "parts", progress=False).fit(stop_after_chunks=5)
+    second = make_trainer(options, tmp_path / "parts", resume=True, progress=False)
+    second.fit()
+    for key, value in reference.weights.items():
+        assert np.array_equal(second.weights[key], value), key

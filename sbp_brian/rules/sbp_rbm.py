@@ -48,9 +48,10 @@ The two readings (``[rbm] reading``):
   Without SBP every batch is a wake phase II.
 
 Both readings keep the code's **persistent particles**: each training sample's sleep phase
-starts from the states its last one ended in (zero at first).  Evaluation relaxes from zero
-for ``test_iterations`` sweeps (ours: the trainer evaluates without writing state; the code
-keeps particles for the validation samples too).
+starts from the states its last one ended in (zero at first).  Evaluation (``[rbm]
+evaluation``) relaxes each sample from zero for ``test_iterations`` sweeps (``"zero"``, ours:
+the prediction is a function of the weights and the sample) or, as the code, from the
+evaluated sample's own particle, ``Ns`` sweeps per evaluation (``"particles"``).
 """
 from __future__ import annotations
 
@@ -89,11 +90,16 @@ RBM_PARAMS = {
                            "batch is a wake phase II (BP1 + BP2), the others wake phase I (BP1 "
                            "+ SBP); 1: no wake phase I"),
 }
-register_section("rbm", RBM_PARAMS, {"reading": READINGS, "update": ("sbp", "plain")}, {
+register_section("rbm", RBM_PARAMS, {"reading": READINGS, "update": ("sbp", "plain"),
+                                     "evaluation": ("zero", "particles")}, {
     "reading": ("released", "released: the code's (the energy of Eq. 19 with SBP, the standard "
                             "one without, every batch one update of everything); paper: the "
                             "paper's wake phases I (BP1 + SBP, Eq. 21) and II (BP1 + BP2)"),
-    "update": ("sbp", "sbp: with SBP; plain: without (--no-sbp chooses it)")})
+    "update": ("sbp", "sbp: with SBP; plain: without (--no-sbp chooses it)"),
+    "evaluation": ("zero", "zero: every evaluated sample relaxed from zero for test_iterations "
+                           "sweeps (ours: a function of the weights); particles: as the code, "
+                           "each evaluated sample keeps its particle from evaluation to "
+                           "evaluation, relaxed sleep_iterations sweeps each time")})
 
 
 def rho(s):
