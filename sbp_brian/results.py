@@ -612,9 +612,11 @@ def _released_readings(data: dict, options: dict) -> str:
 
 def _sweep_map(data: dict, options: dict) -> str:
     """``sbp-brian sweep``'s sweep.json over a variant axis and two numeric model-file axes
-    (the SBP paper's Fig. 4B): the variants that switch SBP off (one run per seed, shared by
-    every cell), then per SBP variant its map of the final test accuracy (mean +- SD over
-    seeds) and each cell against the control, paired by seed, Holm-adjusted over the map."""
+    (the SBP paper's Figs. 4B and 5B): the variants that switch SBP off and whose runs every
+    cell shares (one run per seed), then per other variant its map of the final test accuracy
+    (mean +- SD over seeds) and each cell against the control, paired by seed, Holm-adjusted
+    over the map; where "without SBP" has a run per cell (the map's axes act without SBP too),
+    each SBP variant's map minus it, cell by cell (the paper's Fig. 5B)."""
     from .runs import holm, paired_tests
     y_axis, x_axis = [a for a in data["axes"] if a not in ("variant", "seed")][:2]
     rows = [r for r in data["rows"] if str(r.get("status", "")).startswith("done")]
@@ -625,22 +627,51 @@ def _sweep_map(data: dict, options: dict) -> str:
                  and (y is None or (r[y_axis] == y and r[x_axis] == x))}
         return [found[seed] for seed in seeds if seed in found]
 
-    shared = [v for v in data["axes"]["variant"] if v in ("control", "without-sbp")]
+    def one_run_per_seed(variant) -> bool:
+        runs: dict = {}
+        for r in rows:
+            if r["variant"] == variant:
+                runs.setdefault(r.get("seed"), set()).add(r.get("point"))
+        return all(len(points) == 1 for points in runs.values())
+
+    shared = [v for v in data["axes"]["variant"]
+              if v in ("control", "without-sbp") and one_run_per_seed(v)]
+    def label_of(variant) -> str:  # the registry entry may name a model's own variants
+        key = variant_key(variant)
+        return options.get("labels", {}).get(key, VARIANT_LABELS[key])
+
     lines = [table(["variant (SBP off: one run per seed)", "final test accuracy (mean +- SD)",
                     "per seed"],
-                   [[VARIANT_LABELS[variant_key(v)], mean_sd(accuracies(v)),
-                     per_seed(accuracies(v))] for v in shared])]
+                   [[label_of(v), mean_sd(accuracies(v)),
+                     per_seed(accuracies(v))] for v in shared])] if shared else []
     control = accuracies("control") if "control" in shared else None
+    columns = data["axes"][x_axis]
+
+    def cells_of(variant) -> dict:
+        return {(y, x): accuracies(variant, y, x)
+                for y in data["axes"][y_axis] for x in data["axes"][x_axis]}
+
+    def map_table(cells: dict, cell) -> str:
+        return table([f"{y_axis} (row), {x_axis} (column)", *map(str, columns)],
+                     [[str(y), *(cell(cells[y, x]) if cells[y, x] else "failed"
+                                 for x in columns)] for y in data["axes"][y_axis]])
+
+    baseline = None
+    if "without-sbp" in data["axes"]["variant"] and "without-sbp" not in shared:
+        baseline = cells_of("without-sbp")
     for variant in (v for v in data["axes"]["variant"] if v not in shared):
-        label = VARIANT_LABELS[variant_key(variant)]
-        cells = {(y, x): accuracies(variant, y, x)
-                 for y in data["axes"][y_axis] for x in data["axes"][x_axis]}
+        label = label_of(variant)
+        cells = cells_of(variant)
         lines.append(f"{label}, final test accuracy (mean +- SD over seeds); rows {y_axis}, "
                      f"columns {x_axis}:")
-        columns = data["axes"][x_axis]
-        lines.append(table([f"{y_axis} (row), {x_axis} (column)", *map(str, columns)],
-                           [[str(y), *(mean_sd(cells[y, x]) if cells[y, x] else "failed"
-                                       for x in columns)] for y in data["axes"][y_axis]]))
+        lines.append(map_table(cells, mean_sd))
+        if baseline is not None and variant != "without-sbp":
+            differences = {cell: [a - b for a, b in zip(values, baseline[cell])]
+                           if len(values) == len(baseline[cell]) else []
+                           for cell, values in cells.items()}
+            lines.append(f"{label} minus without SBP, cell by cell (points, mean over "
+                         "seeds):")
+            lines.append(map_table(differences, lambda d: f"{100 * np.mean(d):+.1f}"))
         if not control:
             continue
         tests = {cell: paired_tests(values, control) for cell, values in cells.items()

@@ -169,6 +169,29 @@ def test_the_map_table_tests_every_cell_against_the_control():
     assert "+10.0 points at sbp.p = 0.1, sbp.f = 0.1" in text
 
 
+def test_a_map_whose_axes_act_without_sbp_too_shows_the_difference_cell_by_cell():
+    # the SBP paper's Fig. 5B: the RBM's sleep and wake iterations act with and without SBP,
+    # so "without SBP" has a run per cell and each SBP cell is set against its own
+    from sbp_brian.results import RENDERERS
+    axes = {"variant": ["without-sbp", "paper"], "rbm.sleep_iterations": [1, 11],
+            "rbm.wake_iterations": [1, 6], "seed": [0]}
+    rows = []
+    for variant, offset in (("without-sbp", 0.0), ("paper", 0.02)):
+        for ns in (1, 11):
+            for nw in (1, 6):
+                rows.append({"point": f"{variant},{ns},{nw}", "variant": variant,
+                             "rbm.sleep_iterations": ns, "rbm.wake_iterations": nw, "seed": 0,
+                             "status": "done", "final_accuracy": 0.9 + ns / 1000 + offset
+                             - (nw == 6) * offset * 2})
+    text = RENDERERS["sweep_map"]({"axes": axes, "rows": rows},
+                                  {"labels": {"nosbp": "standard energy"}})
+    assert "variant (SBP off" not in text  # nothing shared
+    assert "standard energy, final test accuracy" in text
+    assert "| 1 | 90.1 % (1 seed) | 90.1 % (1 seed) |" in text  # without SBP, its own map
+    assert "minus without SBP, cell by cell" in text
+    assert "| 1 | +2.0 | -2.0 |" in text and "| 11 | +2.0 | -2.0 |" in text
+
+
 def test_local_workers_keep_glibc_malloc_defaults():
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers by default, which made every
     # large numpy temporary a fresh mapping: the released algorithm trained 5.7 times slower
