@@ -60,17 +60,34 @@ def _cuda_compiles():
     return status.compiles, status.reason
 
 
+def _cuda_project(directory, compile: bool) -> None:
+    """brian2cuda's project of the small network in ``directory``, compiled or not."""
+    used = targets.use_target("cuda", directory=directory, build_on_run=False, compile_only=True)
+    assert used == "cuda"
+    net, _, _ = small_network.build()
+    net.run(small_network.DURATION, namespace={})
+    device.build(directory=str(directory), compile=compile, run=False, with_output=False)
+
+
 @pytest.mark.cuda
+def test_cuda_project_generates(tmp_path):
+    # the code generation (seconds); nvcc's compilation (minutes) is the slow test below
+    pytest.importorskip("brian2cuda")
+    directory = tmp_path / "cuda"
+    _cuda_project(directory, compile=False)
+    for name in ("main.cu", "network.cu", "objects.cu", "makefile"):
+        assert (directory / name).is_file(), name
+    assert any((directory / "code_objects").glob("*.cu"))
+
+
+@pytest.mark.cuda
+@pytest.mark.slow
 def test_cuda_project_generates_and_compiles(tmp_path):
     compiles, reason = _cuda_compiles()
     if not compiles:
         pytest.skip(f"CUDA target cannot compile here: {reason}")
     directory = tmp_path / "cuda"
-    used = targets.use_target("cuda", directory=directory, build_on_run=False, compile_only=True)
-    assert used == "cuda"
-    net, _, _ = small_network.build()
-    net.run(small_network.DURATION, namespace={})
-    device.build(directory=str(directory), compile=True, run=False, with_output=False)
+    _cuda_project(directory, compile=True)
     assert (directory / "main").is_file()
     if not targets.gpu_names():
         return
