@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
 from .rules.sbp_mlp import MLP_PARAMS, MLPRule, forward, kaiming_feedback
@@ -41,8 +42,11 @@ def torch_linear_init(sizes: list, rng: np.random.Generator) -> tuple[list, list
 
 
 @dataclass
-class MLPConfig:
+class MLPConfig(BatchedKind):
     """Everything that defines a spiking-MLP run, from a model file plus options."""
+
+    kind_name = "the spiking MLP"
+    section = "mlp"
 
     sizes: list
     #: the [mlp] section's values
@@ -79,18 +83,10 @@ class MLPConfig:
         if model.neurons or model.synapses or model.homeostasis:
             raise ModelFileError(f"{model.path}: the spiking MLP's units and updates are set "
                                  "in [mlp]; remove the [neurons] and [synapses] sections")
-        given = [k for k in cls.REFUSED_OPTIONS if options.get(k) not in (None, False)]
-        if options.get("sbp_mode") not in (None, "paper"):
-            given.append("sbp_mode")
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ParameterError(f"{flags}: not options of model {model.name}, the spiking "
-                                 "MLP (its SBP is chosen with --sbp-mode paper or --no-sbp)")
+        cls.refuse_options(model, options, cls.REFUSED_OPTIONS, "the spiking MLP (its SBP is "
+                           "chosen with --sbp-mode paper or --no-sbp)")
+        cls.check_data_sizes(model, n_input, n_output)
         sizes = model["sizes"]
-        for key, data in (("input", n_input), ("output", n_output)):
-            if sizes[key] != data:
-                raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
-                                     f"set has {data}; use a model file for this data set")
         params = {**{k: spec.default for k, spec in MLP_PARAMS.items()},
                   **model.sections.get("mlp", {})}
         if options.get("batch_size") is not None:
@@ -111,22 +107,10 @@ class MLPConfig:
                    n_train=max(1, int(n_train)),
                    **{"seed": model["simulation"]["seed"], **values})
 
-    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer) -------------------
-    @property
-    def n_input(self) -> int:
-        return int(self.sizes[0])
-
+    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer; BatchedKind) -----
     @property
     def n_hidden(self) -> int:
         return int(sum(self.sizes[1:-1]))
-
-    @property
-    def n_output(self) -> int:
-        return int(self.sizes[-1])
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.params["batch_size"])
 
     @property
     def n_layers(self) -> int:
@@ -151,22 +135,6 @@ class MLPConfig:
             state[f"v_{name}"] = np.zeros_like(state[name])
         state.update(adam_step=np.array(0), samples=np.array(0))
         return state
-
-    @staticmethod
-    def check_copies(copies) -> None:
-        if copies != 1:
-            raise ParameterError("network copies are a feature of the spiking SBP network; the "
-                                 "spiking MLP is batched already ([mlp] batch_size)")
-
-    def make_runner(self, device_name: str, build_dir=None, threads: int = 1, copies: int = 1,
-                    record_hidden: bool = False) -> "MLPRunner":
-        self.check_copies(copies)
-        return MLPRunner(self)
-
-    def state_summary(self, state: dict) -> dict:
-        """Weight and bias statistics for the metrics log."""
-        return {f"{key}_{stat}": float(fn(state[key])) for key in self.parameter_names()
-                for stat, fn in (("mean", np.mean), ("std", np.std))}
 
     def describe(self) -> dict:
         described = describe_fields(self)
@@ -225,3 +193,6 @@ class MLPRunner:
             hidden[rows] = np.concatenate([layer["s"].sum(axis=0)
                                            for layer in record["layers"][:-1]], axis=1)
         return state, ChunkResult(counts, float(hidden.sum()), hidden, counts)
+
+
+MLPConfig.runner_class = MLPRunner  # the runner is defined below its configuration

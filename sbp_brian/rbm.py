@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
 from .released import glorot_weights
@@ -34,8 +35,11 @@ RBM_KEYS = {"simulation": {"seed"}, "sizes": {"input", "hidden", "output"},
 
 
 @dataclass
-class RBMConfig:
+class RBMConfig(BatchedKind):
     """Everything that defines an RBM run, from a model file plus options."""
+
+    kind_name = "the RBM"
+    section = "rbm"
 
     sizes: list
     #: the [rbm] section's values
@@ -91,21 +95,11 @@ class RBMConfig:
                                  "and W_1")
         chosen = dict(model.options.get("rbm", {}))
         reading = chosen.get("reading", "released")
-        given = [k for k in cls.REFUSED_OPTIONS if options.get(k) not in (None, False)]
-        if options.get("sbp_mode") not in (None, "paper"):
-            given.append("sbp_mode")
-        if reading == "released":  # the code has no p and f
-            given += [k for k in ("p", "f") if options.get(k) is not None]
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ParameterError(f"{flags}: not options of model {model.name}, the RBM with "
-                                 f"reading {reading!r} (its SBP is chosen with --sbp-mode paper "
-                                 "or --no-sbp)")
+        refused = cls.REFUSED_OPTIONS + (("p", "f") if reading == "released" else ())
+        cls.refuse_options(model, options, refused, f"the RBM with reading {reading!r} (its SBP "
+                           "is chosen with --sbp-mode paper or --no-sbp)")  # the code has no p, f
+        cls.check_data_sizes(model, n_input, n_output)
         sizes = model["sizes"]
-        for key, data in (("input", n_input), ("output", n_output)):
-            if sizes[key] != data:
-                raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
-                                     f"set has {data}; use a model file for this data set")
         params = {**{k: spec.default for k, spec in RBM_PARAMS.items()}, **section}
         for key in ("p", "f", "batch_size"):
             if options.get(key) is not None:
@@ -131,22 +125,10 @@ class RBMConfig:
                    evaluation=chosen.get("evaluation", "zero"),
                    **{"seed": model["simulation"]["seed"], **values})
 
-    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer) -------------------
-    @property
-    def n_input(self) -> int:
-        return int(self.sizes[0])
-
+    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer; BatchedKind) -----
     @property
     def n_hidden(self) -> int:
         return int(self.sizes[1])
-
-    @property
-    def n_output(self) -> int:
-        return int(self.sizes[2])
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.params["batch_size"])
 
     @property
     def evaluation_carries_state(self) -> bool:
@@ -176,22 +158,6 @@ class RBMConfig:
                          eval_particles_o=np.zeros((self.n_eval, self.n_output), np.float32),
                          eval_position=np.array(0))
         return state
-
-    @staticmethod
-    def check_copies(copies) -> None:
-        if copies != 1:
-            raise ParameterError("network copies are a feature of the spiking SBP network; the "
-                                 "RBM is batched already ([rbm] batch_size)")
-
-    def make_runner(self, device_name: str, build_dir=None, threads: int = 1, copies: int = 1,
-                    record_hidden: bool = False) -> "RBMRunner":
-        self.check_copies(copies)
-        return RBMRunner(self)
-
-    def state_summary(self, state: dict) -> dict:
-        """Weight and bias statistics for the metrics log."""
-        return {f"{key}_{stat}": float(fn(state[key])) for key in ("w_0", "w_1", "b_1", "b_2")
-                for stat, fn in (("mean", np.mean), ("std", np.std))}
 
     def describe(self) -> dict:
         described = describe_fields(self)
@@ -249,3 +215,6 @@ class RBMRunner:
             outputs[rows], hidden[rows] = o, h
         state.update(w_0=w[0], w_1=w[1], b_1=b[0], b_2=b[1])
         return state, ChunkResult(outputs, float(hidden.sum()), hidden, outputs)
+
+
+RBMConfig.runner_class = RBMRunner  # the runner is defined below its configuration

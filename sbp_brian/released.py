@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
 from .rules.sbp_released import RELEASED_PARAMS, ReleasedSBP, relax, sigma1
@@ -55,8 +56,11 @@ def glorot_weights(sizes: list, rng: np.random.Generator) -> list:
 
 
 @dataclass
-class ReleasedConfig:
+class ReleasedConfig(BatchedKind):
     """Everything that defines a released-algorithm run, from a model file plus options."""
+
+    kind_name = "the released algorithm"
+    section = "released"
 
     sizes: list
     dt: Any
@@ -104,19 +108,11 @@ class ReleasedConfig:
         code's baseline, update "symmetric"), ``--sbp-mode paper`` (its SBP),
         ``--freeze-hidden``, ``--p``, ``--f``, ``--batch-size``, ``--epochs``, ``--seed``."""
         _refuse_unread_keys(model)
-        given = [k for k in cls.REFUSED_OPTIONS if options.get(k) not in (None, False)]
-        if options.get("sbp_mode") not in (None, "paper"):
-            given.append("sbp_mode")
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ParameterError(f"{flags}: not options of model {model.name}, the released "
-                                 "algorithm (its one SBP is the code's, chosen with --sbp-mode "
-                                 "paper or the model file)")
+        cls.refuse_options(model, options, cls.REFUSED_OPTIONS, "the released algorithm (its "
+                           "one SBP is the code's, chosen with --sbp-mode paper or the model "
+                           "file)")
+        cls.check_data_sizes(model, n_input, n_output)
         sizes, sim = model["sizes"], model["simulation"]
-        for key, data in (("input", n_input), ("output", n_output)):
-            if sizes[key] != data:
-                raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
-                                     f"set has {data}; use a model file for this data set")
         hidden = sizes["hidden"] if isinstance(sizes["hidden"], list) else [sizes["hidden"]]
         params = {**{k: spec.default for k, spec in RELEASED_PARAMS.items()},
                   **model.sections.get("released", {})}
@@ -137,22 +133,10 @@ class ReleasedConfig:
                    frozen_hidden=bool(options.get("freeze_hidden")),
                    **{"seed": sim["seed"], **chosen, **values})
 
-    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer) -------------------
-    @property
-    def n_input(self) -> int:
-        return int(self.sizes[0])
-
-    @property
-    def n_output(self) -> int:
-        return int(self.sizes[-1])
-
+    # -- what the trainer asks of a network kind (sbp_brian.train.Trainer; BatchedKind) -----
     @property
     def n_hidden(self) -> int:
         return int(sum(self.sizes[1:-1]))
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.params["batch_size"])
 
     @property
     def steps(self) -> int:
@@ -181,23 +165,6 @@ class ReleasedConfig:
         if self.stp:
             start.update(stp_u=0.1, stp_x=1.0, stp_i=0.1)
         return start
-
-    @staticmethod
-    def check_copies(copies) -> None:
-        if copies != 1:
-            raise ParameterError("network copies are a feature of the spiking SBP network; the "
-                                 "released algorithm is batched already ([released] batch_size)")
-
-    def make_runner(self, device_name: str, build_dir=None, threads: int = 1, copies: int = 1,
-                    record_hidden: bool = False) -> "ReleasedRunner":
-        self.check_copies(copies)
-        return ReleasedRunner(self)
-
-    def state_summary(self, state: dict) -> dict:
-        """Weight and bias statistics for the metrics log."""
-        return {f"{key}_{stat}": float(fn(state[key])) for key in sorted(state)
-                if key.startswith(("w_", "b_"))
-                for stat, fn in (("mean", np.mean), ("std", np.std))}
 
     def describe(self) -> dict:
         described = describe_fields(self)
@@ -307,3 +274,6 @@ class ReleasedRunner:
         state.update({f"w_{k}": w[k] for k in range(n_layers)})
         state.update({f"b_{k + 1}": b[k] for k in range(n_layers)})
         return state, ChunkResult(outputs, float(hidden.sum()), hidden, outputs)
+
+
+ReleasedConfig.runner_class = ReleasedRunner  # the runner is defined below its configuration

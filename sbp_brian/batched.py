@@ -1,0 +1,79 @@
+"""What the network kinds that are plain batched numpy share: the SBP paper's released
+algorithm (:mod:`sbp_brian.released`), its RBM (:mod:`sbp_brian.rbm`) and its spiking MLP
+(:mod:`sbp_brian.mlp`).  Each is a dataclass configuration with ``sizes`` (the inputs first,
+the outputs last) and ``params`` (its model-file section, ``batch_size`` among them), whose
+runner presents samples in batches; :class:`BatchedKind` gives the rest of what the trainer
+asks of a network kind.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .model_files import ModelFile, ModelFileError
+from .parameters import ParameterError
+
+__all__ = ["BatchedKind"]
+
+
+class BatchedKind:
+    """The trainer's questions that every batched numpy network kind answers alike."""
+
+    #: how messages name the network, e.g. "the RBM"
+    kind_name: ClassVar[str]
+    #: its model-file section, e.g. "rbm"
+    section: ClassVar[str]
+    #: the class of its runner (``runner(config)``)
+    runner_class: ClassVar[type]
+
+    @property
+    def n_input(self) -> int:
+        return int(self.sizes[0])
+
+    @property
+    def n_output(self) -> int:
+        return int(self.sizes[-1])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.params["batch_size"])
+
+    @staticmethod
+    def refuse_options(model: ModelFile, options: dict, refused, what: str) -> None:
+        """Refuse, by their flags, the options of ``sbp-brian train`` that this network does
+        not read (``refused``, and an SBP mode other than "paper"); ``what`` names the
+        network and says how its SBP is chosen."""
+        given = [k for k in refused if options.get(k) not in (None, False)]
+        if options.get("sbp_mode") not in (None, "paper"):
+            given.append("sbp_mode")
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ParameterError(f"{flags}: not options of model {model.name}, {what}")
+
+    @staticmethod
+    def check_data_sizes(model: ModelFile, n_input: int, n_output: int) -> None:
+        """The model file's input and output sizes must be the data set's."""
+        sizes = model["sizes"]
+        for key, data in (("input", n_input), ("output", n_output)):
+            if sizes[key] != data:
+                raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
+                                     f"set has {data}; use a model file for this data set")
+
+    def check_copies(self, copies) -> None:
+        if copies != 1:
+            raise ParameterError(f"network copies are a feature of the spiking SBP network; "
+                                 f"{self.kind_name} is batched already ([{self.section}] "
+                                 "batch_size)")
+
+    def make_runner(self, device_name: str, build_dir=None, threads: int = 1, copies: int = 1,
+                    record_hidden: bool = False):
+        """Its runner (numpy: ``device_name``, ``build_dir`` and ``threads`` change nothing)."""
+        self.check_copies(copies)
+        return self.runner_class(self)
+
+    def state_summary(self, state: dict) -> dict:
+        """Mean and SD of every weight (``w_``) and bias (``b_``) array, for the metrics log."""
+        return {f"{key}_{stat}": float(fn(state[key])) for key in sorted(state)
+                if key.startswith(("w_", "b_"))
+                for stat, fn in (("mean", np.mean), ("std", np.std))}
