@@ -18,8 +18,8 @@ from .rules import RULES
 from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
-           "evaluate_run", "operations_per_sample", "welch_test", "paired_tests", "holm", "VARIANTS", "VARIANT_KEYS",
-           "compare", "model_variants"]
+           "evaluate_run", "operations_per_sample", "welch_test", "paired_tests", "holm",
+           "VARIANTS", "VARIANT_KEYS", "compare", "model_variants"]
 
 #: The comparison's variants: name -> option overrides.
 VARIANTS = {
@@ -51,12 +51,12 @@ def make_config(options: dict, data):
     if RULES[rule].network == "released":
         from .released import ReleasedConfig
         return ReleasedConfig.from_model(model, data.n_inputs, data.n_classes, options)
-    if RULES[rule].network in ("rbm", "mlp"):
-        from .mlp import MLPConfig
+    if RULES[rule].network == "rbm":
         from .rbm import RBMConfig
-        if RULES[rule].network == "rbm":
-            return RBMConfig.from_model(model, data.n_inputs, data.n_classes, options,
-                                        n_train=len(data.y_train), n_eval=len(data.y_test))
+        return RBMConfig.from_model(model, data.n_inputs, data.n_classes, options,
+                                    n_train=len(data.y_train), n_eval=len(data.y_test))
+    if RULES[rule].network == "mlp":
+        from .mlp import MLPConfig
         return MLPConfig.from_model(model, data.n_inputs, data.n_classes, options,
                                     n_train=len(data.y_train))
     if RULES[rule].network == "layered":

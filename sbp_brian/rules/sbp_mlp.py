@@ -134,7 +134,8 @@ def loss_gradients(record: dict, w: list, target, energy_weight: float = 0.1) ->
             pre, post = layer["input"][-1], layer["s"][-1]
             n_pre, n_post = W.shape
             scale = energy_weight * np.sign(e) / batch ** 2
-            # d mean(post W^T pre^T)/d post = 1 (sum_b pre_b W)/B^2; the square term 2 sum_b post_b/B^2
+            # d mean(post W^T pre^T)/d post = 1 (sum_b pre_b W)/B^2; the square term's
+            # 2 sum_b post_b/B^2
             grads[l][-1] += scale * (pre.sum(0) @ W / (n_pre * n_post)
                                      + 2 * post.sum(0) / n_post ** 2)[None]
             if l > 0:  # the input spikes of a layer above the first are the layer below's
