@@ -122,9 +122,9 @@ class MLPConfig(BatchedKind):
 
     def initial_state(self, rng: np.random.Generator) -> dict:
         """PyTorch's ``nn.Linear`` weights ``w_0``.. and biases ``b_1``..
-        (:func:`torch_linear_init`), SBP's fixed feedback ``feedback_1``.. of the hidden layers (:func:`~sbp_brian.rules.
-        sbp_mlp.kaiming_feedback`), Adam's moments (``m_``, ``v_`` per parameter) and step
-        count, and the samples trained."""
+        (:func:`torch_linear_init`), SBP's fixed feedback ``feedback_1``.. of the hidden
+        layers (:func:`~sbp_brian.rules.sbp_mlp.kaiming_feedback`), Adam's moments (``m_``,
+        ``v_`` per parameter) and step count, and the samples trained."""
         w, b = torch_linear_init(self.sizes, rng)
         state = {**{f"w_{l}": v for l, v in enumerate(w)},
                  **{f"b_{l + 1}": v for l, v in enumerate(b)}}
