@@ -6,7 +6,7 @@ rate units ``x`` (input, clamped), ``h`` (hidden), ``o`` (output) with states in
 energy ``E`` (Ns iterations), a "wake" phase relaxes them toward a minimum of ``E + beta C``
 with the target ``y`` (Nw iterations), and the weights learn from the two states.  Both
 readings below run on that machinery, the authors' released code's (GitHub
-``thomasaimondy/SBP``, ``SBP_SNN_ANN/SBP_ANN_RBM/model.py``: Scellier & Bengio's equilibrium
+``thomasaimondy/SBP``, ``SBP_ANN_RBM/model.py``: Scellier & Bengio's equilibrium
 propagation with a modified energy).  It is numpy, batched, in discrete iterations: no
 neuron here has a membrane or a spike, so Brian2 would add nothing.
 
