@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from .model_files import ModelFile, ModelFileError
-from .parameters import ParameterError
+from .parameters import ParameterError, describe_fields
 
 __all__ = ["BatchedKind"]
 
@@ -77,3 +77,10 @@ class BatchedKind:
         return {f"{key}_{stat}": float(fn(state[key])) for key in sorted(state)
                 if key.startswith(("w_", "b_"))
                 for stat, fn in (("mean", np.mean), ("std", np.std))}
+
+    def describe(self) -> dict:
+        """JSON-friendly summary: the fields, the rule's description, the layer sizes."""
+        described = describe_fields(self)
+        described["rule"] = self.rule.describe()
+        described.update(n_input=self.n_input, n_hidden=self.n_hidden, n_output=self.n_output)
+        return described

@@ -22,7 +22,7 @@ import numpy as np
 
 from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
-from .parameters import ParameterError, describe_fields
+from .parameters import ParameterError
 from .rules.sbp_mlp import MLP_PARAMS, MLPRule, forward, kaiming_feedback
 
 __all__ = ["MLPConfig", "MLPRunner", "torch_linear_init"]
@@ -135,12 +135,6 @@ class MLPConfig(BatchedKind):
             state[f"v_{name}"] = np.zeros_like(state[name])
         state.update(adam_step=np.array(0), samples=np.array(0))
         return state
-
-    def describe(self) -> dict:
-        described = describe_fields(self)
-        described["rule"] = self.rule.describe()
-        described.update(n_input=self.n_input, n_hidden=self.n_hidden, n_output=self.n_output)
-        return described
 
 
 class MLPRunner:

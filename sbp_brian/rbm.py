@@ -23,7 +23,7 @@ import numpy as np
 
 from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
-from .parameters import ParameterError, describe_fields
+from .parameters import ParameterError
 from .released import glorot_weights
 from .rules.sbp_rbm import RBM_PARAMS, RBMRule
 
@@ -160,11 +160,7 @@ class RBMConfig(BatchedKind):
         return state
 
     def describe(self) -> dict:
-        described = describe_fields(self)
-        described["rule"] = self.rule.describe()
-        described.update(n_input=self.n_input, n_hidden=self.n_hidden, n_output=self.n_output,
-                         operations_per_sample=self.operations_per_sample)
-        return described
+        return {**super().describe(), "operations_per_sample": self.operations_per_sample}
 
 
 class RBMRunner:

@@ -40,7 +40,7 @@ import numpy as np
 
 from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
-from .parameters import ParameterError, describe_fields
+from .parameters import ParameterError
 from .rules.sbp_released import RELEASED_PARAMS, ReleasedSBP, relax, sigma1
 
 __all__ = ["ReleasedConfig", "ReleasedRunner", "feedforward", "glorot_weights"]
@@ -165,12 +165,6 @@ class ReleasedConfig(BatchedKind):
         if self.stp:
             start.update(stp_u=0.1, stp_x=1.0, stp_i=0.1)
         return start
-
-    def describe(self) -> dict:
-        described = describe_fields(self)
-        described["rule"] = self.rule.describe()
-        described.update(n_input=self.n_input, n_hidden=self.n_hidden, n_output=self.n_output)
-        return described
 
 
 def _refuse_unread_keys(model: ModelFile) -> None:
