@@ -85,3 +85,21 @@ def digits_test_accuracy(model: str, samples: int, out_dir) -> dict:
         return trainer.fit()[-1]
     finally:
         trainer.close()
+
+
+def resumed_and_uninterrupted(options: dict, out_dir, stop_after_chunks: int):
+    """Train ``options`` once uninterrupted and once stopped after ``stop_after_chunks``
+    chunks and resumed; asserts that both end with the same state, array by array, and
+    returns the two trainers ``(uninterrupted, resumed)``."""
+    import numpy as np
+
+    from sbp_brian.runs import make_trainer
+    whole = make_trainer(options, out_dir / "whole", progress=False)
+    whole.fit()
+    make_trainer(options, out_dir / "parts", progress=False).fit(
+        stop_after_chunks=stop_after_chunks)
+    resumed = make_trainer(options, out_dir / "parts", resume=True, progress=False)
+    resumed.fit()
+    for key, value in whole.weights.items():
+        assert np.array_equal(resumed.weights[key], value), key
+    return whole, resumed

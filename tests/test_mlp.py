@@ -4,11 +4,11 @@ pass is given), the pseudo-gradient, SBP's replacement by hand, the network kind
 (learning, resuming, options)."""
 import numpy as np
 import pytest
+from small_network import resumed_and_uninterrupted
 
 from sbp_brian.parameters import ParameterError
 from sbp_brian.rules.sbp_mlp import (MLPRule, backward, energy_terms, forward, heaviside,
-                                     hebbian_difference, loss_gradients, rectangle,
-                                     sbp_gradients)
+                                     hebbian_difference, loss_gradients, rectangle, sbp_gradients)
 from sbp_brian.runs import make_config, make_trainer, read_metrics
 
 WIDTH = 0.05
@@ -142,13 +142,7 @@ def test_the_spiking_mlp_learns_digits(tmp_path):
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     options = {"model": "sbp_mlp_digits", "dataset": "digits", "epochs": 2, "samples": 400,
                "test_samples": 100, "chunk": 100}
-    whole = make_trainer(options, tmp_path / "whole", progress=False)
-    whole.fit()
-    make_trainer(options, tmp_path / "parts", progress=False).fit(stop_after_chunks=3)
-    second = make_trainer(options, tmp_path / "parts", resume=True, progress=False)
-    second.fit()
-    for key, value in whole.weights.items():
-        assert np.array_equal(second.weights[key], value), key
+    whole, _ = resumed_and_uninterrupted(options, tmp_path, stop_after_chunks=3)
     assert int(whole.weights["adam_step"]) == 8 and int(whole.weights["samples"]) == 800
 
 

@@ -3,6 +3,7 @@ finite differences, the contrastive update and Eq. 21 by hand, the wake phases' 
 its neutral setting, the network kind in the trainer (learning, resuming, options)."""
 import numpy as np
 import pytest
+from small_network import resumed_and_uninterrupted
 
 from sbp_brian.parameters import ParameterError
 from sbp_brian.rules.sbp_rbm import (RBMRule, contrastive_changes, cost, energy,
@@ -162,13 +163,7 @@ def test_the_rbm_learns_digits(tmp_path):
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     options = {"model": "sbp_rbm_digits", "dataset": "digits", "epochs": 2, "samples": 400,
                "test_samples": 100, "chunk": 100}
-    whole = make_trainer(options, tmp_path / "whole", progress=False)
-    whole.fit()
-    make_trainer(options, tmp_path / "parts", progress=False).fit(stop_after_chunks=5)
-    second = make_trainer(options, tmp_path / "parts", resume=True, progress=False)
-    second.fit()
-    for key, value in whole.weights.items():
-        assert np.array_equal(second.weights[key], value), key
+    whole, _ = resumed_and_uninterrupted(options, tmp_path, stop_after_chunks=5)
     # every training sample has its particle, written by its sleep phases
     assert whole.weights["particles_h"].shape == (400, 500)
     assert np.all(whole.weights["particles_h"].any(axis=1))
@@ -226,8 +221,8 @@ def test_evaluation_from_the_evaluated_samples_particles_as_the_code(tmp_path):
         'update = "sbp"', 'update = "sbp"\nevaluation = "particles"'))
     options = {"model": str(path), "dataset": "digits", "epochs": 2, "samples": 400,
                "test_samples": 100, "chunk": 100}
-    whole = make_trainer(options, tmp_path / "whole", progress=False)
-    whole.fit()
+    # a resumed run equals an uninterrupted one, evaluation state included
+    whole, _ = resumed_and_uninterrupted(options, tmp_path, stop_after_chunks=5)
     # every evaluated sample has its particle, carried from one evaluation to the next
     assert whole.weights["eval_particles_o"].shape == (100, 10)
     assert np.all(whole.weights["eval_particles_h"].any(axis=1))
@@ -235,11 +230,3 @@ def test_evaluation_from_the_evaluated_samples_particles_as_the_code(tmp_path):
     whole.evaluate()
     assert not np.array_equal(whole.weights["eval_particles_o"], before)
     assert int(whole.weights["eval_position"]) == 0
-    # and a resumed run equals an uninterrupted one, evaluation state included
-    reference = make_trainer(options, tmp_path / "reference", progress=False)
-    reference.fit()
-    make_trainer(options, tmp_path / "parts", progress=False).fit(stop_after_chunks=5)
-    second = make_trainer(options, tmp_path / "parts", resume=True, progress=False)
-    second.fit()
-    for key, value in reference.weights.items():
-        assert np.array_equal(second.weights[key], value), key
