@@ -37,13 +37,14 @@ The parameters then take one Adam step (PyTorch's), the rate divided by 10 every
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit as sigmoid  # the logistic function
 
 from ..parameters import Param
 from ..sections import register_section
 from .base import Rule, register_rule
 from .brp import adam_update
 
-__all__ = ["MLPRule", "MLP_PARAMS", "sigmoid", "heaviside", "rectangle", "forward",
+__all__ = ["MLPRule", "MLP_PARAMS", "heaviside", "rectangle", "forward",
            "loss_gradients", "energy_terms", "backward", "sbp_gradients", "kaiming_feedback"]
 
 MLP_PARAMS = {
@@ -70,10 +71,6 @@ MLP_PARAMS = {
 register_section("mlp", MLP_PARAMS, {"update": ("sbp", "plain")}, {
     "update": ("sbp", "sbp: the hidden layers' gradient replaced by SBP's; plain: the true "
                       "pseudo-gradient everywhere (--no-sbp chooses it)")})
-
-
-def sigmoid(z):
-    return 0.5 * (1 + np.tanh(np.asarray(z) / 2))
 
 
 def heaviside(v, threshold: float, window: float):

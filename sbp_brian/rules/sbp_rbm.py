@@ -56,6 +56,7 @@ evaluated sample's own particle, ``Ns`` sweeps per evaluation (``"particles"``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit as sigmoid  # the logistic function
 
 from ..parameters import Param
 from ..sections import register_section
@@ -63,7 +64,7 @@ from .base import Rule, register_rule
 
 __all__ = ["RBMRule", "RBM_PARAMS", "READINGS", "ENERGIES", "rho", "energy", "cost",
            "state_gradients", "energy_parameter_gradients", "relax", "contrastive_changes",
-           "sbp_change", "sigmoid"]
+           "sbp_change"]
 
 READINGS = ("released", "paper")
 ENERGIES = ("standard", "sbp")
@@ -105,10 +106,6 @@ register_section("rbm", RBM_PARAMS, {"reading": READINGS, "update": ("sbp", "pla
 def rho(s):
     """The units' activation, ``clip(s, 0, 1)``."""
     return np.clip(s, 0.0, 1.0)
-
-
-def sigmoid(z):
-    return 0.5 * (1 + np.tanh(np.asarray(z) / 2))
 
 
 def energy(x, h, o, w, b, kind: str, theta: float = 0.5) -> np.ndarray:
