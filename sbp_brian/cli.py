@@ -335,9 +335,12 @@ def _add_training_options(parser) -> None:
     parser.add_argument("model", nargs="?", help="model file or bundled model name "
                         "(default sbp_digits)")
     parser.add_argument("--dataset", default="digits",
-                        help="digits, iris, xor, xor2, fashion-mnist, mnist or npz:PATH")
+                        help="digits, iris, xor, xor2, fashion-mnist, mnist, nettalk, "
+                        "dvsgesture, dvsgesture-released or npz:PATH")
     parser.add_argument("--data-dir", metavar="DIR",
-                        help="folder with IDX files (mnist, fashion-mnist)")
+                        help="folder with the data set's files: IDX files (mnist, "
+                        "fashion-mnist), nettalk.data (nettalk), the DvsGesture folder "
+                        "(dvsgesture); docs/data.md")
     parser.add_argument("--no-sbp", action="store_true", help="local STDP only (the baseline)")
     parser.add_argument("--freeze-hidden", action="store_true",
                         help="input weights frozen (the control)")
@@ -437,8 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("model", nargs="?", help="model file or bundled model name (default "
                       "sbp_digits): its untrained hidden layer")
     base.add_argument("--dataset", default="digits",
-                      help="digits, iris, xor, fashion-mnist, mnist or npz:PATH")
-    base.add_argument("--data-dir", metavar="DIR", help="folder with IDX files")
+                      help="digits, iris, xor, fashion-mnist, mnist, nettalk, dvsgesture or "
+                      "npz:PATH")
+    base.add_argument("--data-dir", metavar="DIR",
+                      help="folder with the data set's files (docs/data.md)")
     base.add_argument("--samples", type=int, metavar="N", help="use the first N training samples")
     base.add_argument("--test-samples", type=int, metavar="N",
                       help="use the first N test samples")

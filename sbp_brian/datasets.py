@@ -16,6 +16,12 @@ Nothing is downloaded.
 * ``fashion-mnist``: IDX files in ``data_dir`` or ``/usr/share/datasets/fashion-mnist``
   (``apt-get install dataset-fashion-mnist``);
 * ``mnist``: IDX files in ``data_dir``;
+* ``nettalk``: the UCI NETtalk corpus in ``data_dir`` (:mod:`sbp_brian.nettalk`): letter
+  windows, articulatory-feature codes as targets;
+* ``dvsgesture``: the DVS128 Gesture recordings in ``data_dir``
+  (:mod:`sbp_brian.dvsgesture`), every frame a sample; ``dvsgesture-released``: the same
+  with the released SBP code's row indexing; ``dvsgesture-events``: every gesture a sample,
+  its frames in a row;
 * ``npz:PATH``: a user file with arrays ``x_train, y_train, x_test, y_test``.
 
 IDX file names are the standard ones (``train-images-idx3-ubyte``,
@@ -36,7 +42,8 @@ import numpy as np
 __all__ = ["Dataset", "DatasetError", "load_dataset", "read_idx", "write_idx", "DATASETS",
            "FASHION_MNIST_DIR"]
 
-DATASETS = ("digits", "iris", "xor", "xor2", "fashion-mnist", "mnist")
+DATASETS = ("digits", "iris", "xor", "xor2", "fashion-mnist", "mnist", "nettalk", "dvsgesture",
+            "dvsgesture-released", "dvsgesture-events")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
              "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte"}
@@ -54,7 +61,13 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Samples as rows of intensities in [0, 1] with integer labels."""
+    """Samples as rows of intensities in [0, 1] with integer labels.
+
+    ``codes``: the output layer's target of each class, one row per class (NETtalk's
+    articulatory features, several of them on at once), or ``None``: one output per class,
+    taught one-hot.  With codes a response is scored by its cosine similarity to its class's
+    code (:func:`sbp_brian.train.cosine_scores`), as the SBP paper scores NETtalk, instead of
+    by its most active output."""
 
     name: str
     x_train: np.ndarray
@@ -63,17 +76,34 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int
     image_shape: tuple | None = None
+    codes: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:
         return self.x_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        """Output neurons a network for this data set has: one per class, or per code bit."""
+        return self.n_classes if self.codes is None else self.codes.shape[1]
+
+    def teaching(self, labels) -> np.ndarray:
+        """The output layer's targets of ``labels``, one row each: one-hot or the codes."""
+        labels = np.asarray(labels, dtype=int)
+        if self.codes is not None:
+            return np.asarray(self.codes[labels], dtype=float)
+        out = np.zeros((len(labels), self.n_classes))
+        out[np.arange(len(labels)), labels] = 1
+        return out
 
     def validation_split(self, fraction: float = 0.1, seed: int = 0) -> "Dataset":
         """Carve a stratified validation set out of the training set.
 
         The returned dataset's ``x_test``/``y_test`` are the validation samples, so that
         tuning never sees the test set. ``fraction`` of each class (at least one sample)
-        goes to the validation set; every class must keep training samples.
+        goes to the validation set; every class must keep training samples.  With codes, a
+        class of a single training sample (NETtalk's rarest phoneme-and-stress pairs) stays in
+        training.
         """
         if not 0 < fraction < 1:
             raise DatasetError(f"the validation fraction must lie between 0 and 1 (exclusive), "
@@ -82,6 +112,8 @@ class Dataset:
         val = []
         for label in np.unique(self.y_train):
             members = np.flatnonzero(self.y_train == label)
+            if len(members) == 1 and self.codes is not None:
+                continue
             count = max(1, int(round(fraction * len(members))))
             if count >= len(members):
                 raise DatasetError(f"{self.name}: a validation fraction of {fraction} leaves class "
@@ -148,6 +180,15 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
                                f"({', '.join(IDX_FILES.values())}, optionally .gz) in a "
                                "folder and pass --data-dir FOLDER")
         return _load_idx_set("mnist", Path(data_dir), "pass --data-dir with the four IDX files")
+    if name in ("nettalk", "dvsgesture", "dvsgesture-released", "dvsgesture-events"):
+        if data_dir is None:
+            raise DatasetError(f"{name} cannot be downloaded here: pass --data-dir with its "
+                               "files (docs/data.md says which)")
+        if name == "nettalk":
+            from .nettalk import load_nettalk
+            return load_nettalk(data_dir)
+        from .dvsgesture import load_dvsgesture
+        return load_dvsgesture(data_dir, name.partition("-")[2] or "frames")
     raise DatasetError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)} "
                        "or npz:PATH")
 

@@ -5,8 +5,9 @@ Layers (sizes, parameters and provenance from a model file)::
 
     input    spike trains at rate x * max_rate (``[input] encoding``,
              :mod:`sbp_brian.encoding`): "bernoulli", the SBP network's process, or
-             "regular", evenly spaced spikes with a random lag; or fixed
-             spikes (tests).  With ``[input] bias = true`` one more input neuron fires at
+             "regular", evenly spaced spikes with a random lag; "events", frames of
+             event-camera data shown in turn, a spike where a frame holds an event
+             (``[input] frames`` per sample); or fixed spikes (tests).  With ``[input] bias = true`` one more input neuron fires at
              max_rate in every sample: its weights are the hidden neurons' biases (ours; the
              paper names none, docs/bpstdp.md)
     hidden   one or more layers of ``[neurons.hidden]``'s neuron model and parameters; a
@@ -88,6 +89,9 @@ class LayeredConfig:
     #: the neuron model of every layer after the input (:data:`TRANSMISSIONS` names them)
     neuron_model: str = "integrate_and_fire"
     encoding: str = "bernoulli"
+    #: frames per sample (``encoding = "events"``): a sample's row holds ``frames`` frames of
+    #: the input layer's size, each shown for ``sample_duration / frames``
+    frames: int = 1
     #: one more input neuron, always at max_rate (``sizes[0]`` counts it)
     bias_input: bool = False
     epochs: int = 10
@@ -108,10 +112,21 @@ class LayeredConfig:
         _refuse_what_a_layered_network_does_not_read(model, rule)
         sizes, sim = model["sizes"], model["simulation"]
         hidden = sizes["hidden"] if isinstance(sizes["hidden"], list) else [sizes["hidden"]]
+        frames = int(model["input"]["frames"])
+        encoding = model.options.get("input", {}).get("encoding", "bernoulli")
+        if encoding == "events" and "input.max_rate" in model.sources:
+            raise ModelFileError(f"{model.path}: [input] max_rate is not read with encoding = "
+                                 "\"events\" (the frames are the spikes); remove it")
+        if n_input % frames:
+            raise ModelFileError(f"{model.path}: [input] frames = {frames}, but the data set's "
+                                 f"{n_input} inputs per sample are not whole frames")
+        n_input //= frames
         for key, given in (("input", n_input), ("output", n_output)):
             if sizes[key] != given:  # thresholds and rates are set for the model's sizes
+                per = f" per frame ({frames} frames)" if frames > 1 else ""
                 raise ModelFileError(f"{model.path}: [sizes] {key} = {sizes[key]}, but the data "
-                                     f"set has {given}; use a model file for this data set")
+                                     f"set has {given}{per if key == 'input' else ''}; use a "
+                                     "model file for this data set")
         layer_neurons = _hidden_layer_sections(model, len(hidden))
         if model.neurons.get("hidden") is None:
             raise ModelFileError(f"{model.path}: a layered network needs [neurons.hidden]")
@@ -148,8 +163,7 @@ class LayeredConfig:
             output=dict(model.neurons["output"].params), neuron_model=neuron_model,
             transmission_hidden=transmission["hidden"],
             transmission_output=transmission["output"], seed=sim["seed"],
-            encoding=model.options.get("input", {}).get("encoding", "bernoulli"),
-            rule=rule.from_model(model),
+            encoding=encoding, frames=frames, rule=rule.from_model(model),
             **{k: training[k] for k in ("epochs", "chunk", "lr_decay") if k in training})
         values.update(overrides)
         config = cls(**values)
@@ -160,6 +174,15 @@ class LayeredConfig:
         if self.encoding not in ENCODINGS:
             raise ParameterError(f"[input] encoding = {self.encoding!r}: the layered network "
                                  f"draws {' or '.join(ENCODINGS)} spike trains")
+        if self.frames != 1 and self.encoding != "events":
+            raise ParameterError(f"[input] frames = {self.frames}: frames are the input of "
+                                 f"encoding = \"events\", not {self.encoding!r}")
+        if self.encoding == "events":
+            steps = float(self.sample_duration / self.frames / self.dt)
+            if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
+                raise ParameterError(
+                    f"[input] frames = {self.frames}: a frame must last whole time steps; "
+                    f"sample_duration / frames / dt = {steps:.4g}")
         if self.neuron_model not in TRANSMISSIONS:
             raise ParameterError(f"neuron model {self.neuron_model!r}: a layered network has "
                                  f"{', '.join(TRANSMISSIONS)} neurons")
@@ -278,7 +301,7 @@ class LayeredConfig:
 #: and its rule's own section.  ``[neurons.hidden]``, ``[neurons.output]`` and the two
 #: projections' transmissions are checked by :meth:`LayeredConfig.from_model`.
 LAYERED_KEYS = {"simulation": None, "sizes": {"input", "hidden", "output"},
-                "input": {"max_rate", "encoding", "bias"}, "training": {"epochs", "chunk", "lr_decay"},
+                "input": {"max_rate", "encoding", "bias", "frames"}, "training": {"epochs", "chunk", "lr_decay"},
                 "rule": None}
 
 
@@ -324,7 +347,9 @@ class LayeredNetwork:
         rule = c.rule
         T, dt = c.sample_duration, c.dt
         n_layers = len(c.sizes)
-        self.stim = TimedArray(np.zeros((n_samples + 1, c.sizes[0])), dt=T, name="stim")
+        # the inputs of each sample, or of each frame of it ("events")
+        self.stim = TimedArray(np.zeros((n_samples * c.frames + 1, c.sizes[0])),
+                               dt=T / c.frames, name="stim")
         self.labels = TimedArray(np.zeros((n_samples + 1, c.sizes[-1])), dt=T, name="labels")
         #: the rule's per-launch tables (:meth:`~sbp_brian.rules.LayeredRule.tables`)
         self.tables = rule.tables(c, n_samples)
@@ -337,7 +362,8 @@ class LayeredNetwork:
         on_spike = rule.on_spike(c)
 
         # ---- inputs: spike trains at rate x * max_rate ----------------------------------
-        process = spike_process(c.encoding, c.sizes[0], n_samples * T + dt, dt, input_schedule)
+        process = spike_process(c.encoding, c.sizes[0], n_samples * T + dt, dt, input_schedule,
+                                frame_steps=int(round(float(T / c.frames / dt))))
         namespace.update(process.namespace)
         inputs = NeuronGroup(c.sizes[0], "rate : Hz\nnext_spike : 1\n" +
                              rule.layer_state("input", c),
@@ -414,14 +440,15 @@ class LayeredNetwork:
                     learning_rate: float, seed: int = 0,
                     rule_state: dict | None = None) -> tuple[dict, dict]:
         """What a launch sets, ``{TimedArray or variable: value}`` (the ``run_args`` of a
-        compiled project): the samples' intensities ``x`` (n_samples, n_input), one-hot
+        compiled project): the samples' intensities ``x`` (n_samples, n_input; with
+        ``frames``, n_samples x frames rows in all), one-hot
         ``targets`` (all zero: no teaching), the weights, the rule's launch values for
         ``learning_rate`` and its own state (``rule_state``, the run's state dict); and what
         the rule drew for them from ``seed``
         (:meth:`~sbp_brian.rules.LayeredRule.launch_values`)."""
         c = self.config
-        stim = np.zeros((self.n_samples + 1, c.sizes[0]))
-        stim[:len(x)] = x
+        stim = np.zeros((self.n_samples * c.frames + 1, c.sizes[0]))
+        stim[:len(x) * c.frames] = np.reshape(x, (len(x) * c.frames, c.sizes[0]))
         labels = np.zeros((self.n_samples + 1, c.sizes[-1]))
         labels[:len(targets)] = targets
         args = {self.stim: stim, self.labels: labels}
@@ -509,8 +536,9 @@ class LayeredRunner:
         from .train import ChunkResult, launch
         c = self.config
         n = len(x)
-        if c.bias_input:
-            x = np.hstack([x, np.ones((n, 1))])
+        if c.bias_input:  # one more input in every frame, always on
+            x = np.reshape(x, (n, c.frames, -1))
+            x = np.concatenate([x, np.ones((n, c.frames, 1))], axis=2).reshape(n, -1)
         arrays = [np.asarray(weights[f"w_{k}"], dtype=float) for k in range(len(c.sizes) - 1)]
         rate = c.rule.learning_rate(rate_scale) if learn else 0.0
         targets = np.asarray(y_onehot) if learn else np.zeros((n, c.sizes[-1]))

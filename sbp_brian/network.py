@@ -474,6 +474,11 @@ def _refuse_what_the_network_does_not_do(model: ModelFile) -> None:
             raise ModelFileError(
                 f"{model.path}: [{where}] {option} = {_toml(value)}: the training network "
                 f"implements {option} = {_toml(implemented)} only{why}; set it so")
+    if "input.frames" in model.sources:
+        raise ModelFileError(
+            f"{model.path}: [input] frames: the training network presents one image per "
+            "sample as Bernoulli spikes; frames of events are a layered network's input "
+            "([input] encoding = \"events\")")
 
 
 def _toml(value) -> str:

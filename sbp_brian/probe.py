@@ -59,6 +59,9 @@ def linear_probe(run, train_samples: int | None = None, test_samples: int | None
     trainer = make_trainer(options, folder, resume=True, progress=progress, record_hidden=True)
     try:
         data = trainer.data
+        if data.codes is not None:
+            raise ValueError(f"{data.name}: the probe compares class readouts; this data set's "
+                             "outputs are codes scored by cosine (its metrics log has them)")
         available = len(data.y_train)
         if train_samples is None:
             train_samples = min(PROBE_TRAIN_SAMPLES, available)

@@ -50,14 +50,14 @@ def make_config(options: dict, data):
     rule = model.options.get("rule", {}).get("name", "sbp")
     if RULES[rule].network == "released":
         from .released import ReleasedConfig
-        return ReleasedConfig.from_model(model, data.n_inputs, data.n_classes, options)
+        return ReleasedConfig.from_model(model, data.n_inputs, data.n_outputs, options)
     if RULES[rule].network == "rbm":
         from .rbm import RBMConfig
-        return RBMConfig.from_model(model, data.n_inputs, data.n_classes, options,
+        return RBMConfig.from_model(model, data.n_inputs, data.n_outputs, options,
                                     n_train=len(data.y_train), n_eval=len(data.y_test))
     if RULES[rule].network == "mlp":
         from .mlp import MLPConfig
-        return MLPConfig.from_model(model, data.n_inputs, data.n_classes, options,
+        return MLPConfig.from_model(model, data.n_inputs, data.n_outputs, options,
                                     n_train=len(data.y_train))
     if RULES[rule].network == "layered":
         from .layered import LayeredConfig
@@ -68,12 +68,12 @@ def make_config(options: dict, data):
                                 f"{model.name} trains a layered network with rule {rule}")
         overrides = {k: options[k] for k in ("epochs", "seed", "chunk")
                      if options.get(k) is not None}
-        return LayeredConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)
+        return LayeredConfig.from_model(model, data.n_inputs, data.n_outputs, **overrides)
     overrides = {k: options[k] for k in ("sbp_mode", "p", "f", "freeze_hidden", "epochs",
                                          "seed", "chunk", "batch_size") if options.get(k) is not None}
     if options.get("no_sbp"):
         overrides["sbp_mode"] = None
-    config = TrainingConfig.from_model(model, data.n_inputs, data.n_classes, **overrides)
+    config = TrainingConfig.from_model(model, data.n_inputs, data.n_outputs, **overrides)
     scale = options.get("stdp_scale")
     if scale is not None:  # e.g. "without SBP" at the input learning rate of SBP "paper"
         if not scale > 0:
@@ -144,8 +144,10 @@ def evaluate_run(checkpoint, device: str | None = None, progress: bool = False) 
         acc, responses = trainer.evaluate(epoch=trainer.last_evaluated_epoch)
     finally:
         trainer.close()
+    codes = trainer.data.codes
     return {"run": str(folder), "accuracy": acc,
-            "accuracy_counts_only": responses.accuracy_counts_only(trainer.data.y_test),
+            "accuracy_counts_only": responses.accuracy_counts_only(trainer.data.y_test)
+            if codes is None else acc,
             "evaluated_on": trainer.data.name, "n_samples": int(len(responses.counts)),
             "epoch": trainer.state["epoch"]}
 

@@ -46,14 +46,19 @@ SECTIONS: dict[str, Section] = {
     }),
     "input": Section({
         "max_rate": Param(Hz, 200 * Hz, low=0, doc="firing rate of a pixel of intensity 1 (Eq. 2)"),
-    }, {"encoding": ("bernoulli", "poisson", "regular"), "bias": (True, False)}, {
+        "frames": Param(1, 1, low=1, integer=True,
+                        doc="frames per sample with encoding = \"events\": a sample holds "
+                            "that many frames of sizes.input inputs, shown in turn"),
+    }, {"encoding": ("bernoulli", "poisson", "regular", "events"), "bias": (True, False)}, {
         "bias": (False, "true: one more input neuron, firing at max_rate in every sample, "
                         "whose weights act as the hidden neurons' biases (ours; layered "
                         "networks only)"),
         "encoding": ("bernoulli", "input spike process: bernoulli (SBP Eq. 2), poisson, or "
                                   "regular (evenly spaced, a random lag; BP-STDP's \"random "
-                                  "lags\"); the SBP training network draws Bernoulli spikes "
-                                  "only, the layered network Bernoulli or regular")}),
+                                  "lags\"), or events (frames of event-camera data: a "
+                                  "spike where a frame holds an event, no re-encoding); the "
+                                  "SBP training network draws Bernoulli spikes only, the "
+                                  "layered network takes all but poisson")}),
 }
 
 

@@ -156,6 +156,27 @@ def accuracy(counts: np.ndarray, labels: np.ndarray,
     return float(np.mean(predict(counts, potentials) == np.asarray(labels)))
 
 
+def cosine_scores(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each sample's outputs (spike counts or rates) and its target code,
+    the SBP paper's NETtalk accuracy ("the cosine similarity distance of identified phonemes
+    and real phonemes"; its code's error is ``1 - cos``).  An all-zero output scores 0, wrong:
+    the code's cosine is NaN there and made one of its epochs NaN (the spec's ambiguity 8)."""
+    outputs, targets = np.asarray(outputs, dtype=float), np.asarray(targets, dtype=float)
+    norms = np.linalg.norm(outputs, axis=1) * np.linalg.norm(targets, axis=1)
+    dots = np.einsum("ij,ij->i", outputs, targets)
+    return np.divide(dots, norms, out=np.zeros(len(outputs)), where=norms > 0)
+
+
+def nearest_codes(outputs: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The class whose code is the nearest (by cosine) to each sample's outputs; -1 for an
+    all-zero output.  NETtalk's "nearest phoneme" readout, a stricter measure than the
+    cosine itself (:func:`cosine_scores`)."""
+    outputs, codes = np.asarray(outputs, dtype=float), np.asarray(codes, dtype=float)
+    unit = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-300)
+    nearest = (outputs @ unit.T).argmax(axis=1)
+    return np.where(np.abs(outputs).sum(axis=1) > 0, nearest, -1)
+
+
 def read_metrics(run) -> list[dict]:
     """The records of the metrics log in run folder ``run``, one per epoch.  A line that is
     not JSON (e.g. cut short) raises :class:`TrainingError` naming it."""
@@ -190,8 +211,16 @@ class ChunkResult:
     def predictions(self) -> np.ndarray:
         return predict(self.counts, self.potentials)
 
-    def accuracy(self, labels) -> float:
-        return accuracy(self.counts, labels, self.potentials)
+    def scores(self, labels, codes: np.ndarray | None = None) -> np.ndarray:
+        """Each sample's score: 1 where :func:`predict` gives its label, else 0; with target
+        ``codes`` (one row per class), the outputs' cosine to the label's code."""
+        if codes is None:
+            return (self.predictions() == np.asarray(labels)).astype(float)
+        return cosine_scores(self.counts, np.asarray(codes)[np.asarray(labels, dtype=int)])
+
+    def accuracy(self, labels, codes: np.ndarray | None = None) -> float:
+        """The mean of :meth:`scores`."""
+        return float(np.mean(self.scores(labels, codes))) if len(labels) else float("nan")
 
     def accuracy_counts_only(self, labels) -> float:
         """Accuracy of the count-only readout (ties and silence wrong)."""
@@ -571,8 +600,11 @@ class Trainer:
                                 "(--device cpp or cuda)")
         self.threads, self.copies = threads, copies
         self.record_hidden = record_hidden  # per-sample hidden counts (compiled path)
-        if data.n_inputs != config.n_input:
-            raise TrainingError(f"dataset has {data.n_inputs} inputs, network {config.n_input}")
+        frames = getattr(config, "frames", 1)  # a layered network shown frames of events
+        if data.n_inputs != config.n_input * frames:
+            per = f" x {frames} frames" if frames > 1 else ""
+            raise TrainingError(f"dataset has {data.n_inputs} inputs, network "
+                                f"{config.n_input}{per}")
         self.progress = progress
         #: where each epoch's summary line goes (None: nowhere)
         self.log = functools.partial(print, flush=True) if progress else None
@@ -672,11 +704,6 @@ class Trainer:
         size = self.config.chunk
         return [(start, min(start + size, n)) for start in range(0, n, size)]
 
-    def _onehot(self, labels):
-        out = np.zeros((len(labels), self.config.n_output))
-        out[np.arange(len(labels)), labels] = 1
-        return out
-
     @property
     def last_evaluated_epoch(self) -> int:
         """Index of the last completed epoch (0 before any): its evaluation's random stream
@@ -690,7 +717,7 @@ class Trainer:
         x = self.data.x_test if x is None else x
         y = self.data.y_test if y is None else y
         result = self.responses(x, epoch=epoch)
-        return result.accuracy(y), result
+        return result.accuracy(y, self.data.codes), result
 
     def responses(self, x, epoch: int = 0, phase: int = 1,
                   mix_epoch: int | None = None) -> ChunkResult:
@@ -755,7 +782,7 @@ class Trainer:
                 idx = order[a:b]
                 t0 = time.perf_counter()
                 weights, result = runner.run_state(
-                    self.data.x_train[idx], self._onehot(self.data.y_train[idx]), self.weights,
+                    self.data.x_train[idx], self.data.teaching(self.data.y_train[idx]), self.weights,
                     learn=True, seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
                     rate_scale=1.0 / (1.0 + c.lr_decay * epoch),
                     homeo_mix=homeo_mix(c, epoch, trained=False))
@@ -766,8 +793,8 @@ class Trainer:
                         "returned non-finite weights; nothing was saved (the checkpoint holds "
                         "the last good state)")
                 self.weights = weights
-                self.state["correct"] += int(np.sum(result.predictions() ==
-                                                    self.data.y_train[idx]))
+                self.state["correct"] += float(np.sum(result.scores(self.data.y_train[idx],
+                                                                    self.data.codes)))
                 self.state["seen"] += b - a
                 hidden_spikes += result.hidden_spikes
                 self.state["hidden_spikes"] = hidden_spikes
@@ -813,13 +840,19 @@ class Trainer:
         """Evaluate after epoch ``epoch`` (from 0) and make its metrics record."""
         c = self.config
         test_acc, test = self.evaluate(epoch=epoch)
+        codes = self.data.codes
         record = {
             "epoch": epoch + 1,
             "train_accuracy": self.state["correct"] / max(1, self.state["seen"]),
             "test_accuracy": test_acc,
-            # the count-only readout (ties wrong) and how often counts alone do not decide
-            "test_accuracy_counts_only": test.accuracy_counts_only(self.data.y_test),
-            "test_undecided_by_counts": test.undecided_by_counts(),
+            # the count-only readout (ties wrong) and how often counts alone do not decide;
+            # with codes the cosine reads counts only, and only a silent output is undecided
+            "test_accuracy_counts_only": test.accuracy_counts_only(self.data.y_test)
+            if codes is None else test_acc,
+            "test_undecided_by_counts": test.undecided_by_counts() if codes is None
+            else float(np.mean(~test.counts.any(axis=1))),
+            **({} if codes is None else {"test_accuracy_nearest_code": float(np.mean(
+                nearest_codes(test.counts, codes) == self.data.y_test))}),
             "evaluated_on": "validation" if "validation" in self.data.name else "test",
             "hidden_spikes_per_neuron_per_sample": hidden_spikes / max(1, self.state["seen"])
             / c.n_hidden,

@@ -238,3 +238,46 @@ def test_brp_network_compiles_for_cuda(tmp_path):
         assert (tmp_path / "cuda" / "main").is_file()
     finally:
         reset_target()
+
+
+@pytest.mark.parametrize("device", ["numpy", pytest.param("cpp", marks=pytest.mark.standalone)])
+def test_event_frames_are_the_input_spikes(device, tmp_path):
+    """``[input] encoding = "events"``: each sample is 5 frames of 6 inputs, each frame shown
+    for 2 steps; an input spikes at a frame's first step where the frame holds an event, and
+    nowhere else.  The network then equals the reference fed that raster (a bias input on in
+    every frame), through the runner the trainer uses (numpy; cpp: a compiled project)."""
+    from sbp_brian.layered import LayeredRunner
+    from sbp_brian.targets import reset_target
+    c = config(sizes=(7, 8, 7, 3), chunk=4)
+    c.encoding, c.frames, c.bias_input = "events", 5, True
+    c.validate()
+    rng = np.random.default_rng(3)
+    frames = rng.random((4, 5, 6)) < 0.5
+    raster = np.zeros((4, c.steps_per_sample, 7), dtype=bool)
+    raster[:, ::2, :6] = frames
+    raster[:, ::2, 6] = True  # the bias input
+    weights = [w * 3.0 for w in c.rule.initial_weights(c.sizes, np.random.default_rng(8))]
+    targets = np.eye(3)[[0, 2, 1, 0]]
+    try:
+        runner = LayeredRunner(c, device, tmp_path / "build")
+        state = {**{f"w_{k}": w.ravel() for k, w in enumerate(weights)},
+                 **c.rule.initial_state(c.sizes)}
+        state, result = runner.run_state(frames.reshape(4, -1).astype(float), targets, state,
+                                         learn=True, seed=1)
+    finally:
+        reset_target()
+    reference, _, counts = reference_chunk(c, raster, [w.copy() for w in weights], targets)
+    np.testing.assert_array_equal(result.counts, [s[-1] for s in counts])
+    assert result.counts.sum() > 0
+    for k, w in enumerate(reference):
+        np.testing.assert_allclose(state[f"w_{k}"], w.ravel(), rtol=0, atol=1e-12)
+
+
+def test_event_frames_must_fill_whole_steps_and_need_events():
+    c = config()
+    c.encoding, c.frames = "events", 3  # 10 steps in 3 frames
+    with pytest.raises(ParameterError, match="a frame must last whole time steps"):
+        c.validate()
+    c.encoding = "bernoulli"
+    with pytest.raises(ParameterError, match="frames are the input of encoding = \"events\""):
+        c.validate()
