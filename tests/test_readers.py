@@ -2,6 +2,7 @@
 malformed files, scoring by target codes, and training end to end on both."""
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +273,21 @@ def test_training_end_to_end_on_nettalk_and_dvsgesture(tmp_path):
     assert main(runs["sbp"] + ["--data-dir", str(corpus), "--out", str(tmp_path / "bad")]
                 + common) == 2
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("model", ["sbp_released_digits", "sbp_rbm_digits", "sbp_mlp_digits",
+                                   "glsnn_digits", "bpstdp_digits"])
+def test_every_rule_takes_nettalk_codes_as_targets(tmp_path, model):
+    """The other network kinds and rules, resized to NETtalk's 189-H-26, train on its
+    multi-hot codes and score by cosine."""
+    write_nettalk(tmp_path / "nettalk")
+    text = Path(small(tmp_path, model, 12, "20*ms" if "sbp_" not in model else None))
+    resized = re.sub(r"(?m)^output = \{ value = 10", "output = { value = 26",
+                     re.sub(r"(?m)^input = \{ value = 64", "input = { value = 189",
+                            text.read_text()))
+    text.write_text(resized)
+    assert main(["train", str(text), "--dataset", "nettalk", "--data-dir",
+                 str(tmp_path / "nettalk"), "--device", "numpy", "--samples", "20",
+                 "--test-samples", "10", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    record = last_record(tmp_path / "run")
+    assert 0 <= record["test_accuracy"] <= 1 and "test_accuracy_nearest_code" in record
