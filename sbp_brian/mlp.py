@@ -7,7 +7,8 @@ from a model file (``[mlp]``, :class:`MLPConfig`) and the runner the trainer dri
 (:class:`MLPRunner`).  Everything is numpy on batches of ``B x n`` spikes in steps of no stated
 duration (the code's ``T = 20``): Brian2 would add nothing here.
 
-Per batch of ``B`` training samples: Bernoulli input spikes for ``T`` steps, the forward pass,
+Per batch of ``B`` training samples: input spikes for ``T`` steps (``[mlp] input``: Bernoulli
+draws, the values themselves, or a sample's frames in turn), the forward pass,
 the output (spike counts, argmax, ties to the first), the gradients (SBP's where it applies)
 and one Adam step of every weight and bias, at ``learning_rate`` times ``lr_step_factor`` per
 ``lr_step_epochs`` epochs trained.  A final batch smaller than ``B`` is presented but does not
@@ -23,7 +24,7 @@ import numpy as np
 from .batched import BatchedKind
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError
-from .rules.sbp_mlp import MLP_PARAMS, MLPRule, forward, kaiming_feedback
+from .rules.sbp_mlp import MLP_PARAMS, MLPRule, forward, input_spikes, kaiming_feedback
 
 __all__ = ["MLPConfig", "MLPRunner", "torch_linear_init"]
 
@@ -51,6 +52,8 @@ class MLPConfig(BatchedKind):
     sizes: list
     #: the [mlp] section's values
     params: dict
+    #: how a sample drives the input layer (:data:`~sbp_brian.rules.sbp_mlp.MLP_INPUTS`)
+    input_form: str = "bernoulli"
     with_sbp: bool = True
     #: the control: the hidden layers do not learn (and no SBP)
     frozen_hidden: bool = False
@@ -72,6 +75,18 @@ class MLPConfig(BatchedKind):
         if self.chunk % self.batch_size:
             raise ParameterError(f"[training] chunk = {self.chunk} must be a multiple of "
                                  f"[mlp] batch_size = {self.batch_size}")
+        frames, stride = self.params["frames"], self.params["frame_stride"]
+        if self.input_form != "frames" and (frames, stride) != (1, 1):
+            raise ParameterError(f"[mlp] frames and frame_stride are read with input = "
+                                 f"\"frames\", not {self.input_form!r}")
+        if (self.params["steps"] - 1) * stride >= frames and self.input_form == "frames":
+            raise ParameterError(f"[mlp] {self.params['steps']} steps of frame_stride {stride} "
+                                 f"need more than the {frames} frames of a sample")
+
+    @property
+    def frames(self) -> int:
+        """Frames per sample (the trainer checks the data holds ``n_input x frames``)."""
+        return int(self.params["frames"]) if self.input_form == "frames" else 1
 
     @classmethod
     def from_model(cls, model: ModelFile, n_input: int, n_output: int, options: dict,
@@ -85,10 +100,16 @@ class MLPConfig(BatchedKind):
                                  "in [mlp]; remove the [neurons] and [synapses] sections")
         cls.refuse_options(model, options, cls.REFUSED_OPTIONS, "the spiking MLP (its SBP is "
                            "chosen with --sbp-mode paper or --no-sbp)")
-        cls.check_data_sizes(model, n_input, n_output)
-        sizes = model["sizes"]
         params = {**{k: spec.default for k, spec in MLP_PARAMS.items()},
                   **model.sections.get("mlp", {})}
+        input_form = model.options.get("mlp", {}).get("input", "bernoulli")
+        frames = params["frames"] if input_form == "frames" else 1
+        if n_input % frames:
+            raise ModelFileError(f"{model.path}: [mlp] frames = {frames}, but the data set's "
+                                 f"{n_input} inputs per sample are not whole frames")
+        n_input //= frames
+        cls.check_data_sizes(model, n_input, n_output)
+        sizes = model["sizes"]
         if options.get("batch_size") is not None:
             params["batch_size"] = MLP_PARAMS["batch_size"].check(
                 "batch_size", options["batch_size"], "mlp")
@@ -102,7 +123,8 @@ class MLPConfig(BatchedKind):
         values.update({k: options[k] for k in ("epochs", "seed", "chunk")
                        if options.get(k) is not None})
         hidden = sizes["hidden"] if isinstance(sizes["hidden"], list) else [sizes["hidden"]]
-        return cls(sizes=[n_input, *hidden, n_output], params=params, with_sbp=with_sbp,
+        return cls(sizes=[n_input, *hidden, n_output], params=params, input_form=input_form,
+                   with_sbp=with_sbp,
                    frozen_hidden=bool(options.get("freeze_hidden")),
                    n_train=max(1, int(n_train)),
                    **{"seed": model["simulation"]["seed"], **values})
@@ -162,7 +184,8 @@ class MLPRunner:
         for start in range(0, len(x), c.batch_size):
             rows = slice(start, min(start + c.batch_size, len(x)))
             batch = x[rows]
-            spikes = (batch[None] > rng.random((p["steps"], *batch.shape))).astype(float)
+            spikes = input_spikes(batch, p["steps"], rng, c.input_form, p["frames"],
+                                  p["frame_stride"])
             w = [state[f"w_{l}"] for l in range(c.n_layers)]
             b = [state[f"b_{l + 1}"] for l in range(c.n_layers)]
             if learn and len(batch) == c.batch_size:

@@ -1,7 +1,8 @@
 """NETtalk (Sejnowski & Rosenberg 1987): English words to phonemes, the SBP paper's second task.
 
-The SBP paper (Zhang et al. 2021) trains a 189-500-26 network on 5033 words and tests on 500
-("26 output neurons (that yielded 116 classes)"); its released code reads a preprocessed
+The SBP paper (Zhang et al. 2021) trains a 189-500-26 network on "a subset (5033)" of NETtalk
+and tests on 500 ("26 output neurons (that yielded 116 classes)"); its released code reads a
+preprocessed
 ``nettalk_small.mat`` that is not public.  This reader builds the same shapes from the UCI
 corpus file ``nettalk.data`` (one word per line: the letters, the phoneme string and the
 stress string, one symbol per letter, and the corpus's word-class number; the header before
@@ -15,8 +16,13 @@ the first word is skipped):
   one-hot over 5 (:data:`STRESS_SYMBOLS`): 26 outputs.  Each distinct (phoneme, stress) pair
   in the corpus is a class (the paper's 116), its 26-bit code the output layer's target
   (:attr:`sbp_brian.datasets.Dataset.codes`).
-* **split**: the words are shuffled once (seed 0, independent of the training seed); the
-  first 5033 train, the next 500 test (the paper's sizes; which words it used is unknown).
+* **split**: 5033 training and 500 test samples, i.e. letters (the released RBM script's
+  NETtalk settings, ``train_samples = 5033``, ``valid_samples = 500``, count rows of the
+  preprocessed file, and its concatenation of the parts works only if the training part
+  holds exactly 5033).  Which letters is unknown: here the words are shuffled once (seed 0,
+  independent of the training seed), training takes the letters of the first words up to
+  5033 (the last of them cut short), testing those of the following words up to 500, so
+  that no word is in both.
 * **accuracy**: the cosine similarity of the outputs and the target code (the paper's
   definition; :func:`sbp_brian.train.cosine_scores`); the metrics log adds the nearest-code
   accuracy.
@@ -39,7 +45,7 @@ import numpy as np
 from .datasets import Dataset, DatasetError
 
 __all__ = ["CORPUS_FILE", "FEATURE_FILE", "FEATURES", "STRESS_SYMBOLS", "PHONEME_FEATURES",
-           "LETTERS", "WINDOW", "TRAIN_WORDS", "TEST_WORDS", "read_corpus",
+           "LETTERS", "WINDOW", "TRAIN_SAMPLES", "TEST_SAMPLES", "read_corpus",
            "read_feature_table", "letter_windows", "load_nettalk"]
 
 CORPUS_FILE = "nettalk.data"
@@ -48,8 +54,8 @@ FEATURE_FILE = "nettalk.features"
 LETTERS = "abcdefghijklmnopqrstuvwxyz_"
 #: Letters per input window, centred on the letter whose phoneme is the target
 WINDOW = 7
-#: The paper's split, in words
-TRAIN_WORDS, TEST_WORDS = 5033, 500
+#: The paper's split, in samples (letters; module docstring)
+TRAIN_SAMPLES, TEST_SAMPLES = 5033, 500
 
 #: Sejnowski & Rosenberg's 21 articulatory features: place (labial to glottal; for vowels the
 #: same six units read as position, front to back), manner, voicing and tension, vowel
@@ -212,8 +218,8 @@ def _code(features: tuple, stress: str) -> np.ndarray:
     return code
 
 
-def load_nettalk(folder: str | os.PathLike, train_words: int = TRAIN_WORDS,
-                 test_words: int = TEST_WORDS, seed: int = 0) -> Dataset:
+def load_nettalk(folder: str | os.PathLike, train_samples: int = TRAIN_SAMPLES,
+                 test_samples: int = TEST_SAMPLES, seed: int = 0) -> Dataset:
     """The NETtalk data set from ``folder/nettalk.data`` (module docstring); the feature table
     from ``folder/nettalk.features`` when it exists."""
     folder = Path(folder)
@@ -225,10 +231,14 @@ def load_nettalk(folder: str | os.PathLike, train_words: int = TRAIN_WORDS,
     user_table = folder / FEATURE_FILE
     table = read_feature_table(user_table) if user_table.is_file() else PHONEME_FEATURES
     words = read_corpus(corpus, table)
-    if len(words) < train_words + test_words:
-        raise DatasetError(f"{corpus}: {len(words)} words, fewer than the {train_words} "
-                           f"training and {test_words} test words of the split")
     order = np.random.default_rng(seed).permutation(len(words))
+    ends = np.cumsum([len(words[k][0]) for k in order])  # letters up to each word
+    last_train = int(np.searchsorted(ends, train_samples))  # holds the last training letter
+    test_ends = ends[last_train + 1:] - ends[min(last_train, len(ends) - 1)]
+    if ends[-1] < train_samples or not len(test_ends) or test_ends[-1] < test_samples:
+        raise DatasetError(f"{corpus}: {len(words)} words of {ends[-1]} letters, too few for "
+                           f"{train_samples} training and {test_samples} test letters (in "
+                           "separate words)")
     pairs = sorted({(p, s) for word, phones, stress in words for p, s in zip(phones, stress)})
     classes = {pair: k for k, pair in enumerate(pairs)}
     codes = np.array([_code(table[p], s) for p, s in pairs])
@@ -238,6 +248,9 @@ def load_nettalk(folder: str | os.PathLike, train_words: int = TRAIN_WORDS,
         y = np.array([classes[pair] for k in chosen for pair in zip(*words[k][1:])])
         return x, y
 
-    x_train, y_train = samples(order[:train_words])
-    x_test, y_test = samples(order[train_words:train_words + test_words])
+    last_test = last_train + 1 + int(np.searchsorted(test_ends, test_samples))
+    x_train, y_train = samples(order[:last_train + 1])
+    x_test, y_test = samples(order[last_train + 1:last_test + 1])
+    x_train, y_train = x_train[:train_samples], y_train[:train_samples]
+    x_test, y_test = x_test[:test_samples], y_test[:test_samples]
     return Dataset("nettalk", x_train, y_train, x_test, y_test, len(pairs), None, codes)

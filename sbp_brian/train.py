@@ -600,7 +600,7 @@ class Trainer:
                                 "(--device cpp or cuda)")
         self.threads, self.copies = threads, copies
         self.record_hidden = record_hidden  # per-sample hidden counts (compiled path)
-        frames = getattr(config, "frames", 1)  # a layered network shown frames of events
+        frames = getattr(config, "frames", 1)  # a network shown each sample's frames in turn
         if data.n_inputs != config.n_input * frames:
             per = f" x {frames} frames" if frames > 1 else ""
             raise TrainingError(f"dataset has {data.n_inputs} inputs, network "

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sbp_brian.dvsgesture import SPLIT_FILES, write_aedat
-from sbp_brian.nettalk import CORPUS_FILE, TEST_WORDS, TRAIN_WORDS
+from sbp_brian.nettalk import CORPUS_FILE
 
 HEADER = ("\n                Copyright (C) 1988 by Terrence J. Sejnowski\n\n"
           "Permission is hereby given to use the included data for non-commercial\n"
@@ -34,7 +34,7 @@ def pronounce(word: str) -> tuple[str, str]:
     return phones, "".join(stress)
 
 
-def write_nettalk(folder, n_words: int = TRAIN_WORDS + TEST_WORDS, seed: int = 0,
+def write_nettalk(folder, n_words: int = 2000, seed: int = 0,
                   lines: list | None = None) -> Path:
     """``folder/nettalk.data``: a header, then ``n_words`` made-up words (2-5 letters) as
     ``word<TAB>phonemes<TAB>stresses<TAB>0`` lines, and the extra ``lines`` after them."""

@@ -28,14 +28,15 @@ def test_letter_windows_are_seven_one_hot_letters_centred_on_each_letter():
 
 
 def test_nettalk_samples_targets_and_split(tmp_path):
-    write_nettalk(tmp_path, n_words=5533 + 7)
+    write_nettalk(tmp_path)
     data = load_dataset("nettalk", tmp_path)
     assert data.n_inputs == 189 and data.n_outputs == 26
+    assert len(data.y_train) == 5033 and len(data.y_test) == 500  # letters
+    # the test part starts at a word's first letter: three outside symbols on its left
+    assert data.x_test[0].reshape(7, 27)[:3, -1].tolist() == [1, 1, 1]
     assert np.all(data.x_train.sum(axis=1) == 7) and set(np.unique(data.x_train)) == {0, 1}
     words = read_corpus(tmp_path / "nettalk.data")
-    assert len(words) == 5540
-    letters = sum(len(w) for w, _, _ in words)
-    assert len(data.y_train) + len(data.y_test) < letters  # 7 words left out of the split
+    assert len(words) == 2000
     # every class is a (phoneme, stress) pair; its code its features and its stress symbol
     pairs = sorted({(p, s) for _, phones, stress in words for p, s in zip(phones, stress)})
     assert data.n_classes == len(pairs)
@@ -53,7 +54,7 @@ def test_nettalk_samples_targets_and_split(tmp_path):
 def test_nettalk_word_letters_line_up_with_their_targets(tmp_path):
     """The centre letter of each window carries the phoneme of that letter."""
     write_nettalk(tmp_path, n_words=20)
-    data = load_nettalk(tmp_path, train_words=15, test_words=5)
+    data = load_nettalk(tmp_path, train_samples=40, test_samples=10)
     words = read_corpus(tmp_path / "nettalk.data")
     pairs = sorted({(p, s) for _, phones, stress in words for p, s in zip(phones, stress)})
     centre = data.x_train.reshape(-1, 7, 27)[:, 3].argmax(axis=1)
@@ -83,21 +84,22 @@ def test_nettalk_missing_or_short_corpus_and_user_feature_table(tmp_path):
     with pytest.raises(DatasetError, match="cannot be downloaded here"):
         load_dataset("nettalk")
     write_nettalk(tmp_path, n_words=30)
-    with pytest.raises(DatasetError, match="30 words, fewer than the 5033 training and 500"):
+    with pytest.raises(DatasetError, match=r"30 words of \d+ letters, too few for 5033 "
+                                           "training and 500 test letters"):
         load_dataset("nettalk", tmp_path)
     table = tmp_path / "nettalk.features"
     table.write_text("# a table of my own\n" + "\n".join(
         f"{p} {' '.join(f)}" for p, f in PHONEME_FEATURES.items() if p != "b") + "\n")
     with pytest.raises(DatasetError, match=r"unknown phoneme\(s\) b"):
-        load_nettalk(tmp_path, train_words=20, test_words=10)
+        load_nettalk(tmp_path, train_samples=60, test_samples=20)
     table.write_text(table.read_text() + "b voiced labial stop nasal\n")
-    data = load_nettalk(tmp_path, train_words=20, test_words=10)
+    data = load_nettalk(tmp_path, train_samples=60, test_samples=20)
     b_codes = [code for code in data.codes if code[FEATURES.index("nasal")]
                and code[FEATURES.index("stop")]]
     assert b_codes  # the user's b, a nasal stop
     table.write_text("b voiced labial popping\n")
     with pytest.raises(DatasetError, match=r"nettalk.features, line 1: phoneme 'b' needs"):
-        load_nettalk(tmp_path, train_words=20, test_words=10)
+        load_nettalk(tmp_path, train_samples=60, test_samples=20)
 
 
 def test_cosine_scores_and_nearest_codes():
@@ -115,7 +117,7 @@ def test_cosine_scores_and_nearest_codes():
 
 def test_validation_split_with_codes_keeps_single_sample_classes_in_training(tmp_path):
     write_nettalk(tmp_path, n_words=40)
-    data = load_nettalk(tmp_path, train_words=30, test_words=10)
+    data = load_nettalk(tmp_path, train_samples=90, test_samples=30)
     counts = np.bincount(data.y_train, minlength=data.n_classes)
     split = data.validation_split(0.2)
     single = np.flatnonzero(counts == 1)
@@ -291,3 +293,32 @@ def test_every_rule_takes_nettalk_codes_as_targets(tmp_path, model):
                  "--test-samples", "10", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
     record = last_record(tmp_path / "run")
     assert 0 <= record["test_accuracy"] <= 1 and "test_accuracy_nearest_code" in record
+
+
+@pytest.mark.parametrize("model, dataset", [
+    ("sbp_rbm_nettalk", "nettalk"), ("sbp_mlp_nettalk", "nettalk"),
+    ("sbp_rbm_dvsgesture", "dvsgesture-events"), ("sbp_mlp_dvsgesture", "dvsgesture-events")])
+def test_the_papers_rbm_and_mlp_files_for_its_other_tasks_train(tmp_path, model, dataset):
+    """The released RBM's and spiking MLP's NETtalk and DVS Gesture settings (the MLP's
+    DVS input: every fifth frame of a gesture, one per step) train end to end, shrunk."""
+    if dataset == "nettalk":
+        write_nettalk(tmp_path / "data")
+    else:
+        write_dvsgesture(tmp_path / "data", gestures=5)
+    assert main(["train", small(tmp_path, model, 12), "--dataset", dataset, "--data-dir",
+                 str(tmp_path / "data"), "--samples", "20", "--test-samples", "10",
+                 "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    assert 0 <= last_record(tmp_path / "run")["test_accuracy"] <= 1
+
+
+def test_mlp_input_forms():
+    from sbp_brian.rules.sbp_mlp import input_spikes
+    rng = np.random.default_rng(0)
+    batch = np.arange(2 * 6 * 3).reshape(2, 18) % 2  # 2 samples of 6 frames of 3 inputs
+    frames = input_spikes(batch, 3, rng, "frames", frames=6, frame_stride=2)
+    assert frames.shape == (3, 2, 3)
+    for t in range(3):  # step t shows frame 2 t
+        np.testing.assert_array_equal(frames[t], batch.reshape(2, 6, 3)[:, 2 * t])
+    np.testing.assert_array_equal(input_spikes(batch, 4, rng, "direct"), [batch] * 4)
+    drawn = input_spikes(np.full((1, 1000), 0.3), 20, rng)
+    assert abs(drawn.mean() - 0.3) < 0.01

@@ -44,7 +44,8 @@ from ..sections import register_section
 from .base import Rule, register_rule
 from .brp import adam_update
 
-__all__ = ["MLPRule", "MLP_PARAMS", "heaviside", "rectangle", "forward",
+__all__ = ["MLPRule", "MLP_PARAMS", "MLP_INPUTS", "input_spikes", "heaviside", "rectangle",
+           "forward",
            "loss_gradients", "energy_terms", "backward", "sbp_gradients", "kaiming_feedback"]
 
 MLP_PARAMS = {
@@ -67,10 +68,34 @@ MLP_PARAMS = {
                         "gradient"),
     "true_gradient_every": Param(1, 0, low=0, integer=True, doc="with SBP: every that-many-th "
                                  "batch keeps the true gradient (the code's bp_mark; 0: never)"),
+    "frames": Param(1, 1, low=1, integer=True, doc="input = \"frames\": frames per sample (a "
+                    "sample's row holds them in a row)"),
+    "frame_stride": Param(1, 1, low=1, integer=True, doc="input = \"frames\": step t shows "
+                          "frame t x frame_stride"),
 }
-register_section("mlp", MLP_PARAMS, {"update": ("sbp", "plain")}, {
+#: How a sample drives the input layer in each step: the code's MNIST, NETtalk and DVS forms
+MLP_INPUTS = ("bernoulli", "direct", "frames")
+register_section("mlp", MLP_PARAMS, {"update": ("sbp", "plain"), "input": MLP_INPUTS}, {
     "update": ("sbp", "sbp: the hidden layers' gradient replaced by SBP's; plain: the true "
-                      "pseudo-gradient everywhere (--no-sbp chooses it)")})
+                      "pseudo-gradient everywhere (--no-sbp chooses it)"),
+    "input": ("bernoulli", "bernoulli: a spike where the intensity exceeds a uniform draw, "
+                           "every step (the code's MNIST); direct: the values themselves "
+                           "every step (its NETtalk); frames: frame t x frame_stride of the "
+                           "sample's frames in step t (its DVS Gesture)")})
+
+
+def input_spikes(batch, steps: int, rng: np.random.Generator, form: str = "bernoulli",
+                 frames: int = 1, frame_stride: int = 1) -> np.ndarray:
+    """The input layer's spikes, ``(steps, B, n_0)``, of a batch of samples (rows) in one of
+    :data:`MLP_INPUTS` (the released ``SNN.forward``: ``input > rand`` for MNIST, the input
+    itself for NETtalk, ``input[:, 5 t]`` for DVS Gesture)."""
+    batch = np.asarray(batch, dtype=float)
+    if form == "bernoulli":
+        return (batch[None] > rng.random((steps, *batch.shape))).astype(float)
+    if form == "direct":
+        return np.repeat(batch[None], steps, axis=0)
+    shown = np.arange(steps) * frame_stride
+    return batch.reshape(len(batch), frames, -1)[:, shown].transpose(1, 0, 2).copy()
 
 
 def heaviside(v, threshold: float, window: float):
