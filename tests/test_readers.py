@@ -296,11 +296,13 @@ def test_every_rule_takes_nettalk_codes_as_targets(tmp_path, model):
 
 
 @pytest.mark.parametrize("model, dataset", [
-    ("sbp_rbm_nettalk", "nettalk"), ("sbp_mlp_nettalk", "nettalk"),
+    ("sbp_released_nettalk", "nettalk"), ("sbp_rbm_nettalk", "nettalk"),
+    ("sbp_mlp_nettalk", "nettalk"), ("sbp_released_dvsgesture", "dvsgesture-released"),
     ("sbp_rbm_dvsgesture", "dvsgesture-events"), ("sbp_mlp_dvsgesture", "dvsgesture-events")])
-def test_the_papers_rbm_and_mlp_files_for_its_other_tasks_train(tmp_path, model, dataset):
-    """The released RBM's and spiking MLP's NETtalk and DVS Gesture settings (the MLP's
-    DVS input: every fifth frame of a gesture, one per step) train end to end, shrunk."""
+def test_the_papers_released_files_for_its_other_tasks_train(tmp_path, model, dataset):
+    """The released SNN algorithm's, RBM's and spiking MLP's NETtalk and DVS Gesture
+    settings (the MLP's DVS input: every fifth frame of a gesture, one per step) train end to
+    end, shrunk."""
     if dataset == "nettalk":
         write_nettalk(tmp_path / "data")
     else:
