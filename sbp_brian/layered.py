@@ -7,9 +7,10 @@ Layers (sizes, parameters and provenance from a model file)::
              :mod:`sbp_brian.encoding`): "bernoulli", the SBP network's process, or
              "regular", evenly spaced spikes with a random lag; "events", frames of
              event-camera data shown in turn, a spike where a frame holds an event
-             (``[input] frames`` per sample); or fixed spikes (tests).  With ``[input] bias = true`` one more input neuron fires at
-             max_rate in every sample: its weights are the hidden neurons' biases (ours; the
-             paper names none, docs/bpstdp.md)
+             (``[input] frames`` per sample); or fixed spikes (tests).  With
+             ``[input] bias = true`` one more input neuron fires at max_rate in every
+             sample (with events: once per frame): its weights are the hidden neurons'
+             biases (ours; the paper names none, docs/bpstdp.md)
     hidden   one or more layers of ``[neurons.hidden]``'s neuron model and parameters; a
              section ``[neurons.hidden_K]`` gives hidden layer K (from 2) its own parameters
              (the Brian2 group of layer K is named ``hidden_K``)
@@ -301,7 +302,8 @@ class LayeredConfig:
 #: and its rule's own section.  ``[neurons.hidden]``, ``[neurons.output]`` and the two
 #: projections' transmissions are checked by :meth:`LayeredConfig.from_model`.
 LAYERED_KEYS = {"simulation": None, "sizes": {"input", "hidden", "output"},
-                "input": {"max_rate", "encoding", "bias", "frames"}, "training": {"epochs", "chunk", "lr_decay"},
+                "input": {"max_rate", "encoding", "bias", "frames"},
+                "training": {"epochs", "chunk", "lr_decay"},
                 "rule": None}
 
 

@@ -50,9 +50,9 @@ SECTIONS: dict[str, Section] = {
                         doc="frames per sample with encoding = \"events\": a sample holds "
                             "that many frames of sizes.input inputs, shown in turn"),
     }, {"encoding": ("bernoulli", "poisson", "regular", "events"), "bias": (True, False)}, {
-        "bias": (False, "true: one more input neuron, firing at max_rate in every sample, "
-                        "whose weights act as the hidden neurons' biases (ours; layered "
-                        "networks only)"),
+        "bias": (False, "true: one more input neuron, firing at max_rate in every sample "
+                        "(with events: once per frame), whose weights act as the hidden "
+                        "neurons' biases (ours; layered networks only)"),
         "encoding": ("bernoulli", "input spike process: bernoulli (SBP Eq. 2), poisson, or "
                                   "regular (evenly spaced, a random lag; BP-STDP's \"random "
                                   "lags\"), or events (frames of event-camera data: a "

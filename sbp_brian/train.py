@@ -782,8 +782,8 @@ class Trainer:
                 idx = order[a:b]
                 t0 = time.perf_counter()
                 weights, result = runner.run_state(
-                    self.data.x_train[idx], self.data.teaching(self.data.y_train[idx]), self.weights,
-                    learn=True, seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
+                    self.data.x_train[idx], self.data.teaching(self.data.y_train[idx]),
+                    self.weights, learn=True, seed=chunk_seed(c.seed, epoch, self.state["chunk"], 0),
                     rate_scale=1.0 / (1.0 + c.lr_decay * epoch),
                     homeo_mix=homeo_mix(c, epoch, trained=False))
                 if not all(np.all(np.isfinite(w)) for w in weights.values()):
