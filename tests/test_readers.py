@@ -223,13 +223,14 @@ def test_dvsgesture_missing_files_are_named(tmp_path):
 
 def small(tmp_path, model: str, hidden: int, duration: str | None = None) -> str:
     """A model file of this package shrunk for a quick test: ``hidden`` neurons, samples of
-    ``duration``, runs and batches of 10 samples."""
+    ``duration``, batches of 10 samples, runs of 20 (one launch per training epoch here)."""
     text = (models_dir() / f"{model}.toml").read_text()
     text = re.sub(r"(?m)^hidden = \{ value = \d+", f"hidden = {{ value = {hidden}", text)
     if duration:
         text = re.sub(r'(?m)^sample_duration = \{ value = "[^"]+"',
                       f'sample_duration = {{ value = "{duration}"', text)
-    text = re.sub(r"(?m)^(chunk|batch_size) = \{ value = \d+", r"\1 = { value = 10", text)
+    text = re.sub(r"(?m)^batch_size = \{ value = \d+", "batch_size = { value = 10", text)
+    text = re.sub(r"(?m)^chunk = \{ value = \d+", "chunk = { value = 20", text)
     path = tmp_path / f"{model}_small.toml"
     path.write_text(text)
     return str(path)
