@@ -224,16 +224,19 @@ def test_brp_model_files_build_layered_networks(tmp_path):
 @pytest.mark.slow
 def test_brp_network_compiles_for_cuda(tmp_path):
     """BRP's network with Adam (its every-step accumulation on the synapses, the sample-end
-    step with summed feedback) as a brian2cuda project, compiled with nvcc (no GPU needed;
-    minutes, so not in the default run)."""
+    step with summed feedback) and event frames as its input (``encoding = "events"``) as a
+    brian2cuda project, compiled with nvcc (no GPU needed; minutes, so not in the default
+    run)."""
     from sbp_brian.layered import LayeredRunner
     from sbp_brian.targets import doctor, reset_target
     status = {s.target: s for s in doctor()}["cuda"]
     if not status.compiles:
         pytest.skip(f"CUDA target cannot compile here: {status.reason}")
+    c = config(optimizer="adam", eta=0.01)
+    c.encoding, c.frames = "events", 5
+    c.validate()
     try:
-        runner = LayeredRunner(config(optimizer="adam", eta=0.01), "cuda", tmp_path / "cuda",
-                               cache=False, compile_only=True)
+        runner = LayeredRunner(c, "cuda", tmp_path / "cuda", cache=False, compile_only=True)
         assert runner.target == "cuda" and runner.summed
         assert (tmp_path / "cuda" / "main").is_file()
     finally:
