@@ -45,12 +45,16 @@ def _run_summary(folder: str) -> tuple[list[float], dict, list[str]]:
 
 def _learning_rate(config: dict) -> str:
     """The rule's learning rate as the table shows it (BP-STDP's mu, GLSNN's eta_w, BRP's
-    two rates and optimiser)."""
+    two rates and optimiser), and its decay over epochs where ``[training] lr_decay`` sets
+    one."""
     rule = config["rule"]
     if rule["rule"] == "brp":
-        return (f"eta = {rule['eta']}, eta_hidden = {rule['eta_hidden']} "
+        rate = (f"eta = {rule['eta']}, eta_hidden = {rule['eta_hidden']} "
                 f"({rule['optimizer']}, batch {rule['batch_size']})")
-    return next(f"{key} = {rule[key]}" for key in ("mu", "eta_w") if key in rule)
+    else:
+        rate = next(f"{key} = {rule[key]}" for key in ("mu", "eta_w") if key in rule)
+    decay = config.get("lr_decay") or 0
+    return rate + (f", divided by 1 + {decay:g} e in epoch e (from 0)" if decay else "")
 
 
 def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
