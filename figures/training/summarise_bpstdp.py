@@ -54,7 +54,8 @@ def _learning_rate(config: dict) -> str:
     else:
         rate = next(f"{key} = {rule[key]}" for key in ("mu", "eta_w") if key in rule)
     decay = config.get("lr_decay") or 0
-    return rate + (f", divided by 1 + {decay:g} e in epoch e (from 0)" if decay else "")
+    factor = "" if decay == 1 else f"{decay:g} "
+    return rate + (f", divided by 1 + {factor}e in epoch e (from 0)" if decay else "")
 
 
 def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
