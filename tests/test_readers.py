@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from data_files import SOUNDS, write_dvsgesture, write_nettalk
+from shrunk_models import shrunk_model
 from sbp_brian.cli import main
 from sbp_brian.datasets import DatasetError, load_dataset
 from sbp_brian.dvsgesture import (frames_as_samples, gesture_frames, read_aedat, read_labels,
                                   write_aedat)
-from sbp_brian.model_files import models_dir
 from sbp_brian.nettalk import (FEATURES, LETTERS, PHONEME_FEATURES, STRESS_SYMBOLS,
                                letter_windows, load_nettalk, read_corpus)
 from sbp_brian.train import ChunkResult, cosine_scores, nearest_codes
@@ -221,21 +221,6 @@ def test_dvsgesture_missing_files_are_named(tmp_path):
 
 # -- training end to end ------------------------------------------------------------------
 
-def small(tmp_path, model: str, hidden: int, duration: str | None = None) -> str:
-    """A model file of this package shrunk for a quick test: ``hidden`` neurons, samples of
-    ``duration``, batches of 10 samples, runs of 20 (one launch per training epoch here)."""
-    text = (models_dir() / f"{model}.toml").read_text()
-    text = re.sub(r"(?m)^hidden = \{ value = \d+", f"hidden = {{ value = {hidden}", text)
-    if duration:
-        text = re.sub(r'(?m)^sample_duration = \{ value = "[^"]+"',
-                      f'sample_duration = {{ value = "{duration}"', text)
-    text = re.sub(r"(?m)^batch_size = \{ value = \d+", "batch_size = { value = 10", text)
-    text = re.sub(r"(?m)^chunk = \{ value = \d+", "chunk = { value = 20", text)
-    path = tmp_path / f"{model}_small.toml"
-    path.write_text(text)
-    return str(path)
-
-
 def last_record(run) -> dict:
     return json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
 
@@ -249,10 +234,11 @@ def test_training_end_to_end_on_nettalk_and_dvsgesture(tmp_path):
     write_dvsgesture(gestures, gestures=2)
     common = ["--device", "numpy", "--samples", "20", "--test-samples", "10", "--epochs", "1"]
     runs = {
-        "sbp": ["train", small(tmp_path, "sbp_nettalk", 12, "20*ms"), "--dataset", "nettalk"],
-        "no_sbp": ["train", small(tmp_path, "sbp_nettalk", 12, "20*ms"), "--dataset",
+        "sbp": ["train", shrunk_model(tmp_path, "sbp_nettalk", 12, "20*ms"), "--dataset",
+                "nettalk"],
+        "no_sbp": ["train", shrunk_model(tmp_path, "sbp_nettalk", 12, "20*ms"), "--dataset",
                    "nettalk", "--no-sbp"],
-        "brp": ["train", small(tmp_path, "brp_nettalk", 12), "--dataset", "nettalk"],
+        "brp": ["train", shrunk_model(tmp_path, "brp_nettalk", 12), "--dataset", "nettalk"],
     }
     for name, argv in runs.items():
         assert main(argv + ["--data-dir", str(corpus), "--out", str(tmp_path / name)]
@@ -262,13 +248,13 @@ def test_training_end_to_end_on_nettalk_and_dvsgesture(tmp_path):
         assert "test_accuracy_nearest_code" in record
     assert main(["plot", str(tmp_path / "sbp"), "--out", str(tmp_path / "curve.png")]) == 0
     assert (tmp_path / "curve.png").stat().st_size > 0
-    dvs = ["train", small(tmp_path, "sbp_dvsgesture", 12, "20*ms"), "--dataset", "dvsgesture",
-           "--data-dir", str(gestures), "--out", str(tmp_path / "dvs_run")] + common
+    dvs = ["train", shrunk_model(tmp_path, "sbp_dvsgesture", 12, "20*ms"), "--dataset",
+           "dvsgesture", "--data-dir", str(gestures), "--out", str(tmp_path / "dvs_run")] + common
     assert main(dvs) == 0
     assert "test_accuracy_nearest_code" not in last_record(tmp_path / "dvs_run")
-    events = ["train", small(tmp_path, "brp_dvsgesture", 12), "--dataset", "dvsgesture-events",
-              "--data-dir", str(gestures), "--out", str(tmp_path / "dvs_events"), "--device",
-              "numpy", "--epochs", "1"]
+    events = ["train", shrunk_model(tmp_path, "brp_dvsgesture", 12), "--dataset",
+              "dvsgesture-events", "--data-dir", str(gestures), "--out",
+              str(tmp_path / "dvs_events"), "--device", "numpy", "--epochs", "1"]
     assert main(events) == 0
     assert last_record(tmp_path / "dvs_events")["hidden_spikes_per_neuron_per_sample"] > 0
     (corpus / "nettalk.data").write_text((corpus / "nettalk.data").read_text()
@@ -284,7 +270,7 @@ def test_every_rule_takes_nettalk_codes_as_targets(tmp_path, model):
     """The other network kinds and rules, resized to NETtalk's 189-H-26, train on its
     multi-hot codes and score by cosine."""
     write_nettalk(tmp_path / "nettalk")
-    text = Path(small(tmp_path, model, 12, "20*ms" if "sbp_" not in model else None))
+    text = Path(shrunk_model(tmp_path, model, 12, "20*ms" if "sbp_" not in model else None))
     resized = re.sub(r"(?m)^output = \{ value = 10", "output = { value = 26",
                      re.sub(r"(?m)^input = \{ value = 64", "input = { value = 189",
                             text.read_text()))
@@ -308,7 +294,7 @@ def test_the_papers_released_files_for_its_other_tasks_train(tmp_path, model, da
         write_nettalk(tmp_path / "data")
     else:
         write_dvsgesture(tmp_path / "data", gestures=5)
-    assert main(["train", small(tmp_path, model, 12), "--dataset", dataset, "--data-dir",
+    assert main(["train", shrunk_model(tmp_path, model, 12), "--dataset", dataset, "--data-dir",
                  str(tmp_path / "data"), "--samples", "20", "--test-samples", "10",
                  "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
     assert 0 <= last_record(tmp_path / "run")["test_accuracy"] <= 1

@@ -40,6 +40,7 @@ def test_reference_network_is_not_trivial(numpy_reference):
 
 
 @pytest.mark.cython
+@pytest.mark.slow  # about 85 s of Cython compilation; cpp_standalone is compared by default
 def test_cython_matches_numpy(numpy_reference):
     assert targets.use_target("cython") == "cython"
     assert_same(small_network.simulate(), numpy_reference)

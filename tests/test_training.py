@@ -16,6 +16,7 @@ from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summ
                             welch_test, paired_tests, holm)
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
                              _CompiledRunner, _RuntimeRunner, _StateRunner, predict)
+from shrunk_models import shrunk_model
 from small_network import digits_schedule
 
 N_SAMPLES = 4
@@ -61,9 +62,13 @@ def schedule(config, seed=0):
 
 @pytest.mark.standalone
 @pytest.mark.parametrize("mode, threads, reductions, homeo, stp", [
-    ("paper", 1, "accumulate", None, True), ("spread", 1, "accumulate", "sample", True),
-    ("paper", 2, "summed", None, True), ("weighted", 2, "summed", "epochs", True),
-    ("weighted", 1, "accumulate", None, False), (None, 1, "accumulate", None, True)])
+    # the default suite: every mode, both reductions, both homeostasis readings, no STP
+    ("paper", 1, "accumulate", None, True), ("spread", 2, "summed", "sample", True),
+    ("weighted", 2, "summed", "epochs", False), (None, 1, "accumulate", None, True),
+    # the other combinations: slow (about 35 s each, a compiled project apiece)
+    *(pytest.param(*case, marks=pytest.mark.slow) for case in (
+        ("spread", 1, "accumulate", "sample", True), ("paper", 2, "summed", None, True),
+        ("weighted", 2, "summed", "epochs", True), ("weighted", 1, "accumulate", None, False)))])
 def test_compiled_path_equals_runtime_reference(mode, threads, reductions, homeo, stp,
                                                 tmp_path):
     """The compiled boundary step (both reduction variants; OpenMP with the summed one)
@@ -128,7 +133,7 @@ def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path, monkeypatch):
 
 
 @pytest.mark.standalone
-@pytest.mark.parametrize("mode", ["paper", "weighted"])
+@pytest.mark.parametrize("mode", ["paper", pytest.param("weighted", marks=pytest.mark.slow)])
 def test_mini_batch_compiled_path_equals_runtime_reference(mode, tmp_path):
     """Mini-batch SBP (batch of 2): the compiled boundary step gives the numpy reference's
     spikes and weights, and the result differs from the per-sample rule."""
@@ -1059,10 +1064,12 @@ def test_synaptic_events_per_sample_by_hand():
 def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     """``compare --jobs 2`` (a worker process per run) trains the same runs as one at a time:
     the same final accuracies, metrics, weights and cost measure; a bad --jobs is refused by
-    name.  On the runtime reference (numpy), which compiles nothing: the five variants'
+    name.  On the runtime reference (numpy), which compiles nothing (the five variants'
     compiled projects would take ~30 s each, and which runner a run uses is not the
-    comparison's business."""
-    args = ["compare", "--dataset", "xor", "--epochs", "1", "--seeds", "0", "--device", "numpy"]
+    comparison's business), with sbp_digits shrunk to 20 hidden neurons and 20 ms samples."""
+    model = shrunk_model(tmp_path, "sbp_digits", 20, "20*ms")
+    args = ["compare", model, "--dataset", "xor", "--epochs", "1", "--seeds", "0", "--device",
+            "numpy"]
     assert main(args + ["--out", str(tmp_path / "serial")]) == 0
     table = capfd.readouterr().out.split("cost reduction vs without SBP")[-1]
     rows = table.strip().splitlines()  # one run has no spread: no "+- 0"
@@ -1097,8 +1104,9 @@ def test_compare_in_parallel_equals_one_run_at_a_time(tmp_path, capfd):
     # a comparison in parts: two variants, seed 0 kept (finished: not trained again), seed 1
     # added; their paired tests against the control, and no cost without "without SBP"
     metrics_before = (tmp_path / "serial" / "sbp_weighted__ours" / "seed0" / METRICS).read_text()
-    part = ["compare", "--dataset", "xor", "--epochs", "1", "--device", "numpy", "--seeds", "0",
-            "1", "--variants", "weighted", "control", "--out", str(tmp_path / "serial")]
+    part = ["compare", model, "--dataset", "xor", "--epochs", "1", "--device", "numpy",
+            "--seeds", "0", "1", "--variants", "weighted", "control", "--out",
+            str(tmp_path / "serial")]
     assert main(part) == 0
     out = capfd.readouterr().out
     assert "[compare] SBP weighted (ours), seed 0 (resumed)" in out and "vs control" in out
