@@ -26,8 +26,9 @@ chunk of samples with no Python in between:
    through a linked variable) for ``n(x) = x / sum(x)``;
 3. for the spread modes, the inputs' activity threshold that selects the fraction p of most
    active input synapses (ties at the threshold included);
-4. the input-weight update (``sbp_mode``: ``None`` = local STDP only, "paper", "spread",
-   "weighted"; see :mod:`sbp_brian.rules`): each input synapse keeps the sign it was
+4. the input-weight update (the configuration's ``rule``: SBP in its mode, "paper",
+   "spread" or "weighted", local STDP only, or none for the frozen control; see
+   :mod:`sbp_brian.rules`): each input synapse keeps the sign it was
    initialised with for the whole run (:func:`initial_input_signs`: by synapse, or by input
    neuron under Dale's law with ``[training] input_signs = "neuron"``), ``|w| <= w_in_max``;
    skipped when the hidden layer is frozen;
@@ -166,11 +167,10 @@ from .sections import INPUT_SIGN_CHOICES, TEACHER_MODES
 from .steps import GeneratedStep, connect_within_copies, sample_counts, summed_lines
 from .targets import network_clock
 
-__all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "SBP_CHOICES", "INPUT_SIGN_CHOICES",
+__all__ = ["TrainingConfig", "SBPNetwork", "TEACHER_MODES", "INPUT_SIGN_CHOICES",
            "initial_weights", "hidden_signs", "input_signs", "initial_input_signs",
            "check_copies", "connect_within_copies"]
 
-SBP_CHOICES = (None, "paper", "spread", "weighted")
 REDUCTIONS = ("accumulate", "summed")
 
 #: The phases of the sample-boundary step, in the order they run (module docstring, steps
@@ -236,10 +236,10 @@ class TrainingConfig:
     g_out: Any
     stdp_in: dict
     stdp_out: dict
-    sbp_mode: str | None = "paper"
-    p: float = 0.3
-    f: float = 0.7
-    freeze_hidden: bool = False
+    #: the rule of the input synapses (:mod:`sbp_brian.rules`), as its description:
+    #: ``{"rule": "sbp", "mode": ..., "p": ..., "f": ...}``, ``{"rule": "local_stdp"}`` (without
+    #: SBP) or ``{"rule": "frozen"}`` (the control); completed with the rule's defaults
+    rule: dict = field(default_factory=lambda: {"rule": "sbp"})
     eta_in: float = 1.0
     eta_out: float = 1.0
     w_in_init: float = 0.5
@@ -290,7 +290,6 @@ class TrainingConfig:
             raise ModelFileError(f"{model.path}: [sizes] hidden = {sizes['hidden']}: the SBP "
                                  "network has one hidden layer; give one number")
         teacher = model.sections.get("teacher", {"rate": 200 * Hz})
-        sbp = model.sections.get("sbp", {"p": 0.3, "f": 0.7})
         hidden_stdp = model.synapses["input_hidden"]["stdp"].params
         output_stdp = model.synapses["hidden_output"]["stdp"].params
         values = dict(
@@ -306,10 +305,7 @@ class TrainingConfig:
             g_out=model.synapses["hidden_output"]["transmission"].params["g_w"],
             stdp_in={k: hidden_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
             stdp_out={k: output_stdp[k] for k in ("A_plus", "A_minus", "tau_plus", "tau_minus")},
-            sbp_mode=(model.options.get("sbp", {}).get("mode", "paper") if rule == "sbp"
-                      else None),
-            freeze_hidden=rule == "frozen",
-            p=sbp["p"], f=sbp["f"], seed=sim["seed"],
+            rule=RULES[rule].from_model(model).describe(), seed=sim["seed"],
             **{k: training[k] for k in ("epochs", "eta_in", "eta_out", "w_in_init", "w_in_spread",
                                         "w_out_init", "w_in_max", "w_out_max", "chunk",
                                         "lr_decay", "batch_size") if k in training})
@@ -343,9 +339,7 @@ class TrainingConfig:
         return config
 
     def validate(self) -> None:
-        if self.sbp_mode not in SBP_CHOICES:
-            raise ValueError(f"unknown SBP mode {self.sbp_mode!r}; expected paper, spread, "
-                             "weighted or None (without SBP)")
+        self.rule = rule_of(self).describe()  # checked, and completed with the defaults
         if self.input_signs not in INPUT_SIGN_CHOICES:
             raise ValueError(f"unknown input_signs {self.input_signs!r}; expected one of "
                              f"{INPUT_SIGN_CHOICES}")
@@ -382,9 +376,6 @@ class TrainingConfig:
                                 "time_base": time_base}
             if not self.max_rate > 0 * Hz:  # V_i = V_in x_i reads x_i as rate/max_rate
                 raise ParameterError("homeostasis needs an input max_rate > 0")
-        from .rules.sbp import SBP_PARAMS
-        SBP_PARAMS["p"].check("p", self.p, "sbp")
-        SBP_PARAMS["f"].check("f", self.f, "sbp")
 
     @property
     def steps_per_sample(self) -> int:
@@ -412,6 +403,11 @@ class TrainingConfig:
         for key, value in (("batch_size", 1), ("homeostasis", None), ("input_signs", "synapse"),
                            ("input_inhibitory_fraction", 0.5)):
             config.setdefault(key, value)
+        if "sbp_mode" in config:  # before the rule was a description of its own
+            mode, p, f = config.pop("sbp_mode"), config.pop("p"), config.pop("f")
+            config["rule"] = ({"rule": "frozen"} if config.pop("freeze_hidden", False) else
+                              {"rule": "local_stdp"} if mode is None else
+                              {"rule": "sbp", "mode": mode, "p": p, "f": f})
         if "w_in" in state and "sign_in" not in state:
             state["sign_in"] = input_signs(state["w_in"])
 
@@ -437,8 +433,8 @@ class TrainingConfig:
                 "w_out_std": float(np.std(state["w_out"]))}
 
     def describe(self) -> dict:
-        """JSON-friendly summary (units as strings)."""
-        return describe_fields(self)
+        """JSON-friendly summary (units as strings; the rule as its description)."""
+        return {**describe_fields(self), "rule": dict(self.rule)}
 
 
 #: Choices of a model file that the training network implements in one way only:

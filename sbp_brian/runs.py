@@ -15,6 +15,7 @@ from .datasets import load_dataset
 from .model_files import load_model
 from .network import TrainingConfig
 from .rules import RULES
+from .rules.sbp import sbp_variant
 from .train import Trainer, TrainingError, read_metrics
 
 __all__ = ["make_trainer", "read_run_options", "read_metrics", "computational_cost", "summarise_costs",
@@ -69,10 +70,12 @@ def make_config(options: dict, data):
         overrides = {k: options[k] for k in ("epochs", "seed", "chunk")
                      if options.get(k) is not None}
         return LayeredConfig.from_model(model, data.n_inputs, data.n_outputs, **overrides)
-    overrides = {k: options[k] for k in ("sbp_mode", "p", "f", "freeze_hidden", "epochs",
-                                         "seed", "chunk", "batch_size") if options.get(k) is not None}
-    if options.get("no_sbp"):
-        overrides["sbp_mode"] = None
+    overrides = {k: options[k] for k in ("epochs", "seed", "chunk", "batch_size")
+                 if options.get(k) is not None}
+    overrides["rule"] = sbp_variant(
+        RULES[rule].from_model(model).describe(), no_sbp=bool(options.get("no_sbp")),
+        freeze_hidden=bool(options.get("freeze_hidden")), mode=options.get("sbp_mode"),
+        p=options.get("p"), f=options.get("f"))
     config = TrainingConfig.from_model(model, data.n_inputs, data.n_outputs, **overrides)
     scale = options.get("stdp_scale")
     if scale is not None:  # e.g. "without SBP" at the input learning rate of SBP "paper"

@@ -349,8 +349,9 @@ class _CompiledRunner(_StateRunner):
         self.net.hidden_output.w = 0.0
         # the seed, the epoch count and the rule's run values (SBP's p and f) are not in the
         # generated code (run_args, loop)
-        described = {k: v for k, v in config.describe().items()
-                     if k not in ("seed", "epochs", "p", "f")}
+        described = {k: v for k, v in config.describe().items() if k not in ("seed", "epochs")}
+        described["rule"] = {k: v for k, v in described["rule"].items()
+                             if k not in self.net.rule.launch_keys}
         self.cache_hit, self.compile_seconds = compile_project(
             self.net.network, self.net.duration(), self.target, build_dir, {
                 "config": described, "threads": threads,

@@ -26,14 +26,15 @@ CHUNK, CHUNKS = 8, 3
 #: case name -> TrainingConfig overrides; every SBP variant, the two controls, a mini-batch
 #: and the homeostatic membrane
 CASES = {
-    "without_sbp": dict(sbp_mode=None),
-    "paper": dict(sbp_mode="paper"),
-    "spread": dict(sbp_mode="spread"),
-    "weighted": dict(sbp_mode="weighted"),
-    "control": dict(sbp_mode=None, freeze_hidden=True),
-    "paper_batch4": dict(sbp_mode="paper", batch_size=4),
-    "weighted_homeostasis": dict(sbp_mode="weighted", homeostasis=dict(
-        tau_homeo=0.2 * ms, V_Tr=0 * mV, V_in=1 * mV, time_base="sample")),
+    "without_sbp": dict(rule={"rule": "local_stdp"}),
+    "paper": dict(rule={"rule": "sbp", "mode": "paper", "p": 0.3}),
+    "spread": dict(rule={"rule": "sbp", "mode": "spread", "p": 0.3}),
+    "weighted": dict(rule={"rule": "sbp", "mode": "weighted", "p": 0.3}),
+    "control": dict(rule={"rule": "frozen"}),
+    "paper_batch4": dict(rule={"rule": "sbp", "mode": "paper", "p": 0.3}, batch_size=4),
+    "weighted_homeostasis": dict(rule={"rule": "sbp", "mode": "weighted", "p": 0.3},
+                                 homeostasis=dict(tau_homeo=0.2 * ms, V_Tr=0 * mV, V_in=1 * mV,
+                                                  time_base="sample")),
 }
 
 
@@ -43,7 +44,7 @@ def config_of(case: str) -> TrainingConfig:
     return TrainingConfig.from_model(
         load_model("sbp_digits"), 64, 10, n_hidden=24, n_inhibitory=8, chunk=CHUNK,
         w_in_init=1.0, w_in_spread=1.5, w_out_init=3.0, eta_in=5.0, sample_duration=30 * ms,
-        p=0.3, **CASES[case])
+        **CASES[case])
 
 
 def inputs(config: TrainingConfig):

@@ -129,7 +129,7 @@ def test_training_network_refuses_choices_it_does_not_implement(tmp_path, old, n
     with pytest.raises(ModelFileError, match=message):
         TrainingConfig.from_model(load_model(write(tmp_path, text.replace(old, new, 1))),
                                   n_input=64, n_output=10)
-    assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).sbp_mode == "paper"
+    assert TrainingConfig.from_model(load_model("sbp_digits"), 64, 10).rule["mode"] == "paper"
 
 
 def test_weight_bounds_are_refused_where_nothing_reads_them(tmp_path):

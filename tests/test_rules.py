@@ -7,7 +7,7 @@ from brian2 import ms
 from sbp_brian.model_files import load_model
 from sbp_brian.network import SBPNetwork, TrainingConfig
 from sbp_brian.rules import RULES, Rule, register_rule, rule_of
-from sbp_brian.rules.sbp import SBP, sbp_input_change
+from sbp_brian.rules.sbp import SBP, sbp_input_change, sbp_variant
 
 
 def config(**overrides):
@@ -16,17 +16,39 @@ def config(**overrides):
                                      **overrides)
 
 
-@pytest.mark.parametrize("overrides, name", [
-    (dict(sbp_mode=None, freeze_hidden=True), "frozen"),
-    (dict(sbp_mode="paper", freeze_hidden=True), "frozen"),
-    (dict(sbp_mode=None), "local_stdp"),
-    (dict(sbp_mode="weighted", p=0.5, f=0.4), "sbp"),
+@pytest.mark.parametrize("variant, name", [
+    (dict(freeze_hidden=True, no_sbp=True), "frozen"),
+    (dict(freeze_hidden=True, mode="paper"), "frozen"),
+    (dict(no_sbp=True), "local_stdp"),
+    (dict(mode="weighted", p=0.5, f=0.4), "sbp"),
+    (dict(f=0.4), "sbp"),
 ])
-def test_a_configuration_names_its_rule(overrides, name):
-    rule = rule_of(config(**overrides))
+def test_a_configuration_names_its_rule(variant, name):
+    """A variant of the command line (sbp_variant) turns the model's rule into the rule a
+    configuration names; the configuration completes it with the rule's defaults."""
+    model_rule = SBP.from_model(load_model("sbp_digits")).describe()
+    configured = config(rule=sbp_variant(model_rule, **variant))
+    rule = rule_of(configured)
     assert rule.name == name and isinstance(rule, RULES[name])
-    if name == "sbp":
+    assert configured.rule == rule.describe() == configured.describe()["rule"]
+    if variant.get("mode") == "weighted":
         assert rule.describe() == {"rule": "sbp", "mode": "weighted", "p": 0.5, "f": 0.4}
+    elif name == "sbp":  # the model's mode and p, the variant's f
+        assert rule.describe() == {**model_rule, "f": 0.4}
+
+
+def test_sbp_variant_of_a_model_without_sbp():
+    """A model whose rule is not SBP stays so unless a mode is asked for (its p and f are
+    then the defaults, or the ones given); an unknown rule or mode is refused by name."""
+    local = {"rule": "local_stdp"}
+    assert sbp_variant(local, p=0.5) == local
+    assert sbp_variant(local, mode="spread", p=0.5) == {"rule": "sbp", "mode": "spread",
+                                                        "p": 0.5, "f": 0.7}
+    assert sbp_variant({"rule": "frozen"}) == {"rule": "frozen"}
+    with pytest.raises(ValueError, match="unknown SBP mode 'sideways'"):
+        sbp_variant(local, mode="sideways")
+    with pytest.raises(ValueError, match="unknown rule 'bpstdp' of the SBP network"):
+        config(rule={"rule": "bpstdp"})
 
 
 def test_a_rule_name_is_registered_once():
@@ -83,8 +105,9 @@ def test_a_network_carries_only_its_rule_s_state(boundary):
     sbp_state = {"hidden.Sp", "hidden.Sm", "hidden.Sw", "hidden.gain_ltp", "inputs.share",
                  "inputs.coactive"}
     nets = {name: SBPNetwork(config(**overrides), 2, boundary=boundary) for name, overrides in
-            (("sbp", dict(sbp_mode="spread")), ("local_stdp", dict(sbp_mode=None)),
-             ("frozen", dict(sbp_mode=None, freeze_hidden=True)))}
+            (("sbp", dict(rule={"rule": "sbp", "mode": "spread"})),
+             ("local_stdp", dict(rule={"rule": "local_stdp"})),
+             ("frozen", dict(rule={"rule": "frozen"})))}
     assert sbp_state <= _variables(nets["sbp"])
     assert ("sbp_gains" in {o.name for o in _objects(nets["sbp"])}) == (boundary == "generated")
     for name in ("local_stdp", "frozen"):

@@ -12,6 +12,7 @@ from sbp_brian.datasets import load_dataset
 from sbp_brian.model_files import load_model
 from sbp_brian.network import TrainingConfig, initial_weights, input_norms, input_signs
 from sbp_brian.parameters import ParameterError
+from sbp_brian.rules.sbp import SBP, sbp_variant
 from sbp_brian.runs import (computational_cost, make_trainer, read_metrics, summarise_costs,
                             welch_test, paired_tests, holm)
 from sbp_brian.train import (CHECKPOINT, METRICS, ChunkResult, Trainer, TrainingError,
@@ -22,11 +23,16 @@ from small_network import digits_schedule
 N_SAMPLES = 4
 
 
-def small_config(**overrides):
+def small_config(mode="paper", p=None, f=None, **overrides):
+    """sbp_digits at 64-24-10 with 30 ms samples; ``mode`` the SBP mode (None: local STDP
+    only) with its ``p`` and ``f`` (the model's where not given)."""
     values = dict(n_hidden=24, n_inhibitory=8, chunk=N_SAMPLES, w_in_init=1.0,
                   w_in_spread=1.5, sample_duration=30 * ms)
     values.update(overrides)
-    return TrainingConfig.from_model(load_model("sbp_digits"), 64, 10, **values)
+    model = load_model("sbp_digits")
+    rule = sbp_variant(SBP.from_model(model).describe(), no_sbp=mode is None, mode=mode, p=p,
+                       f=f)
+    return TrainingConfig.from_model(model, 64, 10, rule=rule, **values)
 
 
 #: Eq. 9's lambda passed to both paths in the equivalence tests (used by the "epochs" reading)
@@ -45,7 +51,7 @@ def homeostasis(time_base):
 def reference_run(mode, **overrides):
     """The numpy runtime reference on identical input spikes: the oracle of the equivalence
     tests.  Returns the config, the spikes, the inputs, the initial and the final weights."""
-    config = small_config(sbp_mode=mode, p=0.3, **overrides)
+    config = small_config(mode=mode, p=0.3, **overrides)
     indices, times, data = schedule(config)
     x, y = data.x_train[:N_SAMPLES], np.eye(10)[data.y_train[:N_SAMPLES]]
     w_in, w_out = initial_weights(config, np.random.default_rng(1))
@@ -107,8 +113,8 @@ def test_one_compiled_project_serves_every_p_and_f(mode, tmp_path, monkeypatch):
     once; not even main.cpp, which holds no value of them), and gives that configuration's
     numpy reference on identical input spikes."""
     monkeypatch.setenv("SBP_BRIAN_CACHE_DIR", str(tmp_path / "cache"))  # empty: built here
-    first = small_config(sbp_mode=mode, p=0.3, f=0.5)
-    config = small_config(sbp_mode=mode, p=0.9, f=0.8)
+    first = small_config(mode=mode, p=0.3, f=0.5)
+    config = small_config(mode=mode, p=0.9, f=0.8)
     indices, times, data = schedule(config)
     assert not _CompiledRunner(first, tmp_path / "first",
                                input_schedule=(indices, times)).cache_hit
@@ -629,7 +635,7 @@ def test_homeostatic_target_decides_which_hidden_neurons_fire():
     drive, so a hidden neuron fires only where its target V_L + V_in sum_i W_ij x_i lies
     above threshold -- there at nearly the refractory-limited rate while lambda = s/T is
     small -- and never where it lies below."""
-    config = small_config(sbp_mode=None, homeostasis=homeostasis("sample"))
+    config = small_config(mode=None, homeostasis=homeostasis("sample"))
     data = load_dataset("digits")
     x = data.x_train[:2]
     w_in, w_out = initial_weights(config, np.random.default_rng(1))
@@ -763,7 +769,7 @@ def test_boundary_step_has_no_order_dependent_code(mode, caplog):
     from sbp_brian.network import SBPNetwork
     from sbp_brian.targets import use_target
     use_target("numpy")
-    config = small_config(sbp_mode=mode)
+    config = small_config(mode=mode)
     net = SBPNetwork(config, 2)
     with caplog.at_level(logging.WARNING, logger="brian2"):
         net.network.run(2 * config.sample_duration, namespace={})
@@ -807,7 +813,7 @@ def test_objects_of_one_boundary_phase_touch_disjoint_variables(mode, copies):
     from sbp_brian.network import BOUNDARY_PHASES, SBPNetwork
     from sbp_brian.targets import use_target
     use_target("numpy")
-    config = small_config(sbp_mode=mode, batch_size=copies, homeostasis=homeostasis("sample"))
+    config = small_config(mode=mode, batch_size=copies, homeostasis=homeostasis("sample"))
     net = SBPNetwork(config, 2, copies=copies)
     net.network.run(config.sample_duration, namespace={})
     access = boundary_step_access(net)
@@ -893,7 +899,7 @@ def test_summed_reductions_run_only_at_sample_boundaries():
     from sbp_brian.network import SBPNetwork
     from sbp_brian.targets import use_target
     use_target("numpy")
-    config = small_config(sbp_mode="weighted")
+    config = small_config(mode="weighted")
     net = SBPNetwork(config, 2, reductions="summed")
     objects = net.network.sorted_objects
     updaters = [o for o in objects if isinstance(o, SummedVariableUpdater)]
@@ -917,7 +923,7 @@ def test_training_network_compiles_for_cuda(copies, tmp_path):
     status = {s.target: s for s in doctor()}["cuda"]
     if not status.compiles:
         pytest.skip(f"CUDA target cannot compile here: {status.reason}")
-    runner = _CompiledRunner(small_config(batch_size=copies, sbp_mode="weighted"),
+    runner = _CompiledRunner(small_config(batch_size=copies, mode="weighted"),
                              tmp_path / "cuda", target="cuda", compile_only=True, copies=copies)
     assert runner.target == "cuda" and runner.reductions == "summed"
     assert (tmp_path / "cuda" / "main").is_file()
@@ -1150,7 +1156,8 @@ def test_stdp_scale_multiplies_the_input_learning_rate(capsys):
     data = make_data({"dataset": "xor"})
     plain = make_config({"dataset": "xor", "no_sbp": True}, data)
     scaled = make_config({"dataset": "xor", "no_sbp": True, "stdp_scale": 0.7}, data)
-    assert scaled.eta_in == pytest.approx(0.7 * plain.eta_in) and scaled.sbp_mode is None
+    assert scaled.eta_in == pytest.approx(0.7 * plain.eta_in)
+    assert scaled.rule == {"rule": "local_stdp"}
     assert main(["train", "--dataset", "xor", "--stdp-scale", "0", "--out", "unused"]) == 2
     assert "--stdp-scale must be > 0, got 0.0" in capsys.readouterr().err
 
@@ -1407,8 +1414,9 @@ def test_a_final_comparison_keeps_the_seeds_and_variants_of_its_plan(tmp_path):
 def test_checkpoints_of_the_first_format_still_load_and_newer_ones_are_refused(tmp_path):
     """Format 1 (before the synaptic state was saved by name): the SBP network's w_in, w_out,
     w_norm, no sign_in and no format entry, and a meta written before batch_size and
-    input_signs existed.  It resumes with the signs taken from its weights; a format newer
-    than this version's is refused by name."""
+    input_signs existed and while the configuration carried SBP's options (sbp_mode, p, f,
+    freeze_hidden) rather than a rule.  It resumes with the signs taken from its weights; a
+    format newer than this version's is refused by name."""
     trainer = make_trainer(tiny_options(), tmp_path, progress=False, runner=_UnchangedRunner())
     path = trainer.save_checkpoint()
     with np.load(path) as stored:
@@ -1418,11 +1426,20 @@ def test_checkpoints_of_the_first_format_still_load_and_newer_ones_are_refused(t
     meta = json.loads(str(arrays["meta"]))
     for key in ("batch_size", "input_signs", "input_inhibitory_fraction"):
         del meta["config"][key]
+    assert meta["config"].pop("rule") == {"rule": "sbp", "mode": "paper", "p": 0.3, "f": 0.7}
+    meta["config"].update(sbp_mode="paper", p=0.3, f=0.7, freeze_hidden=False)
     np.savez(path, **{**arrays, "meta": json.dumps(meta)})
     resumed = make_trainer(tiny_options(), tmp_path, resume=True, progress=False,
                            runner=_UnchangedRunner())
     np.testing.assert_array_equal(resumed.weights["sign_in"],
                                   input_signs(trainer.weights["w_in"]))
+    for old, rule in (({"sbp_mode": None, "freeze_hidden": True}, {"rule": "frozen"}),
+                      ({"sbp_mode": None, "freeze_hidden": False}, {"rule": "local_stdp"}),
+                      ({"sbp_mode": "spread"}, {"rule": "sbp", "mode": "spread", "p": 0.5,
+                                                "f": 0.6})):
+        earlier = {"config": {**old, "p": 0.5, "f": 0.6}}
+        resumed.config.upgrade_checkpoint(earlier, {})
+        assert earlier["config"]["rule"] == rule and "sbp_mode" not in earlier["config"]
     np.savez(path, **{**arrays, "format": 3})
     with pytest.raises(TrainingError, match="checkpoint format 3, newer than"):
         make_trainer(tiny_options(), tmp_path, resume=True, progress=False,
@@ -1457,7 +1474,7 @@ def test_inline_synapses_equal_their_factories_on_the_same_spikes():
     from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor
     from sbp_brian import equations as eq
     from sbp_brian.targets import use_target
-    config = small_config(sbp_mode="paper", w_out_init=2.0)
+    config = small_config(mode="paper", w_out_init=2.0)
     indices, times, data = schedule(config)
     first = np.asarray(times / config.dt) < config.steps_per_sample - 0.5
     indices, times = indices[first], times[first]

@@ -87,6 +87,16 @@ class Rule:
     #: (the without-SBP and control variants) ignores them, so a sweep shares one run among
     #: such points (:mod:`sbp_brian.sweeps`)
     sbp_keys: ClassVar[tuple] = ()
+    #: parameters that only the initial weights or each launch read (e.g. a learning rate set
+    #: at every launch, :meth:`run_values`): left out of the project cache's key, so one
+    #: compiled project serves every value of them
+    launch_keys: ClassVar[tuple] = ()
+
+    @classmethod
+    def from_model(cls, model) -> "Rule":
+        """The rule with the parameters and options of its model-file section (none by
+        default)."""
+        return cls()
 
     def namespace(self, config) -> dict:
         """Named constants of the rule's generated code."""
@@ -159,10 +169,6 @@ class LayeredRule(Rule):
     section: ClassVar[str]
     #: the neuron models (:mod:`sbp_brian.equations`) of the layers the rule trains
     neuron_models: ClassVar[tuple] = ("integrate_and_fire",)
-    #: parameters that only the initial weights or each launch read (e.g. a learning rate set
-    #: at every launch): left out of the project cache's key, so one compiled project serves
-    #: every value of them
-    launch_keys: ClassVar[tuple] = ()
     #: when a spike reaches the next layer: "next_step" (Brian2's schedule: every threshold,
     #: then every pathway) or "same_step" (each pathway right after its source's threshold,
     #: so a spike crosses every layer in the step it is emitted)
@@ -291,10 +297,11 @@ def register_rule(rule: type[Rule]) -> type[Rule]:
 
 
 def rule_of(config) -> Rule:
-    """The rule a training configuration trains its input synapses with: the frozen-hidden
-    control (``freeze_hidden``), local STDP only (no SBP mode) or SBP in its mode."""
-    if config.freeze_hidden:
-        return RULES["frozen"]()
-    if config.sbp_mode is None:
-        return RULES["local_stdp"]()
-    return RULES["sbp"](mode=config.sbp_mode, p=config.p, f=config.f)
+    """A new instance of the rule a configuration of the SBP network names: its ``rule``,
+    a description as :meth:`Rule.describe` writes it (``{"rule": name, **parameters}``)."""
+    description = dict(config.rule)
+    name = description.pop("rule")
+    if name not in RULES or RULES[name].network != "sbp":
+        known = ", ".join(sorted(k for k, r in RULES.items() if r.network == "sbp"))
+        raise ValueError(f"unknown rule {name!r} of the SBP network; expected one of {known}")
+    return RULES[name](**description)

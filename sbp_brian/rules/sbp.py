@@ -46,8 +46,8 @@ from ..parameters import Param
 from ..sections import register_section
 from .base import Rule, register_rule
 
-__all__ = ["SBP", "SBP_MODES", "SBP_PARAMS", "normalise", "output_signals", "sbp_input_change",
-           "propagated_change", "coactive_shares"]
+__all__ = ["SBP", "SBP_MODES", "SBP_PARAMS", "sbp_variant", "normalise", "output_signals",
+           "sbp_input_change", "propagated_change", "coactive_shares"]
 
 SBP_MODES = ("paper", "spread", "weighted")
 
@@ -182,13 +182,23 @@ class SBP(Rule):
 
     name = "sbp"
     sbp_keys = ("sbp.mode", "sbp.p", "sbp.f", "sbp.eq15_sign")
+    launch_keys = ("p", "f")  # run values (run_values): one compiled project serves them all
 
-    def __init__(self, mode: str = "paper", p: float = 0.3, f: float = 0.7):
+    def __init__(self, mode: str = "paper", p: float = SBP_PARAMS["p"].default,
+                 f: float = SBP_PARAMS["f"].default):
         if mode not in SBP_MODES:
             raise ValueError(f"unknown SBP mode {mode!r}; expected one of {', '.join(SBP_MODES)}")
         for key, value in (("p", p), ("f", f)):
             SBP_PARAMS[key].check(key, value, "sbp")
         self.mode, self.p, self.f = mode, p, f
+
+    @classmethod
+    def from_model(cls, model) -> "SBP":
+        """SBP with the model file's ``[sbp]`` p, f and mode (the defaults where it has none;
+        ``eq15_sign`` is the training network's to refuse)."""
+        section = model.sections.get("sbp", {})
+        return cls(mode=model.options.get("sbp", {}).get("mode", "paper"),
+                   **{key: section[key] for key in ("p", "f") if key in section})
 
     @property
     def splits_stdp(self) -> bool:  # "paper" weighs LTP and LTD apart (Eqs. 14-15)
@@ -291,3 +301,24 @@ class SBP(Rule):
 
     def describe(self) -> dict:
         return {"rule": self.name, "mode": self.mode, "p": self.p, "f": self.f}
+
+
+def sbp_variant(rule: dict, *, no_sbp: bool = False, freeze_hidden: bool = False,
+                mode: str | None = None, p: float | None = None, f: float | None = None) -> dict:
+    """The SBP network's rule for a variant of a run (the command line's ``--freeze-hidden``,
+    ``--no-sbp``, ``--sbp-mode``, ``--p``, ``--f``; ``sbp-brian compare``'s variants), as a
+    description (:meth:`Rule.describe`), from ``rule``, the model file's.
+
+    The frozen-hidden control wins over everything, then "without SBP" (local STDP only); an
+    SBP mode switches SBP on, with the model's p and f where it has them (the defaults
+    otherwise) unless given.  Without a mode, p and f change the model's own SBP and are not
+    used by a model whose rule is not SBP (a variant without SBP has none)."""
+    if freeze_hidden:
+        return {"rule": "frozen"}
+    if no_sbp:
+        return {"rule": "local_stdp"}
+    own = {k: v for k, v in rule.items() if k != "rule"} if rule["rule"] == SBP.name else {}
+    if mode is None and not own:
+        return dict(rule)
+    given = {"mode": mode, "p": p, "f": f}
+    return SBP(**{**own, **{k: v for k, v in given.items() if v is not None}}).describe()
