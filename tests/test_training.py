@@ -1180,6 +1180,32 @@ def test_paired_tests_and_holm_against_hand_computation():
     assert holm([0.5, 0.9]) == [1.0, 1.0]
 
 
+def test_rule_summary_script_carries_a_run_of_an_earlier_summary(tmp_path):
+    """figures/training/summarise_bpstdp.py: ``ARTIFACT#TASK#RUN`` puts an earlier summary's
+    run into a row at its place, only where it measured the same model, data, network and
+    budget."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "figures/training/summarise_bpstdp.py"
+    spec = importlib.util.spec_from_file_location("summarise_bpstdp", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    same = {"model": "brp_fashion", "dataset": "fashion-mnist", "network": "784-1000-10",
+            "budget": "1 epoch"}
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"rows": [{**same, "task": "BRP", "runs": ["seed 0"],
+                                             "accuracies": [0.791]}]}))
+    row = {**same, "task": "BRP, 3 seeds", "runs": ["seed 1", "seed 2"],
+           "accuracies": [0.80, 0.78], "over": "seeds 1, 2"}
+    script._carry(row, 0, f"{earlier}#BRP#seed 0")
+    assert row["accuracies"] == [0.791, 0.80, 0.78] and row["over"] == "seeds 0, 1, 2"
+    assert row["carried"] == [{"run": "seed 0", "from": str(earlier), "task": "BRP"}]
+    with pytest.raises(SystemExit, match="not the budget of row"):
+        script._carry({**row, "budget": "3 epochs"}, 0, f"{earlier}#BRP#seed 0")
+    with pytest.raises(SystemExit, match="no row 'BRP' with run 'seed 5'"):
+        script._carry(row, 0, f"{earlier}#BRP#seed 5")
+
+
 def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
     """figures/training/summarise_fashion_full.py: run folders and an earlier summary's runs
     (folders gone) add up to one summary, with Welch tests over the seeds they share."""

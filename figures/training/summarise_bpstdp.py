@@ -10,7 +10,10 @@ that measure it: ordinary run folders (``sbp-brian train``; the final epoch's te
 row's budget then being ``E`` epochs) or a cross-validation folder (``sbp-brian train --folds
 K``; the final accuracy of every fold, from ``folds.json``).  The model, network sizes and budget
 are read from the runs' ``run.json`` and ``config.json``; rows whose runs disagree on them are
-refused.
+refused.  ``ARTIFACT#TASK#RUN`` carries over one run of an earlier summary whose folder is
+gone (run folders are not kept in the repository): the accuracy of run ``RUN`` (e.g. ``seed
+0``) in row ``TASK`` of the JSON file ``ARTIFACT``, whose model, data, network and budget must
+be the row's; the row records it under ``carried``.
 """
 from __future__ import annotations
 
@@ -64,12 +67,17 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
     renamed = renamed or {}
     out = []
     for task, paper, *folders in rows:
-        accuracies, labels, configs = [], [], []
+        accuracies, labels, configs, carried = [], [], [], []
         for folder in folders:
+            if "#" in folder:
+                carried.append((len(accuracies), folder))
+                continue
             values, config, names = _run_summary(folder)
             accuracies += values
             labels += names
             configs.append(config)
+        if not configs:
+            raise SystemExit(f"{task}: give at least one run folder besides carried runs")
         shapes = {json.dumps(c["config"]["sizes"]) for c in configs}
         models = {c["options"].get("model") for c in configs}
         epochs = {c["config"]["epochs"] for c in configs}
@@ -91,7 +99,28 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
             "over": over + ", ".join(label.split()[1] for label in labels),
             "accuracies": accuracies, "runs": labels, "paper": paper,
             "folders": list(folders)})
+        for at, reference in reversed(carried):
+            _carry(out[-1], at, reference)
     return out
+
+
+def _carry(row: dict, at: int, reference: str) -> None:
+    """Insert the run ``ARTIFACT#TASK#RUN`` of an earlier summary into ``row`` at position
+    ``at``, after checking that it measured the same model, data, network and budget."""
+    artifact, task, run = reference.split("#")
+    earlier = next((r for r in json.loads(Path(artifact).read_text())["rows"]
+                    if r["task"] == task), None)
+    if earlier is None or run not in earlier["runs"]:
+        raise SystemExit(f"{reference}: no row {task!r} with run {run!r} in {artifact}")
+    differ = [key for key in ("model", "dataset", "network", "budget")
+              if earlier[key] != row[key]]
+    if differ:
+        raise SystemExit(f"{reference}: not the {', '.join(differ)} of row {row['task']!r}")
+    row["accuracies"].insert(at, earlier["accuracies"][earlier["runs"].index(run)])
+    row["runs"].insert(at, run)
+    kind = row["over"].split()[0].rstrip("s")
+    row["over"] = f"{kind}s {', '.join(label.split()[1] for label in row['runs'])}"
+    row.setdefault("carried", []).append({"run": run, "from": artifact, "task": task})
 
 
 def main() -> None:
