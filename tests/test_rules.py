@@ -38,13 +38,15 @@ def test_a_configuration_names_its_rule(variant, name):
 
 
 def test_sbp_variant_of_a_model_without_sbp():
-    """A model whose rule is not SBP stays so unless a mode is asked for (its p and f are
-    then the defaults, or the ones given); an unknown rule or mode is refused by name."""
+    """A model whose rule is not SBP stays so unless a mode is asked for (SBP then, with the
+    default p and f or the ones given); an unknown rule or mode is refused by name."""
     local = {"rule": "local_stdp"}
     assert sbp_variant(local, p=0.5) == local
     assert sbp_variant(local, mode="spread", p=0.5) == {"rule": "sbp", "mode": "spread",
                                                         "p": 0.5, "f": 0.7}
     assert sbp_variant({"rule": "frozen"}) == {"rule": "frozen"}
+    # a mode asked for on the command line trains SBP, whatever the model file's rule
+    assert sbp_variant({"rule": "frozen"}, mode="paper")["rule"] == "sbp"
     with pytest.raises(ValueError, match="unknown SBP mode 'sideways'"):
         sbp_variant(local, mode="sideways")
     with pytest.raises(ValueError, match="unknown rule 'bpstdp' of the SBP network"):
