@@ -248,12 +248,13 @@ def _sbp_way(way, model, n_hidden, duration_ms, chunk, copies, project, profile,
     from .train import _CompiledRunner, _RuntimeRunner
     from .dense import DenseNetwork
     from .targets import _cython_problem
-    from .rules.sbp import SBP
+    from .rules.sbp import SBP, sbp_variant
     model = load_model(model)
     config = TrainingConfig.from_model(model, 784, 10, n_hidden=n_hidden,
                                        n_inhibitory=n_hidden // 2,
                                        sample_duration=duration_ms * ms, chunk=chunk,
-                                       rule={**SBP.from_model(model).describe(), "mode": "paper"},
+                                       rule=sbp_variant(SBP.from_model(model).describe(),
+                                                        mode="paper"),
                                        batch_size=copies)
     w_in, w_out = initial_weights(config, rng)
     weights = {"w_in": w_in, "w_out": w_out, "sign_in": initial_input_signs(config, w_in)}
