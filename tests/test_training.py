@@ -1204,6 +1204,15 @@ def test_rule_summary_script_carries_a_run_of_an_earlier_summary(tmp_path):
         script._carry({**row, "budget": "3 epochs"}, 0, f"{earlier}#BRP#seed 0")
     with pytest.raises(SystemExit, match="no row 'BRP' with run 'seed 5'"):
         script._carry(row, 0, f"{earlier}#BRP#seed 5")
+    # a row of carried runs only: the earlier row's model, data, network and budget
+    earlier.write_text(json.dumps({"rows": [{**same, "task": "BRP", "runs": ["seed 0"],
+                                             "accuracies": [0.791], "folders": ["old/s0"]}]}))
+    [alone] = script.summarise([["BRP again", "-", f"{earlier}#BRP#seed 0"]])
+    assert {key: alone[key] for key in same} == same
+    assert alone["accuracies"] == [0.791] and alone["over"] == "seed 0"
+    assert alone["carried"][0]["folder"] == "old/s0"  # where the run was, kept
+    with pytest.raises(SystemExit, match="no row 'GLSNN'"):
+        script.summarise([["GLSNN", "-", f"{earlier}#GLSNN#seed 0"]])
 
 
 def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):

@@ -13,7 +13,8 @@ are read from the runs' ``run.json`` and ``config.json``; rows whose runs disagr
 refused.  ``ARTIFACT#TASK#RUN`` carries over one run of an earlier summary whose folder is
 gone (run folders are not kept in the repository): the accuracy of run ``RUN`` (e.g. ``seed
 0``) in row ``TASK`` of the JSON file ``ARTIFACT``, whose model, data, network and budget must
-be the row's; the row records it under ``carried``.
+be the row's; the row records it under ``carried``.  A row of carried runs only takes its
+model, data, network and budget from the first one's row.
 """
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
             accuracies += values
             labels += names
             configs.append(config)
-        if not configs:
-            raise SystemExit(f"{task}: give at least one run folder besides carried runs")
+        if not configs:  # every run carried: the row is the earlier one's
+            out.append(_carried_row(task, paper, [reference for _, reference in carried]))
+            continue
         shapes = {json.dumps(c["config"]["sizes"]) for c in configs}
         models = {c["options"].get("model") for c in configs}
         epochs = {c["config"]["epochs"] for c in configs}
@@ -104,23 +106,46 @@ def summarise(rows: list[list[str]], renamed: dict | None = None) -> list[dict]:
     return out
 
 
+def _carried_row(task: str, paper: str, references: list[str]) -> dict:
+    """A row of runs all carried from earlier summaries: the model, data, network and budget
+    of the first one's row, checked against the others' by :func:`_carry`."""
+    artifact, earlier_task, _ = references[0].split("#")
+    earlier = _earlier_row(artifact, earlier_task, references[0])
+    row = {"task": task, **{key: earlier[key] for key in ("model", "dataset", "network",
+                                                           "budget")},
+           "over": "", "accuracies": [], "runs": [], "paper": paper, "folders": []}
+    for reference in references:
+        _carry(row, len(row["runs"]), reference)
+    return row
+
+
+def _earlier_row(artifact: str, task: str, reference: str) -> dict:
+    earlier = next((r for r in json.loads(Path(artifact).read_text())["rows"]
+                    if r["task"] == task), None)
+    if earlier is None:
+        raise SystemExit(f"{reference}: no row {task!r} in {artifact}")
+    return earlier
+
+
 def _carry(row: dict, at: int, reference: str) -> None:
     """Insert the run ``ARTIFACT#TASK#RUN`` of an earlier summary into ``row`` at position
     ``at``, after checking that it measured the same model, data, network and budget."""
     artifact, task, run = reference.split("#")
-    earlier = next((r for r in json.loads(Path(artifact).read_text())["rows"]
-                    if r["task"] == task), None)
-    if earlier is None or run not in earlier["runs"]:
+    earlier = _earlier_row(artifact, task, reference)
+    if run not in earlier["runs"]:
         raise SystemExit(f"{reference}: no row {task!r} with run {run!r} in {artifact}")
     differ = [key for key in ("model", "dataset", "network", "budget")
               if earlier[key] != row[key]]
     if differ:
         raise SystemExit(f"{reference}: not the {', '.join(differ)} of row {row['task']!r}")
-    row["accuracies"].insert(at, earlier["accuracies"][earlier["runs"].index(run)])
+    index = earlier["runs"].index(run)
+    row["accuracies"].insert(at, earlier["accuracies"][index])
     row["runs"].insert(at, run)
-    kind = row["over"].split()[0].rstrip("s")
-    row["over"] = f"{kind}s {', '.join(label.split()[1] for label in row['runs'])}"
-    row.setdefault("carried", []).append({"run": run, "from": artifact, "task": task})
+    kind = row["runs"][0].split()[0] + ("s" if len(row["runs"]) > 1 else "")
+    row["over"] = f"{kind} {', '.join(label.split()[1] for label in row['runs'])}"
+    folders = earlier.get("folders") or []  # the run's folder where the row names one per run
+    row.setdefault("carried", []).append({"run": run, "from": artifact, "task": task, **(
+        {"folder": folders[index]} if len(folders) == len(earlier["runs"]) else {})})
 
 
 def main() -> None:
