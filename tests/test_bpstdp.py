@@ -137,7 +137,7 @@ def test_bpstdp_model_files_build_layered_networks_and_refuse_what_they_do_not_r
     assert isinstance(config, LayeredConfig)
     assert config.sizes == [5, 30, 3] and config.bias_input and config.n_input == 4
     deep = LayeredConfig.from_model(load_model("bpstdp_mnist_deep"), 784, 10)
-    assert deep.sizes == [785, 500, 150, 10] and deep.thresholds() == [0.9, 25.0, 3.75]
+    assert deep.sizes == [785, 500, 150, 10] and deep.thresholds() == [0.9, 25.0, 7.5]
     assert deep.describe()["layer_neurons"]["2"]["theta"] == "25. mV"  # [neurons.hidden_2]
     with pytest.raises(ModelFileError, match=r"\[sizes\] input = 2, but the data set has 4"):
         LayeredConfig.from_model(load_model("bpstdp_xor"), 4, 2)
