@@ -1215,6 +1215,39 @@ def test_rule_summary_script_carries_a_run_of_an_earlier_summary(tmp_path):
         script.summarise([["GLSNN", "-", f"{earlier}#GLSNN#seed 0"]])
 
 
+def test_rule_summary_script_carries_a_run_of_an_artifact_as_git_kept_it(tmp_path,
+                                                                          monkeypatch):
+    """``ARTIFACT@COMMIT#TASK#RUN`` reads the artifact at that commit (a row since moved out
+    of it), and the carried record names the commit."""
+    import importlib.util
+    import subprocess
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "figures/training/summarise_bpstdp.py"
+    spec = importlib.util.spec_from_file_location("summarise_bpstdp", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    same = {"model": "bpstdp_mnist", "dataset": "mnist[validation]", "network": "784-1000-10",
+            "budget": "1 epoch"}
+    Path("readings.json").write_text(json.dumps({"rows": [
+        {**same, "task": "mu 0.0005", "runs": ["seed 0"], "accuracies": [0.95]}]}))
+    subprocess.run(["git", "add", "readings.json"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "readings"], check=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    Path("readings.json").write_text(json.dumps({"rows": []}))  # the row moved out since
+    [row] = script.summarise([["mu 0.0005", "-", f"readings.json@{commit}#mu 0.0005#seed 0"]])
+    assert row["accuracies"] == [0.95] and row["model"] == "bpstdp_mnist"
+    assert row["carried"] == [{"run": "seed 0", "from": f"readings.json (commit {commit})",
+                               "task": "mu 0.0005"}]
+    with pytest.raises(SystemExit, match="no row 'mu 0.0005'"):
+        script.summarise([["mu 0.0005", "-", "readings.json#mu 0.0005#seed 0"]])
+    with pytest.raises(SystemExit, match="readings.json@0000000"):
+        script.summarise([["mu 0.0005", "-", "readings.json@0000000#mu 0.0005#seed 0"]])
+
+
 def test_fashion_summary_script_carries_over_earlier_runs(tmp_path):
     """figures/training/summarise_fashion_full.py: run folders and an earlier summary's runs
     (folders gone) add up to one summary, with Welch tests over the seeds they share."""

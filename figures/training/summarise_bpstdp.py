@@ -13,13 +13,16 @@ are read from the runs' ``run.json`` and ``config.json``; rows whose runs disagr
 refused.  ``ARTIFACT#TASK#RUN`` carries over one run of an earlier summary whose folder is
 gone (run folders are not kept in the repository): the accuracy of run ``RUN`` (e.g. ``seed
 0``) in row ``TASK`` of the JSON file ``ARTIFACT``, whose model, data, network and budget must
-be the row's; the row records it under ``carried``.  A row of carried runs only takes its
-model, data, network and budget from the first one's row.
+be the row's; the row records it under ``carried``.  ``ARTIFACT@COMMIT#TASK#RUN`` reads
+``ARTIFACT`` as it was at git commit ``COMMIT`` (for rows since moved to another table; run
+from the repository's root).  A row of carried runs only takes its model, data, network and
+budget from the first one's row.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 
 
@@ -120,11 +123,27 @@ def _carried_row(task: str, paper: str, references: list[str]) -> dict:
 
 
 def _earlier_row(artifact: str, task: str, reference: str) -> dict:
-    earlier = next((r for r in json.loads(Path(artifact).read_text())["rows"]
-                    if r["task"] == task), None)
+    earlier = next((r for r in _read_artifact(artifact)["rows"] if r["task"] == task), None)
     if earlier is None:
         raise SystemExit(f"{reference}: no row {task!r} in {artifact}")
     return earlier
+
+
+def _read_artifact(artifact: str) -> dict:
+    """An earlier summary: the file ``ARTIFACT``, or ``ARTIFACT@COMMIT`` as git kept it then."""
+    path, _, commit = artifact.partition("@")
+    if not commit:
+        return json.loads(Path(path).read_text())
+    shown = subprocess.run(["git", "show", f"{commit}:{path}"], capture_output=True, text=True)
+    if shown.returncode:
+        raise SystemExit(f"{artifact}: {shown.stderr.strip()}")
+    return json.loads(shown.stdout)
+
+
+def _source(artifact: str) -> str:
+    """How a carried run's record names its artifact."""
+    path, _, commit = artifact.partition("@")
+    return f"{path} (commit {commit})" if commit else path
 
 
 def _carry(row: dict, at: int, reference: str) -> None:
@@ -144,7 +163,7 @@ def _carry(row: dict, at: int, reference: str) -> None:
     kind = row["runs"][0].split()[0] + ("s" if len(row["runs"]) > 1 else "")
     row["over"] = f"{kind} {', '.join(label.split()[1] for label in row['runs'])}"
     folders = earlier.get("folders") or []  # the run's folder where the row names one per run
-    row.setdefault("carried", []).append({"run": run, "from": artifact, "task": task, **(
+    row.setdefault("carried", []).append({"run": run, "from": _source(artifact), "task": task, **(
         {"folder": folders[index]} if len(folders) == len(earlier["runs"]) else {})})
 
 
