@@ -4,17 +4,23 @@ algorithm (:mod:`sbp_brian.released`), its RBM (:mod:`sbp_brian.rbm`) and its sp
 the outputs last) and ``params`` (its model-file section, ``batch_size`` among them), whose
 runner presents samples in batches; :class:`BatchedKind` gives the rest of what the trainer
 asks of a network kind.
+
+Their runs use ``threads`` BLAS threads (``--threads``, default 1), not whatever the
+environment gives: the order in which a multi-threaded BLAS sums a matrix product depends on
+the thread count, and the RBM without SBP, for one, can end a short run anywhere between 68 and
+92 % on MNIST from that difference alone (docs/results.md, the sleep and wake iterations).
 """
 from __future__ import annotations
 
 from typing import ClassVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
 
-__all__ = ["BatchedKind"]
+__all__ = ["BatchedKind", "BlasThreads"]
 
 
 class BatchedKind:
@@ -68,9 +74,10 @@ class BatchedKind:
 
     def make_runner(self, device_name: str, build_dir=None, threads: int = 1, copies: int = 1,
                     record_hidden: bool = False):
-        """Its runner (numpy: ``device_name``, ``build_dir`` and ``threads`` change nothing)."""
+        """Its runner, using ``threads`` BLAS threads (numpy: ``device_name`` and
+        ``build_dir`` change nothing)."""
         self.check_copies(copies)
-        return self.runner_class(self)
+        return BlasThreads(self.runner_class(self), threads)
 
     def state_summary(self, state: dict) -> dict:
         """Mean and SD of every weight (``w_``) and bias (``b_``) array, for the metrics log."""
@@ -84,3 +91,22 @@ class BatchedKind:
         described["rule"] = self.rule.describe()
         described.update(n_input=self.n_input, n_hidden=self.n_hidden, n_output=self.n_output)
         return described
+
+
+class BlasThreads:
+    """A batched runner whose :meth:`run_state` uses ``threads`` BLAS threads, so that a
+    seeded run gives the same numbers whatever the environment's thread settings."""
+
+    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, made once
+
+    def __init__(self, runner, threads: int):
+        self.runner, self.threads = runner, threads
+
+    def run_state(self, *args, **kwargs):
+        if BlasThreads._controller is None:
+            BlasThreads._controller = ThreadpoolController()
+        with BlasThreads._controller.limit(limits=self.threads, user_api="blas"):
+            return self.runner.run_state(*args, **kwargs)
+
+    def __getattr__(self, name):  # everything else is the runner's
+        return getattr(self.runner, name)

@@ -377,7 +377,9 @@ def _add_training_options(parser) -> None:
                         help="cpp (compiled, the fast path), cuda (brian2cuda where a GPU "
                              "works), or the runtime reference, numpy or cython")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="OpenMP threads for --device cpp (default 1: fastest on 2 cores)")
+                        help="OpenMP threads for --device cpp, BLAS threads of the batched numpy "
+                             "kinds (default 1: fastest on 2 cores; a seeded batched run then "
+                             "does not depend on OMP_NUM_THREADS)")
     parser.add_argument("--copies", type=int, metavar="C",
                         help="simulate C network copies side by side, each on its own sample "
                              "(for GPUs; mini-batch SBP: needs --batch-size a multiple of C)")

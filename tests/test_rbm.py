@@ -230,3 +230,26 @@ def test_evaluation_from_the_evaluated_samples_particles_as_the_code(tmp_path):
     whole.evaluate()
     assert not np.array_equal(whole.weights["eval_particles_o"], before)
     assert int(whole.weights["eval_position"]) == 0
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_a_batched_run_uses_the_blas_threads_it_is_given(tmp_path, threads):
+    """The batched kinds compute with ``--threads`` BLAS threads (default 1), not the
+    environment's: a multi-threaded BLAS sums in another order, and a short RBM run can end
+    far elsewhere from that alone."""
+    from threadpoolctl import threadpool_info
+    options = {"model": "sbp_rbm_digits", "dataset": "digits", "epochs": 1, "samples": 40,
+               "test_samples": 20, "threads": threads}
+    trainer = make_trainer(options, tmp_path / "run", progress=False)
+    runner = trainer.runner()
+    seen = []
+    inner = runner.runner.run_state
+
+    def run_state(*args, **kwargs):
+        seen.append({info["num_threads"] for info in threadpool_info()
+                     if info["user_api"] == "blas"})
+        return inner(*args, **kwargs)
+
+    runner.runner.run_state = run_state
+    trainer.fit()
+    assert seen and all(counts == {threads or 1} for counts in seen)
