@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import threadpool_limits
 
 from .model_files import ModelFile, ModelFileError
 from .parameters import ParameterError, describe_fields
@@ -97,16 +97,9 @@ class BlasThreads:
     """A batched runner whose :meth:`run_state` uses ``threads`` BLAS threads, so that a
     seeded run gives the same numbers whatever the environment's thread settings."""
 
-    _controller = None  # threadpoolctl's view of the loaded BLAS libraries, made once
-
     def __init__(self, runner, threads: int):
         self.runner, self.threads = runner, threads
 
     def run_state(self, *args, **kwargs):
-        if BlasThreads._controller is None:
-            BlasThreads._controller = ThreadpoolController()
-        with BlasThreads._controller.limit(limits=self.threads, user_api="blas"):
+        with threadpool_limits(limits=self.threads, user_api="blas"):
             return self.runner.run_state(*args, **kwargs)
-
-    def __getattr__(self, name):  # everything else is the runner's
-        return getattr(self.runner, name)
