@@ -12,6 +12,7 @@ import matplotlib
 if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from brian2 import Hz, Quantity, ms  # noqa: E402
 from brian2.units.fundamentalunits import get_unit  # noqa: E402
@@ -68,6 +69,7 @@ def plot_accuracy_curves(runs: dict, axes=None, key: str = "test_accuracy", **kw
         epochs = [r["epoch"] for r in records]
         ax.plot(epochs, [100 * r[key] for r in records], "o-", ms=3, label=str(label), **kwds)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     ax.set_ylabel(f"{key.replace('_', ' ')} (%)")
     ax.legend(fontsize=7, frameon=False)
     return ax
@@ -85,6 +87,7 @@ def plot_comparison(curves: dict, axes=None, title: str = ""):
         line, = ax.plot(epochs, mean, "o-", ms=3, label=f"{variant} ({mean[-1]:.1f} %)")
         ax.fill_between(epochs, mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     ax.set_ylabel("test accuracy (%), mean +- SD over seeds")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, frameon=False)
