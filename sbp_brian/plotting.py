@@ -12,10 +12,10 @@ import matplotlib
 if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from brian2 import Hz, Quantity, ms  # noqa: E402
 from brian2.units.fundamentalunits import get_unit  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = ["plot_raster", "plot_state", "plot_rate", "plot_accuracy_curves",
            "plot_comparison", "plot_accuracy_map", "save_figure"]
